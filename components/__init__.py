@@ -1,0 +1,1 @@
+"""Pulumi components: thin translations of validated settings into cloud and cluster resources."""

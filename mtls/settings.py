@@ -1,0 +1,367 @@
+"""Typed, immutable stack settings parsed from the stack's config, with every problem reported at once.
+
+Pure: reads a config map (`{"gke-mtls:edge": "<json>", ...}`, the form the Pulumi engine hands a program)
+and files under the project root. Knows nothing of Pulumi resources.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from mtls.config import (
+    INVALID,
+    NAMESPACE,
+    Boolean,
+    Choice,
+    Key,
+    ListOf,
+    Section,
+    Text,
+    child_key,
+)
+from mtls.findings import Finding, error, errors, warning
+
+GCE_NAME = Text(
+    pattern=r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?",
+    syntax="a GCE resource name starts with a lowercase letter, then up to 62 lowercase letters, digits or "
+    "hyphens, and does not end with a hyphen",
+)
+STACK_NAME = Text(
+    pattern=r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}",
+    syntax="a stack reference is <organization>/<project>/<stack> (or <stack> for the current project)",
+)
+SSL_PROFILES = ("MODERN", "RESTRICTED", "COMPATIBLE", "CUSTOM")
+TLS_VERSIONS = ("TLS_1_0", "TLS_1_1", "TLS_1_2")
+CLIENT_VALIDATION_MODES = ("REJECT_INVALID", "ALLOW_INVALID_OR_MISSING_CLIENT_CERT")
+# Google-managed certificates take at most 100 domains (compute ManagedSslCertificate).
+MAX_MANAGED_CERT_DOMAINS = 100
+
+BACKEND = Section(
+    doc="Where the edge finds the backend service that GKE's Ingress controller generated. "
+    "Set exactly one of `stack` and `name`.",
+    keys=(
+        Key(
+            "stack",
+            STACK_NAME,
+            "Stack that exports the backend service name (read through a StackReference).",
+            example="acme/gke-platform/dev",
+            default=None,
+        ),
+        Key(
+            "output",
+            Text(pattern=r"\S+", syntax="an output name is a non-empty word"),
+            "Name of that stack's output holding the backend service name.",
+            example="backendServiceName",
+            default="backendServiceName",
+        ),
+        Key(
+            "name",
+            GCE_NAME,
+            "The backend service name itself, instead of a stack reference.",
+            example="k8s1-0123abcd-default-web-80-5104b449",
+            default=None,
+        ),
+    ),
+)
+
+SSL_POLICY = Section(
+    doc="The SSL policy of the HTTPS proxy.",
+    keys=(
+        Key("profile", Choice(SSL_PROFILES), "Cipher profile.", example="MODERN", default="MODERN"),
+        Key(
+            "minTlsVersion",
+            Choice(TLS_VERSIONS),
+            "Lowest TLS version clients may negotiate.",
+            example="TLS_1_2",
+            default="TLS_1_2",
+        ),
+        Key(
+            "customFeatures",
+            ListOf(Text(pattern=r"TLS_[A-Z0-9_]+", syntax="a feature is a cipher suite name such as TLS_AES_128_GCM_SHA256")),
+            "Cipher suites, only with profile CUSTOM.",
+            example=["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"],
+            default=(),
+        ),
+    ),
+)
+
+PEM_PATHS = ListOf(Text(pattern=r".*\S.*", syntax="a path is a non-empty file path relative to the project root"))
+
+EDGE = Section(
+    doc="The external Application Load Balancer with client-certificate (mTLS) validation.",
+    keys=(
+        Key(
+            "domains",
+            ListOf(Text(), max_items=MAX_MANAGED_CERT_DOMAINS),
+            "Host names of the Google-managed certificate (no wildcards, at most 100).",
+            example=["dev.example.com"],
+        ),
+        Key("sslPolicy", SSL_POLICY, SSL_POLICY.doc, example={"profile": "MODERN", "minTlsVersion": "TLS_1_2"}, default={}),
+        Key(
+            "clientValidation",
+            Choice(CLIENT_VALIDATION_MODES),
+            "What the load balancer does with a missing or invalid client certificate.",
+            example="REJECT_INVALID",
+            default="REJECT_INVALID",
+        ),
+        Key(
+            "trustAnchors",
+            PEM_PATHS,
+            "PEM files of the root CAs client chains must end in (paths relative to the project root).",
+            example=["certs/dev/root-ca.pem"],
+            default=(),
+        ),
+        Key(
+            "intermediateCas",
+            PEM_PATHS,
+            "PEM files of intermediate CAs used to build client chains.",
+            example=["certs/dev/intermediate-ca.pem"],
+            default=(),
+        ),
+        Key(
+            "allowlistedCertificates",
+            PEM_PATHS,
+            "PEM files of client certificates accepted as they are (self-signed and expired ones too).",
+            example=[],
+            default=(),
+        ),
+        Key("httpsRedirect", Boolean(), "Also listen on port 80 and redirect to HTTPS.", example=False, default=False),
+    ),
+)
+
+STACK = Section(
+    doc="The project's stack configuration.",
+    keys=(
+        Key("backend", BACKEND, BACKEND.doc, example={"stack": "acme/gke-platform/dev"}),
+        Key("edge", EDGE, EDGE.doc, example={"domains": ["dev.example.com"], "trustAnchors": ["certs/dev/root-ca.pem"]}),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    stack: str | None
+    output: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class SslPolicySettings:
+    profile: str
+    min_tls_version: str
+    custom_features: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CertificateFile:
+    key: str  # the config key that named it, for messages
+    path: str  # as written in the config
+    pem: str
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    domains: tuple[str, ...]
+    ssl_policy: SslPolicySettings
+    client_validation: str
+    trust_anchors: tuple[CertificateFile, ...]
+    intermediate_cas: tuple[CertificateFile, ...]
+    allowlisted_certificates: tuple[CertificateFile, ...]
+    https_redirect: bool
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    backend: BackendSettings
+    edge: EdgeSettings
+
+
+def namespace_values(config: Mapping[str, str]) -> dict[str, Any]:
+    """The project's keys, decoded the way `pulumi.Config.get_object` decodes them."""
+    values: dict[str, Any] = {}
+    prefix = NAMESPACE + ":"
+    for full_key, raw in config.items():
+        if not full_key.startswith(prefix):
+            continue
+        try:
+            values[full_key[len(prefix) :]] = json.loads(raw) if isinstance(raw, str) else raw
+        except json.JSONDecodeError:
+            values[full_key[len(prefix) :]] = raw
+    return values
+
+
+def parse(config: Mapping[str, str], project_root: Path) -> tuple[StackSettings | None, list[Finding]]:
+    """Settings, or None when any error stands; and every finding of the run."""
+    findings: list[Finding] = []
+    top = STACK.read(namespace_values(config), NAMESPACE, findings)
+    backend = _backend(top["backend"], findings)
+    edge = _edge(top["edge"], project_root, findings)
+    if errors(findings) or backend is None or edge is None:
+        return None, findings
+    return StackSettings(backend=backend, edge=edge), findings
+
+
+def _backend(raw: Any, findings: list[Finding]) -> BackendSettings | None:
+    key = child_key(NAMESPACE, "backend")
+    if raw is INVALID:
+        return None
+    has_stack, has_name = raw["stack"] is not None, raw["name"] is not None
+    if has_stack == has_name:
+        findings.append(
+            error(
+                "config.backend",
+                key,
+                "set exactly one of `stack` (a stack that exports the backend service name) "
+                "and `name` (the name itself)" + (", not both." if has_stack else "; neither is set."),
+            )
+        )
+        return None
+    if has_name and raw["output"] != BACKEND.by_name["output"].default:
+        findings.append(error("config.backend", f"{key}.output", "applies only with `stack`; remove it or use `stack`."))
+        return None
+    if INVALID in raw.values():
+        return None
+    return BackendSettings(stack=raw["stack"], output=raw["output"], name=raw["name"])
+
+
+DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE)
+
+
+def _domain_problem(domain: str) -> str | None:
+    if domain.startswith("*."):
+        return (
+            "Google-managed certificates do not support wildcard domains; list each host name "
+            "(or use a Certificate Manager certificate with DNS authorization)."
+        )
+    if domain.endswith("."):
+        return "write the name without the trailing dot."
+    labels = domain.split(".")
+    if len(domain) > 253 or len(labels) < 2 or not all(DNS_LABEL.fullmatch(label) for label in labels):
+        return (
+            "is not a valid DNS name: use two or more labels of letters, digits and hyphens "
+            "(1 to 63 characters each, not starting or ending with a hyphen), at most 253 characters."
+        )
+    if labels[-1].isdigit():
+        return "is an IP address, not a DNS name; a Google-managed certificate needs host names."
+    return None
+
+
+def _domains(raw: Any, key: str, findings: list[Finding]) -> tuple[str, ...] | None:
+    if raw is INVALID:
+        return None
+    if not raw:
+        findings.append(error("config.domain", key, "list at least one host name for the managed certificate."))
+        return None
+    seen: set[str] = set()
+    ok = True
+    for i, domain in enumerate(raw):
+        problem = _domain_problem(domain)
+        if problem is None and domain.lower() in seen:
+            problem = "is listed twice; list each host name once."
+        if problem is not None:
+            findings.append(error("config.domain", f"{key}[{i}]", f"{domain!r}: {problem}"))
+            ok = False
+        seen.add(domain.lower())
+    return tuple(raw) if ok else None
+
+
+def _ssl_policy(raw: Any, key: str, findings: list[Finding]) -> SslPolicySettings | None:
+    if raw is INVALID or INVALID in raw.values():
+        return None
+    if raw["profile"] == "CUSTOM" and not raw["customFeatures"]:
+        findings.append(error("config.ssl-policy", f"{key}.customFeatures", "profile CUSTOM needs the cipher suites to allow."))
+        return None
+    if raw["profile"] != "CUSTOM" and raw["customFeatures"]:
+        findings.append(
+            error("config.ssl-policy", f"{key}.customFeatures", f"applies only to profile CUSTOM, not {raw['profile']}; remove it.")
+        )
+        return None
+    if raw["minTlsVersion"] != "TLS_1_2":
+        findings.append(
+            warning(
+                "config.weak-tls",
+                f"{key}.minTlsVersion",
+                f"{raw['minTlsVersion']} admits clients on TLS versions with known weaknesses; use TLS_1_2 unless "
+                "a client you must serve cannot.",
+            )
+        )
+    if raw["profile"] == "COMPATIBLE":
+        findings.append(
+            warning("config.weak-tls", f"{key}.profile", "COMPATIBLE allows weak cipher suites; use MODERN or RESTRICTED.")
+        )
+    return SslPolicySettings(raw["profile"], raw["minTlsVersion"], tuple(raw["customFeatures"]))
+
+
+def read_certificate_file(path: str, key: str, project_root: Path, findings: list[Finding]) -> CertificateFile | None:
+    where = project_root / path
+    try:
+        text = where.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        findings.append(error("config.file", key, f"{path}: no such file under {project_root}; fix the path."))
+        return None
+    except IsADirectoryError:
+        findings.append(error("config.file", key, f"{path}: is a directory; name a PEM file."))
+        return None
+    except UnicodeDecodeError:
+        findings.append(
+            error("config.file", key, f"{path}: is not PEM text (binary data, perhaps DER); convert it with "
+                  "`openssl x509 -inform der -in FILE -out FILE.pem`.")
+        )
+        return None
+    except OSError as exc:
+        findings.append(error("config.file", key, f"{path}: cannot be read ({exc.strerror}); check its permissions."))
+        return None
+    if "-----BEGIN " not in text:
+        findings.append(error("config.file", key, f"{path}: holds no PEM block; it must contain '-----BEGIN CERTIFICATE-----'."))
+        return None
+    return CertificateFile(key=key, path=path, pem=text)
+
+
+def _certificate_files(raw: Any, key: str, project_root: Path, findings: list[Finding]) -> tuple[CertificateFile, ...] | None:
+    if raw is INVALID:
+        return None
+    files = [read_certificate_file(p, f"{key}[{i}]", project_root, findings) for i, p in enumerate(raw)]
+    if any(f is None for f in files):
+        return None
+    return tuple(f for f in files if f is not None)
+
+
+def _edge(raw: Any, project_root: Path, findings: list[Finding]) -> EdgeSettings | None:
+    key = child_key(NAMESPACE, "edge")
+    if raw is INVALID:
+        return None
+    domains = _domains(raw["domains"], f"{key}.domains", findings)
+    ssl_policy = _ssl_policy(raw["sslPolicy"], f"{key}.sslPolicy", findings)
+    anchors = _certificate_files(raw["trustAnchors"], f"{key}.trustAnchors", project_root, findings)
+    intermediates = _certificate_files(raw["intermediateCas"], f"{key}.intermediateCas", project_root, findings)
+    allowlisted = _certificate_files(raw["allowlistedCertificates"], f"{key}.allowlistedCertificates", project_root, findings)
+    if anchors is not None and allowlisted is not None and not anchors and not allowlisted:
+        findings.append(
+            error(
+                "config.trust",
+                f"{key}.trustAnchors",
+                "the trust config is empty, so no client could ever be validated; list at least one trust anchor "
+                "(or an allowlisted certificate).",
+            )
+        )
+        return None
+    if intermediates and anchors is not None and not anchors:
+        findings.append(
+            error("config.trust", f"{key}.intermediateCas", "intermediate CAs need a trust anchor to chain to; add trustAnchors.")
+        )
+        return None
+    if None in (domains, ssl_policy, anchors, intermediates, allowlisted) or INVALID in raw.values():
+        return None
+    return EdgeSettings(
+        domains=domains,  # type: ignore[arg-type]
+        ssl_policy=ssl_policy,  # type: ignore[arg-type]
+        client_validation=raw["clientValidation"],
+        trust_anchors=anchors,  # type: ignore[arg-type]
+        intermediate_cas=intermediates,  # type: ignore[arg-type]
+        allowlisted_certificates=allowlisted,  # type: ignore[arg-type]
+        https_redirect=raw["httpsRedirect"],
+    )

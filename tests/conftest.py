@@ -1,0 +1,40 @@
+"""Shared fixtures: the committed stacks' config, and the real program run under the mock engine."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mtls import offline
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def committed_config(stack: str) -> dict[str, Any]:
+    """The stack file's config as YAML values (objects, not JSON strings), to edit in a test."""
+    return yaml.safe_load((PROJECT_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def engine_config(config: dict[str, Any]) -> dict[str, str]:
+    """What the engine hands the program: objects as JSON strings."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+
+
+@pytest.fixture
+def dev_config() -> dict[str, Any]:
+    return copy.deepcopy(committed_config("dev"))
+
+
+@pytest.fixture
+def run_stack():
+    """Runs __main__.py under the mock engine with a config (YAML values) and returns the recording."""
+
+    def run(config: dict[str, Any], stack: str = "dev", **placeholders: Any) -> offline.Recording:
+        return offline.run_program(stack, engine_config(config), offline.Placeholders(**placeholders), PROJECT_ROOT)
+
+    return run
