@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mtls import offline, plan, stack_files
+from mtls import config_docs, offline, plan, stack_files
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend-scheme", default=offline.Placeholders.backend_scheme,
                    help="placeholder for that backend service's load-balancing scheme")
     p.set_defaults(run=_plan)
+
+    d = commands.add_parser("docs", help="print the config key reference (markdown) that README.md embeds")
+    d.set_defaults(run=lambda _args: print(config_docs.reference()) or 0)
 
     args = parser.parse_args(argv)
     return int(args.run(args))

@@ -125,7 +125,7 @@ class Choice:
 
     @property
     def type_name(self) -> str:
-        return "one of " + " | ".join(self.values)
+        return "one of " + ", ".join(self.values)
 
     def read(self, value: Any, key: str, findings: list[Finding]) -> Any:
         if value not in self.values:

@@ -1,0 +1,230 @@
+"""Bad stack configurations: each stops the real program with its exact message, and nothing is registered."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+def edge(**changes: Any) -> Edit:
+    return lambda config: config["gke-mtls:edge"].update(changes)
+
+
+def ssl_policy(**changes: Any) -> Edit:
+    return lambda config: config["gke-mtls:edge"].update(sslPolicy=changes)
+
+
+def backend(value: Any) -> Edit:
+    return lambda config: config.update({"gke-mtls:backend": value})
+
+
+def drop(key: str) -> Edit:
+    return lambda config: config.pop(key)
+
+
+def top(key: str, value: Any) -> Edit:
+    return lambda config: config.update({key: value})
+
+
+CASES: list[tuple[str, Edit, str]] = [
+    (
+        "misspelt_top_level_key",
+        top("gke-mtls:edeg", {}),
+        "gke-mtls:edeg: is not a known key; did you mean 'edge'? known keys here are backend, edge. [config.unknown-key]",
+    ),
+    (
+        "misspelt_edge_key",
+        edge(trustAnchor=["certs/dev/root-ca.pem"]),
+        "gke-mtls:edge.trustAnchor: is not a known key; did you mean 'trustAnchors'? known keys here are domains, "
+        "sslPolicy, clientValidation, trustAnchors, intermediateCas, allowlistedCertificates, httpsRedirect. "
+        "[config.unknown-key]",
+    ),
+    (
+        "misspelt_ssl_policy_key",
+        ssl_policy(minTls="TLS_1_2"),
+        "gke-mtls:edge.sslPolicy.minTls: is not a known key; did you mean 'minTlsVersion'? known keys here are "
+        "profile, minTlsVersion, customFeatures. [config.unknown-key]",
+    ),
+    (
+        "missing_edge",
+        drop("gke-mtls:edge"),
+        "gke-mtls:edge: is required: The external Application Load Balancer with client-certificate (mTLS) "
+        "validation. [config.required]",
+    ),
+    (
+        "missing_domains",
+        lambda c: c["gke-mtls:edge"].pop("domains"),
+        "gke-mtls:edge.domains: is required: Host names of the Google-managed certificate (no wildcards, at most "
+        "100). [config.required]",
+    ),
+    ("edge_not_an_object", top("gke-mtls:edge", "dev.example.com"), "gke-mtls:edge: must be an object, got a string. [config.type]"),
+    ("domains_not_a_list", edge(domains="dev.example.com"), "gke-mtls:edge.domains: must be a list, got a string. [config.type]"),
+    ("empty_domains", edge(domains=[]), "gke-mtls:edge.domains: list at least one host name for the managed certificate. [config.domain]"),
+    (
+        "wildcard_domain",
+        edge(domains=["*.example.com"]),
+        "gke-mtls:edge.domains[0]: '*.example.com': Google-managed certificates do not support wildcard domains; "
+        "list each host name (or use a Certificate Manager certificate with DNS authorization). [config.domain]",
+    ),
+    (
+        "invalid_domain",
+        edge(domains=["dev.example.com", "web_app.example.com"]),
+        "gke-mtls:edge.domains[1]: 'web_app.example.com': is not a valid DNS name: use two or more labels of "
+        "letters, digits and hyphens (1 to 63 characters each, not starting or ending with a hyphen), at most 253 "
+        "characters. [config.domain]",
+    ),
+    (
+        "single_label_domain",
+        edge(domains=["localhost"]),
+        "gke-mtls:edge.domains[0]: 'localhost': is not a valid DNS name: use two or more labels of letters, digits "
+        "and hyphens (1 to 63 characters each, not starting or ending with a hyphen), at most 253 characters. "
+        "[config.domain]",
+    ),
+    (
+        "ip_address_as_domain",
+        edge(domains=["203.0.113.7"]),
+        "gke-mtls:edge.domains[0]: '203.0.113.7': is an IP address, not a DNS name; a Google-managed certificate "
+        "needs host names. [config.domain]",
+    ),
+    (
+        "trailing_dot_domain",
+        edge(domains=["dev.example.com."]),
+        "gke-mtls:edge.domains[0]: 'dev.example.com.': write the name without the trailing dot. [config.domain]",
+    ),
+    (
+        "duplicate_domain",
+        edge(domains=["dev.example.com", "DEV.example.com"]),
+        "gke-mtls:edge.domains[1]: 'DEV.example.com': is listed twice; list each host name once. [config.domain]",
+    ),
+    (
+        "too_many_domains",
+        edge(domains=[f"h{i}.example.com" for i in range(101)]),
+        "gke-mtls:edge.domains: has 101 entries; at most 100 are allowed. [config.range]",
+    ),
+    (
+        "unknown_ssl_profile",
+        ssl_policy(profile="SECURE"),
+        "gke-mtls:edge.sslPolicy.profile: 'SECURE' is not allowed; use one of MODERN, RESTRICTED, COMPATIBLE, "
+        "CUSTOM. [config.enum]",
+    ),
+    (
+        "unknown_min_tls_version",
+        ssl_policy(minTlsVersion="TLS_1_4"),
+        "gke-mtls:edge.sslPolicy.minTlsVersion: 'TLS_1_4' is not allowed; use one of TLS_1_0, TLS_1_1, TLS_1_2. "
+        "[config.enum]",
+    ),
+    (
+        "custom_profile_without_features",
+        ssl_policy(profile="CUSTOM"),
+        "gke-mtls:edge.sslPolicy.customFeatures: profile CUSTOM needs the cipher suites to allow. [config.ssl-policy]",
+    ),
+    (
+        "custom_features_without_custom_profile",
+        ssl_policy(profile="MODERN", customFeatures=["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]),
+        "gke-mtls:edge.sslPolicy.customFeatures: applies only to profile CUSTOM, not MODERN; remove it. "
+        "[config.ssl-policy]",
+    ),
+    (
+        "unknown_client_validation",
+        edge(clientValidation="STRICT"),
+        "gke-mtls:edge.clientValidation: 'STRICT' is not allowed; use one of REJECT_INVALID, "
+        "ALLOW_INVALID_OR_MISSING_CLIENT_CERT. [config.enum]",
+    ),
+    (
+        "https_redirect_as_string",
+        edge(httpsRedirect="true"),
+        "gke-mtls:edge.httpsRedirect: must be true or false (a YAML boolean), got a string 'true'. [config.type]",
+    ),
+    (
+        "missing_trust_anchor_file",
+        edge(trustAnchors=["certs/dev/missing.pem"]),
+        "gke-mtls:edge.trustAnchors[0]: certs/dev/missing.pem: no such file under {root}; fix the path. [config.file]",
+    ),
+    (
+        "directory_as_certificate",
+        edge(intermediateCas=["certs/dev"]),
+        "gke-mtls:edge.intermediateCas[0]: certs/dev: is a directory; name a PEM file. [config.file]",
+    ),
+    (
+        "not_pem_certificate",
+        edge(allowlistedCertificates=["Pulumi.yaml"]),
+        "gke-mtls:edge.allowlistedCertificates[0]: Pulumi.yaml: holds no PEM block; it must contain "
+        "'-----BEGIN CERTIFICATE-----'. [config.file]",
+    ),
+    (
+        "empty_trust_config",
+        edge(trustAnchors=[], intermediateCas=[], allowlistedCertificates=[]),
+        "gke-mtls:edge.trustAnchors: the trust config is empty, so no client could ever be validated; list at "
+        "least one trust anchor (or an allowlisted certificate). [config.trust]",
+    ),
+    (
+        "intermediates_without_anchor",
+        edge(trustAnchors=[], allowlistedCertificates=["certs/dev/root-ca.pem"]),
+        "gke-mtls:edge.intermediateCas: intermediate CAs need a trust anchor to chain to; add trustAnchors. [config.trust]",
+    ),
+    (
+        "missing_backend",
+        drop("gke-mtls:backend"),
+        "gke-mtls:backend: is required: Where the edge finds the backend service that GKE's Ingress controller "
+        "generated. Set exactly one of `stack` and `name`. [config.required]",
+    ),
+    (
+        "backend_with_stack_and_name",
+        backend({"stack": "acme/gke-platform/dev", "name": "k8s1-0123abcd-default-web-80-5104b449"}),
+        "gke-mtls:backend: set exactly one of `stack` (a stack that exports the backend service name) and `name` "
+        "(the name itself), not both. [config.backend]",
+    ),
+    (
+        "backend_with_neither",
+        backend({"output": "backendServiceName"}),
+        "gke-mtls:backend: set exactly one of `stack` (a stack that exports the backend service name) and `name` "
+        "(the name itself); neither is set. [config.backend]",
+    ),
+    (
+        "backend_output_with_name",
+        backend({"name": "k8s1-0123abcd-default-web-80-5104b449", "output": "web"}),
+        "gke-mtls:backend.output: applies only with `stack`; remove it or use `stack`. [config.backend]",
+    ),
+    (
+        "backend_name_not_gce_syntax",
+        backend({"name": "K8s_Backend"}),
+        "gke-mtls:backend.name: 'K8s_Backend' is not valid: a GCE resource name starts with a lowercase letter, then "
+        "up to 62 lowercase letters, digits or hyphens, and does not end with a hyphen. [config.syntax]",
+    ),
+    (
+        "backend_stack_not_a_stack_reference",
+        backend({"stack": "acme/gke/platform/dev"}),
+        "gke-mtls:backend.stack: 'acme/gke/platform/dev' is not valid: a stack reference is "
+        "<organization>/<project>/<stack> (or <stack> for the current project). [config.syntax]",
+    ),
+]
+
+
+@pytest.mark.parametrize("edit, message", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_config_stops_the_program_with_its_message_and_registers_nothing(run_stack, dev_config, edit, message):
+    from tests.conftest import PROJECT_ROOT
+
+    edit(dev_config)
+    recording = run_stack(dev_config)
+
+    assert recording.messages("error") == [message.format(root=PROJECT_ROOT)]
+    assert str(recording.error).startswith("1 error(s) in the stack configuration (listed above); nothing was registered.")
+    assert recording.resources == []  # not even the StackReference or the edge component
+
+
+def test_all_problems_of_a_run_are_reported_together(run_stack, dev_config):
+    dev_config["gke-mtls:edge"].update(domains=["*.example.com"], clientValidation="STRICT", httpsRedirect="no")
+    dev_config["gke-mtls:backend"] = {}
+    recording = run_stack(dev_config)
+
+    assert [m.rsplit(" [", 1)[1] for m in recording.messages("error")] == [
+        "config.enum]",
+        "config.type]",
+        "config.backend]",
+        "config.domain]",
+    ]
+    assert str(recording.error).startswith("4 error(s) in the stack configuration")
+    assert recording.resources == []

@@ -1,0 +1,60 @@
+"""`python -m mtls plan`: the offline plan a reviewer reads."""
+
+from __future__ import annotations
+
+import shutil
+
+from mtls.__main__ import main
+from tests.conftest import PROJECT_ROOT
+
+
+def test_plan_of_dev_prints_the_tree_inputs_lookups_and_outputs(capsys):
+    assert main(["plan", "--stack", "dev"]) == 0
+    out = capsys.readouterr().out
+
+    assert "Placeholders (not real values): backend service 'k8s1-0123abcd-default-web-80-5104b449'" in out
+    assert "pulumi:pulumi:Stack gke-mtls-dev" in out
+    assert "├── + pulumi:pulumi:StackReference acme/gke-platform/dev  (read)" in out
+    assert "└── + gke-mtls:edge:Edge edge" in out
+    assert "+ gcp:compute/globalAddress:GlobalAddress edge-address  (protect, auto-named)" in out
+    assert "mtlsPolicy.clientValidationMode: REJECT_INVALID" in out
+    assert "trustStores[0].trustAnchors[0].pemCertificate: <certificate CN=gke-mtls dev example root CA" in out
+    assert "gcp:compute/getBackendService:getBackendService(name=k8s1-0123abcd-default-web-80-5104b449)" in out
+    assert "  httpsUrls: [https://dev.example.com/]" in out
+    assert out.rstrip().endswith("Resources: 8 to create (1 protected), 1 read, 1 lookup(s).")
+
+
+def test_plan_of_prod_includes_the_redirect_listener(capsys):
+    assert main(["plan", "--stack", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "+ gcp:compute/targetHttpProxy:TargetHttpProxy edge-http-proxy" in out
+    assert "portRange: 80" in out
+    assert out.rstrip().endswith("Resources: 11 to create (1 protected), 1 read, 1 lookup(s).")
+
+
+def test_plan_placeholders_come_from_the_command_line(capsys):
+    assert main(["plan", "--stack", "dev", "--backend-name", "k8s1-ffff0000-shop-web-80-abcdef12",
+                 "--backend-scheme", "EXTERNAL_MANAGED"]) == 0
+    out = capsys.readouterr().out
+    assert "backendServices/k8s1-ffff0000-shop-web-80-abcdef12" in out
+    assert "loadBalancingScheme: EXTERNAL_MANAGED" in out
+
+
+def test_plan_of_a_bad_stack_exits_1_with_the_errors(tmp_path, capsys):
+    for name in ("__main__.py", "Pulumi.yaml"):
+        shutil.copy(PROJECT_ROOT / name, tmp_path / name)
+    for package in ("mtls", "components", "certs"):
+        shutil.copytree(PROJECT_ROOT / package, tmp_path / package)
+    (tmp_path / "Pulumi.bad.yaml").write_text(
+        "config:\n  gke-mtls:backend: {name: web}\n  gke-mtls:edge: {domains: ['*.example.com'], trustAnchors: [certs/dev/root-ca.pem]}\n"
+    )
+    assert main(["--project-root", str(tmp_path), "plan", "--stack", "bad"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "error: gke-mtls:edge.domains[0]: '*.example.com': Google-managed certificates do not support wildcard" in captured.err
+    assert "error: 1 error(s) in the stack configuration (listed above); nothing was registered." in captured.err
+
+
+def test_plan_of_an_unknown_stack_names_the_stacks_there(capsys):
+    assert main(["plan", "--stack", "staging"]) == 2
+    assert f"error: Pulumi.staging.yaml: no such stack file in {PROJECT_ROOT} (stacks here: dev, prod)." in capsys.readouterr().err
