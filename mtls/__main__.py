@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
-from mtls import config_docs, offline, plan, stack_files
+from mtls import certificates, client_check, config_docs, offline, plan, preflight, stack_files
+from mtls.findings import Finding, Severity, errors
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -29,6 +31,89 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stack_findings(args: argparse.Namespace):
+    root = Path(args.project_root)
+    config = stack_files.read_stack_config(root, args.stack)
+    return preflight.check_stack(config, root)
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        _, findings = _stack_findings(args)
+    except stack_files.StackFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for finding in findings:
+        print(f"{finding.severity.value}: {finding}")
+    failed = errors(findings)
+    print(f"{args.stack}: {len(failed)} error(s), {len(findings) - len(failed)} warning(s)" if findings else f"{args.stack}: ok")
+    return 1 if failed else 0
+
+
+def _read(path: str) -> tuple[list[certificates.LoadedCertificate], list[Finding]]:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return [], [Finding(Severity.ERROR, "cert.file", path, f"{path}: cannot be read ({exc.strerror}).")]
+    return certificates.load_pem_file(data, path, path)
+
+
+def _cert(args: argparse.Namespace) -> int:
+    now = dt.datetime.now(dt.timezone.utc)
+    failed = False
+    for path in args.files:
+        loaded, findings = _read(path)
+        if len(loaded) > 1:
+            findings.append(Finding(Severity.ERROR, "cert.count", path,
+                                    f"{path}: holds {len(loaded)} certificates; a trust config entry holds one."))
+        for one in loaded:
+            findings += [one.finding(v) for v in certificates.role_violations(one.certificate, args.role, now,
+                                                                              args.expiry_warning_days)]
+        failed |= not loaded or bool(errors(findings))
+        reasons = "; ".join(f"{f.severity.value} {f.code}: {f.message}" for f in findings)
+        print(f"{path}: {reasons or 'ok'}")
+    return 1 if failed else 0
+
+
+def _load_group(paths: list[str], problems: list[Finding]) -> tuple[certificates.LoadedCertificate, ...]:
+    group: list[certificates.LoadedCertificate] = []
+    for path in paths:
+        loaded, found = _read(path)
+        problems += found
+        group += loaded
+    return tuple(group)
+
+
+def _client(args: argparse.Namespace) -> int:
+    problems: list[Finding] = []
+    if args.stack:
+        try:
+            stack_settings, findings = _stack_findings(args)
+        except stack_files.StackFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if stack_settings is None:
+            for finding in errors(findings):
+                print(f"error: {finding}", file=sys.stderr)
+            print(f"error: stack {args.stack!r} does not pass preflight; fix it first (python -m mtls check).", file=sys.stderr)
+            return 2
+        edge = stack_settings.edge
+        trust = client_check.TrustConfig(edge.trust_anchors, edge.intermediate_cas, edge.allowlisted_certificates)
+    else:
+        trust = client_check.TrustConfig(
+            _load_group(args.anchors, problems), _load_group(args.intermediates, problems), _load_group(args.allowlisted, problems)
+        )
+    presented = _load_group(args.chain, problems)
+    if errors(problems) or not presented:
+        for problem in errors(problems):
+            print(f"error: {problem.message} [{problem.code}]", file=sys.stderr)
+        return 2
+    leaf, *rest = presented
+    reasons = client_check.check_client(leaf.certificate, [c.certificate for c in rest], trust)
+    print("\n".join(reasons) if reasons else "accepted")
+    return 1 if reasons else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mtls", description=__doc__)
     parser.add_argument("--project-root", default=str(offline.PROJECT_ROOT), help=argparse.SUPPRESS)
@@ -41,6 +126,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend-scheme", default=offline.Placeholders.backend_scheme,
                    help="placeholder for that backend service's load-balancing scheme")
     p.set_defaults(run=_plan)
+
+    c = commands.add_parser("check", help="run a stack's preflight checks (settings, certificate rules)")
+    c.add_argument("--stack", required=True)
+    c.set_defaults(run=_check)
+
+    k = commands.add_parser("cert", help="check single PEM files against GCP's rules for their role")
+    k.add_argument("--role", required=True, choices=certificates.ROLES)
+    k.add_argument("--expiry-warning-days", type=int, default=30)
+    k.add_argument("files", nargs="+", metavar="FILE")
+    k.set_defaults(run=_cert)
+
+    cl = commands.add_parser("client", help="would this client chain pass the trust config under REJECT_INVALID?")
+    source = cl.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="use the trust config of Pulumi.<stack>.yaml")
+    # One file per flag, repeated for more: a list-taking flag would swallow LEAF.pem.
+    source.add_argument("--anchors", action="append", metavar="PEM", help="a trust anchor, instead of a stack (repeatable)")
+    cl.add_argument("--intermediates", action="append", default=[], metavar="PEM", help="an intermediate CA (repeatable)")
+    cl.add_argument("--allowlisted", action="append", default=[], metavar="PEM", help="an allowlisted certificate (repeatable)")
+    cl.add_argument("chain", nargs="+", metavar="LEAF.pem [CHAIN.pem ...]",
+                    help="the client certificate first, then the intermediates it presents")
+    cl.set_defaults(run=_client)
 
     d = commands.add_parser("docs", help="print the config key reference (markdown) that README.md embeds")
     d.set_defaults(run=lambda _args: print(config_docs.reference()) or 0)

@@ -216,8 +216,10 @@ def run_program(
     config: Mapping[str, str],
     placeholders: Placeholders = Placeholders(),
     project_root: Path = PROJECT_ROOT,
+    preview: bool = False,
 ) -> Recording:
-    """Runs `<project_root>/__main__.py` as the Pulumi language host would, against the mock engine."""
+    """Runs `<project_root>/__main__.py` as the Pulumi language host would, against the mock engine
+    (as `pulumi preview` when `preview`, else as `pulumi up`)."""
     if placeholders.stack_outputs is None:
         placeholders = replace(placeholders, stack_outputs={_backend_output_name(config): placeholders.backend_name})
     recording = Recording(stack=stack)
@@ -230,7 +232,9 @@ def run_program(
     loop.set_default_executor(_ImmediateExecutor())
     asyncio.set_event_loop(loop)
     try:
-        pulumi.runtime.set_mocks(mock, project=PROJECT, stack=stack, logger=logger, monitor=RecordingMonitor(mock, recording))
+        pulumi.runtime.set_mocks(
+            mock, project=PROJECT, stack=stack, preview=preview, logger=logger, monitor=RecordingMonitor(mock, recording)
+        )
         pulumi.runtime.set_all_config(dict(config))
         runtime_settings.set_root_resource(None)  # run_in_stack makes the root stack, as the language host does
         try:

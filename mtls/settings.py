@@ -17,12 +17,15 @@ from mtls.config import (
     NAMESPACE,
     Boolean,
     Choice,
+    Integer,
     Key,
     ListOf,
     Section,
     Text,
     child_key,
 )
+from mtls import certificates
+from mtls.certificates import LoadedCertificate
 from mtls.findings import Finding, error, errors, warning
 
 GCE_NAME = Text(
@@ -130,6 +133,13 @@ EDGE = Section(
             default=(),
         ),
         Key("httpsRedirect", Boolean(), "Also listen on port 80 and redirect to HTTPS.", example=False, default=False),
+        Key(
+            "expiryWarningDays",
+            Integer(0, 3650),
+            "Warn when a trust anchor or intermediate CA expires within this many days.",
+            example=30,
+            default=30,
+        ),
     ),
 )
 
@@ -157,21 +167,15 @@ class SslPolicySettings:
 
 
 @dataclass(frozen=True)
-class CertificateFile:
-    key: str  # the config key that named it, for messages
-    path: str  # as written in the config
-    pem: str
-
-
-@dataclass(frozen=True)
 class EdgeSettings:
     domains: tuple[str, ...]
     ssl_policy: SslPolicySettings
     client_validation: str
-    trust_anchors: tuple[CertificateFile, ...]
-    intermediate_cas: tuple[CertificateFile, ...]
-    allowlisted_certificates: tuple[CertificateFile, ...]
+    trust_anchors: tuple[LoadedCertificate, ...]
+    intermediate_cas: tuple[LoadedCertificate, ...]
+    allowlisted_certificates: tuple[LoadedCertificate, ...]
     https_redirect: bool
+    expiry_warning_days: int
 
 
 @dataclass(frozen=True)
@@ -296,32 +300,25 @@ def _ssl_policy(raw: Any, key: str, findings: list[Finding]) -> SslPolicySetting
     return SslPolicySettings(raw["profile"], raw["minTlsVersion"], tuple(raw["customFeatures"]))
 
 
-def read_certificate_file(path: str, key: str, project_root: Path, findings: list[Finding]) -> CertificateFile | None:
+def read_certificate_file(path: str, key: str, project_root: Path, findings: list[Finding]) -> LoadedCertificate | None:
     where = project_root / path
     try:
-        text = where.read_text(encoding="utf-8")
+        data = where.read_bytes()
     except FileNotFoundError:
         findings.append(error("config.file", key, f"{path}: no such file under {project_root}; fix the path."))
         return None
     except IsADirectoryError:
         findings.append(error("config.file", key, f"{path}: is a directory; name a PEM file."))
         return None
-    except UnicodeDecodeError:
-        findings.append(
-            error("config.file", key, f"{path}: is not PEM text (binary data, perhaps DER); convert it with "
-                  "`openssl x509 -inform der -in FILE -out FILE.pem`.")
-        )
-        return None
     except OSError as exc:
         findings.append(error("config.file", key, f"{path}: cannot be read ({exc.strerror}); check its permissions."))
         return None
-    if "-----BEGIN " not in text:
-        findings.append(error("config.file", key, f"{path}: holds no PEM block; it must contain '-----BEGIN CERTIFICATE-----'."))
-        return None
-    return CertificateFile(key=key, path=path, pem=text)
+    loaded, problems = certificates.load_one(data, path, key)
+    findings.extend(problems)
+    return loaded
 
 
-def _certificate_files(raw: Any, key: str, project_root: Path, findings: list[Finding]) -> tuple[CertificateFile, ...] | None:
+def _certificate_files(raw: Any, key: str, project_root: Path, findings: list[Finding]) -> tuple[LoadedCertificate, ...] | None:
     if raw is INVALID:
         return None
     files = [read_certificate_file(p, f"{key}[{i}]", project_root, findings) for i, p in enumerate(raw)]
@@ -364,4 +361,5 @@ def _edge(raw: Any, project_root: Path, findings: list[Finding]) -> EdgeSettings
         intermediate_cas=intermediates,  # type: ignore[arg-type]
         allowlisted_certificates=allowlisted,  # type: ignore[arg-type]
         https_redirect=raw["httpsRedirect"],
+        expiry_warning_days=raw["expiryWarningDays"],
     )

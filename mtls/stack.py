@@ -7,7 +7,7 @@ from pathlib import Path
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from mtls import settings
+from mtls import preflight, settings
 from mtls.findings import Finding, Severity, errors
 
 
@@ -32,7 +32,8 @@ def report(findings: list[Finding]) -> None:
 
 
 def load_settings(project_root: Path) -> settings.StackSettings:
-    stack_settings, findings = settings.parse(config_map(), project_root)
+    """Settings that passed preflight; otherwise every finding is reported and the program stops."""
+    stack_settings, findings = preflight.check_stack(config_map(), project_root)
     report(findings)
     assert stack_settings is not None  # report() raised otherwise
     return stack_settings

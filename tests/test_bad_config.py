@@ -39,7 +39,8 @@ CASES: list[tuple[str, Edit, str]] = [
         "misspelt_edge_key",
         edge(trustAnchor=["certs/dev/root-ca.pem"]),
         "gke-mtls:edge.trustAnchor: is not a known key; did you mean 'trustAnchors'? known keys here are domains, "
-        "sslPolicy, clientValidation, trustAnchors, intermediateCas, allowlistedCertificates, httpsRedirect. "
+        "sslPolicy, clientValidation, trustAnchors, intermediateCas, allowlistedCertificates, httpsRedirect, "
+        "expiryWarningDays. "
         "[config.unknown-key]",
     ),
     (
@@ -151,8 +152,8 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "not_pem_certificate",
         edge(allowlistedCertificates=["Pulumi.yaml"]),
-        "gke-mtls:edge.allowlistedCertificates[0]: Pulumi.yaml: holds no PEM block; it must contain "
-        "'-----BEGIN CERTIFICATE-----'. [config.file]",
+        "gke-mtls:edge.allowlistedCertificates[0]: Pulumi.yaml: is neither a PEM nor a DER certificate; replace it "
+        "with the CA's PEM certificate. [cert.not-pem]",
     ),
     (
         "empty_trust_config",

@@ -242,3 +242,37 @@ def test_tls_below_1_2_is_registered_with_a_warning(run_stack, dev_config):
         "gke-mtls:edge.sslPolicy.minTlsVersion: TLS_1_1 admits clients on TLS versions with known weaknesses; use "
         "TLS_1_2 unless a client you must serve cannot. [config.weak-tls]"
     ]
+
+
+def test_preview_of_a_stack_with_a_bad_anchor_fails_with_the_message_and_registers_nothing(run_stack, dev_config, tmp_path):
+    from tests import pki
+
+    weak = tmp_path / "weak-root.pem"
+    weak.write_bytes(pki.issue("weak-root", key_kind="rsa1024").pem)
+    dev_config["gke-mtls:edge"]["trustAnchors"] = [str(weak)]
+    dev_config["gke-mtls:edge"]["intermediateCas"] = []
+    recording = run_stack(dev_config, preview=True)
+
+    assert recording.messages("error") == [
+        f"gke-mtls:edge.trustAnchors[0]: {weak} (CN=weak-root,O=gke-mtls tests): has an RSA 1024-bit key; GCP accepts "
+        "RSA keys of 2048 to 4096 bits. Re-issue it with a 2048, 3072 or 4096-bit key. [cert.rsa-key-size]"
+    ]
+    assert str(recording.error).startswith("1 error(s) in the stack configuration (listed above); nothing was registered.")
+    assert recording.resources == []
+
+
+def test_certificate_warnings_reach_the_engine_and_the_edge_is_still_built(run_stack, dev_config, tmp_path):
+    from tests import pki
+
+    no_eku = tmp_path / "root-no-eku.pem"
+    no_eku.write_bytes(pki.issue("root-no-eku", eku=None).pem)
+    dev_config["gke-mtls:edge"].update(trustAnchors=[str(no_eku)], intermediateCas=[])
+    recording = run_stack(dev_config)
+
+    assert recording.error is None
+    assert recording.messages("warning") == [
+        f"gke-mtls:edge.trustAnchors[0]: {no_eku} (CN=root-no-eku,O=gke-mtls tests): has no extendedKeyUsage. GCP "
+        "requires clientAuth in the EKU of the CA that issues client certificates (client_cert_chain_invalid_eku); if "
+        "this CA issues them, re-issue it with extendedKeyUsage = clientAuth. [cert.eku-missing]"
+    ]
+    assert len(recording.cloud_resources()) == 8

@@ -45,7 +45,7 @@ def test_certificate_files_keep_their_key_path_and_text():
     assert settings is not None
     (anchor,) = settings.edge.trust_anchors
     assert anchor.key == "gke-mtls:edge.trustAnchors[0]"
-    assert anchor.path == "certs/dev/root-ca.pem"
+    assert anchor.source == "certs/dev/root-ca.pem"
     assert anchor.pem == (PROJECT_ROOT / "certs/dev/root-ca.pem").read_text()
 
 
@@ -57,15 +57,14 @@ def test_other_namespaces_are_left_to_their_owners():
     assert settings is not None and findings == []
 
 
-def test_der_certificate_is_reported_as_binary_with_the_conversion_command(tmp_path):
-    (tmp_path / "root.der").write_bytes(b"\x30\x82\x03\x0b\xff\xfe binary DER")
-    _, findings = parse(
-        minimal_config(trustAnchors=["root.der"]),
-        tmp_path,
-    )
+def test_der_certificate_is_reported_with_the_conversion_command(tmp_path):
+    from tests import pki
+
+    (tmp_path / "root.der").write_bytes(pki.issue("root").der)
+    _, findings = parse(minimal_config(trustAnchors=["root.der"]), tmp_path)
     assert [str(f) for f in findings] == [
-        "gke-mtls:edge.trustAnchors[0]: root.der: is not PEM text (binary data, perhaps DER); convert it with "
-        "`openssl x509 -inform der -in FILE -out FILE.pem`. [config.file]"
+        "gke-mtls:edge.trustAnchors[0]: root.der: is a DER (binary) certificate; convert it: openssl x509 -inform "
+        "der -in root.der -out root.der.pem [cert.der]"
     ]
 
 

@@ -1,0 +1,28 @@
+"""Everything checked before `pulumi up`: the settings, then GCP's certificate rules on them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Mapping
+
+from mtls import certificates, settings
+from mtls.findings import Finding, errors
+
+
+def check_stack(
+    config: Mapping[str, str], project_root: Path, now: dt.datetime | None = None
+) -> tuple[settings.StackSettings | None, list[Finding]]:
+    """Settings (None when any error stands) and every finding of the run, errors and warnings."""
+    stack_settings, findings = settings.parse(config, project_root)
+    if stack_settings is None:
+        return None, findings
+    edge = stack_settings.edge
+    findings += certificates.check_trust_config(
+        edge.trust_anchors,
+        edge.intermediate_cas,
+        edge.allowlisted_certificates,
+        now or dt.datetime.now(dt.timezone.utc),
+        edge.expiry_warning_days,
+    )
+    return (None if errors(findings) else stack_settings), findings

@@ -1,0 +1,113 @@
+"""`python -m mtls check | cert | client`: the offline preflight commands as users run them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from mtls.__main__ import main
+from tests import pki
+from tests.conftest import PROJECT_ROOT
+
+
+def write(path: Path, *issued: pki.Issued) -> str:
+    path.write_bytes(b"".join(i.pem for i in issued))
+    return str(path)
+
+
+def test_check_of_the_committed_stacks_is_clean(capsys):
+    assert main(["check", "--stack", "dev"]) == 0
+    assert main(["check", "--stack", "prod"]) == 0
+    assert capsys.readouterr().out == "dev: ok\nprod: ok\n"
+
+
+def test_check_lists_every_finding_and_exits_1_on_errors(tmp_path, capsys):
+    shutil.copytree(PROJECT_ROOT / "certs", tmp_path / "certs")
+    write(tmp_path / "weak-root.pem", pki.issue("weak-root", key_kind="rsa1024"))
+    (tmp_path / "Pulumi.x.yaml").write_text(
+        "config:\n  gke-mtls:backend: {name: web}\n  gke-mtls:edge:\n    domains: [x.example.com]\n"
+        "    trustAnchors: [weak-root.pem, certs/dev/root-ca.pem]\n    sslPolicy: {minTlsVersion: TLS_1_0}\n"
+    )
+    assert main(["--project-root", str(tmp_path), "check", "--stack", "x"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "warning: gke-mtls:edge.sslPolicy.minTlsVersion: TLS_1_0 admits clients on TLS versions with known "
+        "weaknesses; use TLS_1_2 unless a client you must serve cannot. [config.weak-tls]",
+        "error: gke-mtls:edge.trustAnchors[0]: weak-root.pem (CN=weak-root,O=gke-mtls tests): has an RSA 1024-bit "
+        "key; GCP accepts RSA keys of 2048 to 4096 bits. Re-issue it with a 2048, 3072 or 4096-bit key. "
+        "[cert.rsa-key-size]",
+        "x: 1 error(s), 1 warning(s)",
+    ]
+
+
+def test_cert_prints_one_line_per_file_and_exits_1_if_any_fails(tmp_path, capsys):
+    good = write(tmp_path / "good.pem", pki.issue("good-root"))
+    leaf = write(tmp_path / "leaf.pem", pki.client("leaf", pki.issue("good-root")))
+    assert main(["cert", "--role", "anchor", good, leaf]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{good}: ok",
+        f"{leaf}: error cert.not-ca: {leaf} (CN=leaf,O=gke-mtls tests): is not a CA (basicConstraints CA:TRUE is "
+        "missing); GCP only accepts CA certificates here. Use the CA's own certificate, not a leaf.; error "
+        f"cert.key-usage: {leaf} (CN=leaf,O=gke-mtls tests): lacks keyUsage keyCertSign, so it cannot vouch for "
+        "certificates it issued; re-issue it with keyUsage = critical, keyCertSign.",
+    ]
+
+
+def test_cert_passes_files_with_only_warnings(tmp_path, capsys):
+    no_eku = write(tmp_path / "no-eku.pem", pki.issue("no-eku-root", eku=None))
+    assert main(["cert", "--role", "anchor", no_eku]) == 0
+    assert capsys.readouterr().out.startswith(f"{no_eku}: warning cert.eku-missing: ")
+
+
+def test_cert_allowlisted_role_accepts_a_self_signed_leaf(tmp_path, capsys):
+    legacy = write(tmp_path / "legacy.pem", pki.client("legacy", None))
+    assert main(["cert", "--role", "allowlisted", legacy]) == 0
+    assert capsys.readouterr().out == f"{legacy}: ok\n"
+
+
+def test_client_with_anchors_accepts_a_good_chain(tmp_path, capsys):
+    root = pki.issue("cli-root", key_kind="rsa2048")
+    issuing = pki.issue("cli-ca", root, key_seed=1)
+    anchors = write(tmp_path / "root.pem", root)
+    leaf = write(tmp_path / "alice.pem", pki.client("alice", issuing))
+    chain = write(tmp_path / "chain.pem", issuing)
+    assert main(["client", "--anchors", anchors, leaf, chain]) == 0
+    assert capsys.readouterr().out == "accepted\n"
+    # The intermediate may come from the trust config instead, and the leaf file may carry the chain.
+    assert main(["client", "--anchors", anchors, "--intermediates", chain, leaf]) == 0
+    full = write(tmp_path / "fullchain.pem", pki.client("alice", issuing), issuing)
+    assert main(["client", "--anchors", anchors, full]) == 0
+
+
+def test_client_exits_1_with_one_line_per_reason(tmp_path, capsys):
+    root = pki.issue("cli-root", key_kind="rsa2048")
+    issuing = pki.issue("cli-ca", root, key_seed=1)
+    anchors = write(tmp_path / "root.pem", root)
+    bad = write(tmp_path / "bad.pem", pki.client("bad", issuing, key_kind="rsa1024",
+                                                 eku=(ExtendedKeyUsageOID.SERVER_AUTH,)), issuing)
+    assert main(["client", "--anchors", anchors, bad]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["client_cert_invalid_rsa_key_size", "client_cert_chain_invalid_eku"]
+
+
+def test_client_against_the_dev_stack_refuses_a_stranger(tmp_path, capsys):
+    stranger = pki.issue("stranger-ca")
+    leaf = write(tmp_path / "leaf.pem", pki.client("stranger", stranger), stranger)
+    assert main(["client", "--stack", "dev", leaf]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("client_cert_validation_failed: CN=stranger,O=gke-mtls tests: no valid path to a trust anchor")
+
+
+def test_client_allowlisted_certificate_is_accepted(tmp_path, capsys):
+    legacy_cert = pki.client("legacy", None)
+    legacy = write(tmp_path / "legacy.pem", legacy_cert)
+    anchors = write(tmp_path / "root.pem", pki.issue("cli-root", key_kind="rsa2048"))
+    assert main(["client", "--anchors", anchors, "--allowlisted", legacy, legacy]) == 0
+    assert capsys.readouterr().out == "accepted\n"
+
+
+def test_client_with_an_unreadable_leaf_exits_2(tmp_path, capsys):
+    anchors = write(tmp_path / "root.pem", pki.issue("cli-root", key_kind="rsa2048"))
+    assert main(["client", "--anchors", anchors, str(tmp_path / "missing.pem")]) == 2
+    assert f"error: {tmp_path / 'missing.pem'}: cannot be read (No such file or directory). [cert.file]" in capsys.readouterr().err
