@@ -7,7 +7,9 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from mtls import certificates, client_check, config_docs, offline, plan, preflight, stack_files
+import yaml
+
+from mtls import certificates, client_check, config_docs, istio_schema, mesh, offline, plan, preflight, stack_files
 from mtls.findings import Finding, Severity, errors
 
 
@@ -114,6 +116,52 @@ def _client(args: argparse.Namespace) -> int:
     return 1 if reasons else 0
 
 
+def _render(args: argparse.Namespace) -> int:
+    try:
+        stack_settings, findings = _stack_findings(args)
+    except stack_files.StackFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for finding in findings:
+        print(f"{finding.severity.value}: {finding}", file=sys.stderr)
+    if stack_settings is None:
+        return 1
+    if stack_settings.mesh is None:
+        print(f"error: stack {args.stack!r} has no gke-mtls:mesh, so there is nothing to render.", file=sys.stderr)
+        return 1
+    documents = [m.document for m in mesh.manifests(stack_settings.mesh)]
+    text = yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {len(documents)} resources to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        schemas = istio_schema.IstioSchemas.load()
+    except istio_schema.CrdsMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = False
+    for path in args.files:
+        try:
+            documents = [d for d in yaml.safe_load_all(Path(path).read_text(encoding="utf-8")) if d is not None]
+        except (OSError, yaml.YAMLError) as exc:
+            print(f"{path}: cannot be read as YAML: {exc}")
+            failed = True
+            continue
+        for i, document in enumerate(documents):
+            problems = schemas.validate(document)
+            name = document.get("metadata", {}).get("name", "?") if isinstance(document, dict) else "?"
+            kind = document.get("kind", "?") if isinstance(document, dict) else "?"
+            print(f"{path}[{i}] {kind} {name}: " + ("; ".join(problems) if problems else "ok"))
+            failed |= bool(problems)
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mtls", description=__doc__)
     parser.add_argument("--project-root", default=str(offline.PROJECT_ROOT), help=argparse.SUPPRESS)
@@ -147,6 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     cl.add_argument("chain", nargs="+", metavar="LEAF.pem [CHAIN.pem ...]",
                     help="the client certificate first, then the intermediates it presents")
     cl.set_defaults(run=_client)
+
+    r = commands.add_parser("render", help="write a stack's Istio manifests as YAML (one document per resource)")
+    r.add_argument("--stack", required=True)
+    r.add_argument("--output", "-o", help="file to write; default: standard output")
+    r.set_defaults(run=_render)
+
+    v = commands.add_parser("validate", help="check Istio YAML against Istio's CRD schemas and CEL rules")
+    v.add_argument("files", nargs="+", metavar="FILE.yaml")
+    v.set_defaults(run=_validate)
 
     d = commands.add_parser("docs", help="print the config key reference (markdown) that README.md embeds")
     d.set_defaults(run=lambda _args: print(config_docs.reference()) or 0)

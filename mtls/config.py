@@ -182,7 +182,7 @@ class Section:
             elif k.required:
                 findings.append(error("config.required", sub, f"is required: {k.doc}"))
                 parsed[k.name] = INVALID
-            elif isinstance(k.kind, Section):
+            elif isinstance(k.kind, Section) and isinstance(k.default, dict):
                 parsed[k.name] = k.kind.read(k.default, sub, findings)  # fills the nested defaults
             else:
                 parsed[k.name] = k.default
@@ -202,3 +202,32 @@ def report_unknown_keys(value: dict[str, Any], known: dict[str, Key], key: str, 
                 f"is not a known key; {hint}known keys here are {', '.join(known)}.",
             )
         )
+
+
+@dataclass(frozen=True)
+class MapOf:
+    """An object whose keys the user chooses (namespaces, labels, ports)."""
+
+    key: Kind
+    value: Kind
+
+    @property
+    def type_name(self) -> str:
+        return f"map of {self.key.type_name} to {self.value.type_name}"
+
+    def read(self, value: Any, key: str, findings: list[Finding]) -> Any:
+        if not isinstance(value, dict):
+            findings.append(error("config.type", key, f"must be an object, got {_json_type(value)}."))
+            return INVALID
+        parsed = {self.key.read(k, f"{key}.{k}", findings): self.value.read(v, f"{key}.{k}", findings) for k, v in value.items()}
+        return INVALID if INVALID in parsed or INVALID in parsed.values() else parsed
+
+
+@dataclass(frozen=True)
+class Anything:
+    """Passed through as written: Istio's own rule objects, checked by the mesh preflight."""
+
+    type_name: str = "object (Istio's own field names)"
+
+    def read(self, value: Any, key: str, findings: list[Finding]) -> Any:
+        return value

@@ -64,6 +64,7 @@ class Registration:
     delete_before_replace: bool
     retain_on_delete: bool
     read: bool = False
+    provider: str = ""  # "<provider urn>::<id>" for resources of an explicit provider
 
 
 @dataclass
@@ -160,6 +161,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     protect=request.protect,
                     delete_before_replace=request.deleteBeforeReplace,
                     retain_on_delete=request.retainOnDelete,
+                    provider=request.provider,
                 )
             )
         return response

@@ -1,4 +1,4 @@
-"""Everything checked before `pulumi up`: the settings, then GCP's certificate rules on them."""
+"""Everything checked before `pulumi up`: the settings, GCP's certificate rules, and the mesh analysis."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Mapping
 
-from mtls import certificates, settings
+from mtls import certificates, mesh, settings
 from mtls.findings import Finding, errors
 
 
@@ -18,11 +18,14 @@ def check_stack(
     if stack_settings is None:
         return None, findings
     edge = stack_settings.edge
-    findings += certificates.check_trust_config(
-        edge.trust_anchors,
-        edge.intermediate_cas,
-        edge.allowlisted_certificates,
-        now or dt.datetime.now(dt.timezone.utc),
-        edge.expiry_warning_days,
-    )
+    if edge is not None:
+        findings += certificates.check_trust_config(
+            edge.trust_anchors,
+            edge.intermediate_cas,
+            edge.allowlisted_certificates,
+            now or dt.datetime.now(dt.timezone.utc),
+            edge.expiry_warning_days,
+        )
+    if stack_settings.mesh is not None:
+        findings += mesh.analyze(stack_settings.mesh)
     return (None if errors(findings) else stack_settings), findings

@@ -27,6 +27,7 @@ from mtls.config import (
 from mtls import certificates
 from mtls.certificates import LoadedCertificate
 from mtls.findings import Finding, error, errors, warning
+from mtls.mesh_settings import CLUSTER, MESH, ClusterSettings, MeshSettings, build_cluster, build_mesh
 
 GCE_NAME = Text(
     pattern=r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?",
@@ -146,8 +147,13 @@ EDGE = Section(
 STACK = Section(
     doc="The project's stack configuration.",
     keys=(
-        Key("backend", BACKEND, BACKEND.doc, example={"stack": "acme/gke-platform/dev"}),
-        Key("edge", EDGE, EDGE.doc, example={"domains": ["dev.example.com"], "trustAnchors": ["certs/dev/root-ca.pem"]}),
+        Key("backend", BACKEND, BACKEND.doc + " Required with `edge`.", example={"stack": "acme/gke-platform/dev"},
+            default=None),
+        Key("edge", EDGE, EDGE.doc, example={"domains": ["dev.example.com"], "trustAnchors": ["certs/dev/root-ca.pem"]},
+            default=None),
+        Key("cluster", CLUSTER, CLUSTER.doc + " Required with `mesh`.",
+            example={"context": "gke_acme-dev_europe-west1_platform"}, default=None),
+        Key("mesh", MESH, MESH.doc, example={"mode": "STRICT", "namespaces": {"legacy": "PERMISSIVE"}}, default=None),
     ),
 )
 
@@ -180,8 +186,10 @@ class EdgeSettings:
 
 @dataclass(frozen=True)
 class StackSettings:
-    backend: BackendSettings
-    edge: EdgeSettings
+    backend: BackendSettings | None
+    edge: EdgeSettings | None
+    cluster: ClusterSettings | None
+    mesh: MeshSettings | None
 
 
 def namespace_values(config: Mapping[str, str]) -> dict[str, Any]:
@@ -202,11 +210,28 @@ def parse(config: Mapping[str, str], project_root: Path) -> tuple[StackSettings 
     """Settings, or None when any error stands; and every finding of the run."""
     findings: list[Finding] = []
     top = STACK.read(namespace_values(config), NAMESPACE, findings)
-    backend = _backend(top["backend"], findings)
-    edge = _edge(top["edge"], project_root, findings)
-    if errors(findings) or backend is None or edge is None:
+    if top is INVALID:
         return None, findings
-    return StackSettings(backend=backend, edge=edge), findings
+    _require_together(top, "edge", "backend", "the edge needs to know which backend service to front", findings)
+    _require_together(top, "mesh", "cluster", "the mesh needs to know which cluster to write to", findings)
+    if top["edge"] is None and top["mesh"] is None and not errors(findings):
+        findings.append(error("config.required", NAMESPACE, "configure at least one of gke-mtls:edge and gke-mtls:mesh; "
+                              "see Pulumi.dev.yaml for an example."))
+    backend = None if top["backend"] is None else _backend(top["backend"], findings)
+    edge = None if top["edge"] is None else _edge(top["edge"], project_root, findings)
+    cluster = None if top["cluster"] is None else build_cluster(top["cluster"], f"{NAMESPACE}:cluster", project_root, findings)
+    mesh = None if top["mesh"] is None else build_mesh(top["mesh"], f"{NAMESPACE}:mesh", findings)
+    if errors(findings):
+        return None, findings
+    return StackSettings(backend=backend, edge=edge, cluster=cluster, mesh=mesh), findings
+
+
+def _require_together(top: dict[str, Any], part: str, needs: str, why: str, findings: list[Finding]) -> None:
+    if top[part] is not None and top[needs] is None:
+        findings.append(error("config.required", child_key(NAMESPACE, needs), f"is required with {NAMESPACE}:{part}: {why}."))
+    if top[needs] is not None and top[part] is None:
+        findings.append(error("config.unused", child_key(NAMESPACE, needs), f"applies only with {NAMESPACE}:{part}; add "
+                              f"{NAMESPACE}:{part} or remove this key."))
 
 
 def _backend(raw: Any, findings: list[Finding]) -> BackendSettings | None:

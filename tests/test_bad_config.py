@@ -33,7 +33,8 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "misspelt_top_level_key",
         top("gke-mtls:edeg", {}),
-        "gke-mtls:edeg: is not a known key; did you mean 'edge'? known keys here are backend, edge. [config.unknown-key]",
+        "gke-mtls:edeg: is not a known key; did you mean 'edge'? known keys here are backend, edge, cluster, mesh. "
+        "[config.unknown-key]",
     ),
     (
         "misspelt_edge_key",
@@ -50,10 +51,50 @@ CASES: list[tuple[str, Edit, str]] = [
         "profile, minTlsVersion, customFeatures. [config.unknown-key]",
     ),
     (
-        "missing_edge",
+        "backend_without_edge",
         drop("gke-mtls:edge"),
-        "gke-mtls:edge: is required: The external Application Load Balancer with client-certificate (mTLS) "
-        "validation. [config.required]",
+        "gke-mtls:backend: applies only with gke-mtls:edge; add gke-mtls:edge or remove this key. [config.unused]",
+    ),
+    (
+        "nothing_to_deploy",
+        lambda c: [c.pop(k) for k in ("gke-mtls:edge", "gke-mtls:backend", "gke-mtls:mesh", "gke-mtls:cluster")],
+        "gke-mtls: configure at least one of gke-mtls:edge and gke-mtls:mesh; see Pulumi.dev.yaml for an example. "
+        "[config.required]",
+    ),
+    (
+        "mesh_without_cluster",
+        drop("gke-mtls:cluster"),
+        "gke-mtls:cluster: is required with gke-mtls:mesh: the mesh needs to know which cluster to write to. "
+        "[config.required]",
+    ),
+    (
+        "cluster_without_context_or_kubeconfig",
+        top("gke-mtls:cluster", {}),
+        "gke-mtls:cluster: set `context` (and/or `kubeconfig`) so the mesh goes to the cluster you mean, not to "
+        "whatever the current kubeconfig context is. [config.cluster]",
+    ),
+    (
+        "missing_kubeconfig_file",
+        top("gke-mtls:cluster", {"kubeconfig": "no/such/kubeconfig"}),
+        "gke-mtls:cluster.kubeconfig: no/such/kubeconfig: no such file; run `gcloud container clusters "
+        "get-credentials` or fix the path. [config.file]",
+    ),
+    (
+        "unknown_mesh_mode",
+        lambda c: c["gke-mtls:mesh"].update(mode="MUTUAL"),
+        "gke-mtls:mesh.mode: 'MUTUAL' is not allowed; use one of STRICT, PERMISSIVE, DISABLE, UNSET. [config.enum]",
+    ),
+    (
+        "misspelt_workload_key",
+        lambda c: c["gke-mtls:mesh"]["workloads"][0].update(selectors={"app": "x"}),
+        "gke-mtls:mesh.workloads[0].selectors: is not a known key; did you mean 'selector'? known keys here are "
+        "namespace, selector, mode, ports, name, service, servicePorts. [config.unknown-key]",
+    ),
+    (
+        "edge_backend_both_forms",
+        lambda c: c["gke-mtls:mesh"]["edgeBackend"].update(istioIngressGateway=True),
+        "gke-mtls:mesh.edgeBackend: set either `istioIngressGateway: true` or the workload (`namespace`, `selector`, "
+        "`port`), not both and not neither. [config.edge-backend]",
     ),
     (
         "missing_domains",
@@ -169,8 +210,8 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "missing_backend",
         drop("gke-mtls:backend"),
-        "gke-mtls:backend: is required: Where the edge finds the backend service that GKE's Ingress controller "
-        "generated. Set exactly one of `stack` and `name`. [config.required]",
+        "gke-mtls:backend: is required with gke-mtls:edge: the edge needs to know which backend service to front. "
+        "[config.required]",
     ),
     (
         "backend_with_stack_and_name",

@@ -15,13 +15,15 @@ def test_plan_of_dev_prints_the_tree_inputs_lookups_and_outputs(capsys):
     assert "Placeholders (not real values): backend service 'k8s1-0123abcd-default-web-80-5104b449'" in out
     assert "pulumi:pulumi:Stack gke-mtls-dev" in out
     assert "├── + pulumi:pulumi:StackReference acme/gke-platform/dev  (read)" in out
-    assert "└── + gke-mtls:edge:Edge edge" in out
+    assert "├── + gke-mtls:edge:Edge edge" in out
     assert "+ gcp:compute/globalAddress:GlobalAddress edge-address  (protect, auto-named)" in out
     assert "mtlsPolicy.clientValidationMode: REJECT_INVALID" in out
     assert "trustStores[0].trustAnchors[0].pemCertificate: <certificate CN=gke-mtls dev example root CA" in out
     assert "gcp:compute/getBackendService:getBackendService(name=k8s1-0123abcd-default-web-80-5104b449)" in out
     assert "  httpsUrls: [https://dev.example.com/]" in out
-    assert out.rstrip().endswith("Resources: 8 to create (1 protected), 1 read, 1 lookup(s).")
+    assert "+ kubernetes:security.istio.io/v1:PeerAuthentication pa-istio-system-default" in out
+    assert "├── + pulumi:providers:kubernetes cluster" in out
+    assert out.rstrip().endswith("Resources: 14 to create (1 protected), 1 read, 1 lookup(s).")
 
 
 def test_plan_of_prod_includes_the_redirect_listener(capsys):
@@ -29,7 +31,8 @@ def test_plan_of_prod_includes_the_redirect_listener(capsys):
     out = capsys.readouterr().out
     assert "+ gcp:compute/targetHttpProxy:TargetHttpProxy edge-http-proxy" in out
     assert "portRange: 80" in out
-    assert out.rstrip().endswith("Resources: 11 to create (1 protected), 1 read, 1 lookup(s).")
+    assert "+ kubernetes:security.istio.io/v1:AuthorizationPolicy ap-default-allow-nothing" in out
+    assert out.rstrip().endswith("Resources: 14 to create (1 protected), 1 read, 1 lookup(s).")
 
 
 def test_plan_placeholders_come_from_the_command_line(capsys):

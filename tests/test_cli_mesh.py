@@ -1,0 +1,71 @@
+"""`python -m mtls render | validate`, and mesh findings in `check`."""
+
+from __future__ import annotations
+
+import shutil
+
+import yaml
+
+from mtls.__main__ import main
+from tests.conftest import PROJECT_ROOT
+
+
+def test_render_writes_one_yaml_document_per_istio_resource(capsys):
+    assert main(["render", "--stack", "dev"]) == 0
+    documents = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert [(d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]) for d in documents] == [
+        ("PeerAuthentication", "istio-system", "default"),
+        ("PeerAuthentication", "legacy", "default"),
+        ("PeerAuthentication", "my-namespace", "my-special-app"),
+        ("DestinationRule", "my-namespace", "my-special-app-plaintext"),
+        ("PeerAuthentication", "default", "web-edge-port"),
+        ("AuthorizationPolicy", "default", "httpbin-policy"),
+    ]
+    assert documents[3]["spec"]["trafficPolicy"]["portLevelSettings"][0]["port"]["number"] == 8080
+
+
+def test_rendered_manifests_pass_validate(tmp_path, capsys):
+    out = tmp_path / "prod.yaml"
+    assert main(["render", "--stack", "prod", "--output", str(out)]) == 0
+    assert main(["validate", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{out}[0] PeerAuthentication default: ok",
+        f"{out}[1] AuthorizationPolicy httpbin-policy: ok",
+        f"{out}[2] AuthorizationPolicy allow-nothing: ok",
+    ]
+
+
+def test_validate_prints_the_api_servers_errors_and_exits_1(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: web, namespace: shop}\n"
+        "spec:\n  portLevelMtls: {'8080': {mode: DISABLE}}\n---\n"
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ok, namespace: shop}\nspec: {}\n"
+    )
+    assert main(["validate", str(bad)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f'{bad}[0] PeerAuthentication web: spec: Invalid value: "object": portLevelMtls requires selector',
+        f"{bad}[1] AuthorizationPolicy ok: ok",
+    ]
+
+
+def test_check_prints_mesh_findings(tmp_path, capsys):
+    shutil.copytree(PROJECT_ROOT / "certs", tmp_path / "certs")
+    config = yaml.safe_load((PROJECT_ROOT / "Pulumi.dev.yaml").read_text())
+    config["config"]["gke-mtls:mesh"]["mode"] = "PERMISSIVE"
+    config["config"]["gke-mtls:mesh"]["edgeBackend"] = {"istioIngressGateway": True}
+    (tmp_path / "Pulumi.x.yaml").write_text(yaml.safe_dump(config))
+    assert main(["--project-root", str(tmp_path), "check", "--stack", "x"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("warning: gke-mtls:mesh.authorization[0]: relies on principals, which only mTLS carries")
+    assert out[-1] == "x: 0 error(s), 1 warning(s)"
+
+
+def test_render_of_a_stack_without_mesh_says_so(tmp_path, capsys):
+    shutil.copytree(PROJECT_ROOT / "certs", tmp_path / "certs")
+    config = yaml.safe_load((PROJECT_ROOT / "Pulumi.dev.yaml").read_text())
+    for key in ("gke-mtls:mesh", "gke-mtls:cluster"):
+        config["config"].pop(key)
+    (tmp_path / "Pulumi.edge.yaml").write_text(yaml.safe_dump(config))
+    assert main(["--project-root", str(tmp_path), "render", "--stack", "edge"]) == 1
+    assert "error: stack 'edge' has no gke-mtls:mesh, so there is nothing to render." in capsys.readouterr().err
