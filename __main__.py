@@ -12,8 +12,10 @@ import pulumi
 from components.backend import find_backend_service
 from components.cluster import cluster_provider
 from components.edge import Edge, EdgeArgs
+from components.edge_monitoring import EdgeMonitoring, EdgeMonitoringArgs
+from components.gke_backend import GkeBackend, GkeBackendArgs
 from components.mesh import Mesh, MeshArgs
-from mtls import mesh, stack
+from mtls import istio_resources, stack
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
@@ -24,6 +26,8 @@ async def main() -> dict:
     if settings.edge is not None and settings.backend is not None:
         backend = await find_backend_service(settings.backend)
         edge = Edge("edge", EdgeArgs(settings=settings.edge, backend=backend))
+        monitoring = EdgeMonitoring("edge-monitoring", EdgeMonitoringArgs(
+            pulumi.get_stack(), edge.https_forwarding_rule_name, settings.edge.rejected_clients_alert))
         outputs |= {
             "ipAddress": edge.ip_address,
             "httpsUrls": edge.https_urls,
@@ -31,11 +35,16 @@ async def main() -> dict:
             "trustConfigId": edge.trust_config_id,
             "serverTlsPolicyId": edge.server_tls_policy_id,
             "httpsForwardingRuleName": edge.https_forwarding_rule_name,
+            "rejectedClientsLogQuery": monitoring.log_query,
         }
-    if settings.mesh is not None and settings.cluster is not None:
-        cluster = cluster_provider(settings.cluster)
-        istio = Mesh("mesh", MeshArgs(mesh.manifests(settings.mesh)), pulumi.ResourceOptions(providers=[cluster]))
-        outputs["meshResources"] = sorted(istio.resources)
+    if settings.cluster is not None:
+        in_cluster = pulumi.ResourceOptions(providers=[cluster_provider(settings.cluster)])
+        if settings.gke_backend is not None:
+            anchor = GkeBackend("gke-backend", GkeBackendArgs(settings.gke_backend), in_cluster)
+            outputs["backendServiceName"] = anchor.backend_service_name  # what an edge stack's backend.stack reads
+        if settings.mesh is not None:
+            istio = Mesh("mesh", MeshArgs(istio_resources.for_stack(settings)), in_cluster)
+            outputs["meshResources"] = sorted(istio.resources)
     return outputs
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from mtls import certificates, client_check, config_docs, istio_schema, mesh, offline, plan, preflight, stack_files
+from mtls import certificates, client_check, config_docs, istio_resources, istio_schema, offline, plan, preflight, stack_files
 from mtls.findings import Finding, Severity, errors
 
 
@@ -129,7 +129,7 @@ def _render(args: argparse.Namespace) -> int:
     if stack_settings.mesh is None:
         print(f"error: stack {args.stack!r} has no gke-mtls:mesh, so there is nothing to render.", file=sys.stderr)
         return 1
-    documents = [m.document for m in mesh.manifests(stack_settings.mesh)]
+    documents = [m.document for m in istio_resources.for_stack(stack_settings)]
     text = yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

@@ -120,6 +120,24 @@ class Integer:
 
 
 @dataclass(frozen=True)
+class Number:
+    minimum: float
+    maximum: float
+    type_name: str = "number"
+
+    def read(self, value: Any, key: str, findings: list[Finding]) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            findings.append(error("config.type", key, f"must be a number, got {_json_type(value)} {value!r}."))
+            return INVALID
+        if not self.minimum <= value <= self.maximum:
+            findings.append(
+                error("config.range", key, f"{value} is out of range; use a number from {self.minimum} to {self.maximum}.")
+            )
+            return INVALID
+        return float(value)
+
+
+@dataclass(frozen=True)
 class Choice:
     values: tuple[str, ...]
 

@@ -355,14 +355,18 @@ def _check_rule(rule: Any, key: str) -> list[Finding]:
     return found
 
 
-def _uses_identity(rules: Iterable[Any]) -> list[str]:
+def _uses_identity(rules: Iterable[Any], action: str) -> list[str]:
     used = []
     for rule in rules:
         if not isinstance(rule, dict):
             continue
         for entry in rule.get("from", []) if isinstance(rule.get("from"), list) else []:
             source = entry.get("source", {}) if isinstance(entry, dict) else {}
-            used += [f for f in IDENTITY_FIELDS if isinstance(source, dict) and f in source]
+            if not isinstance(source, dict):
+                continue
+            # DENY on `notPrincipals: ["*"]` matches exactly the requests without identity: the advisory's own fix.
+            used += [f for f in IDENTITY_FIELDS if f in source
+                     and not (action == "DENY" and f.startswith("not") and source[f] == ["*"])]
         for condition in rule.get("when", []) if isinstance(rule.get("when"), list) else []:
             if isinstance(condition, dict) and condition.get("key") in IDENTITY_CONDITIONS:
                 used.append(condition["key"])
@@ -385,7 +389,7 @@ def _check_authorization(p: AuthorizationSettings, mesh: MeshSettings, modes: _M
     if p.action == "ALLOW" and p.rules is not None and any(r == {} for r in p.rules):
         found.append(warning("mesh.allow-all", f"{p.key}.rules", "an empty rule `{}` in an ALLOW policy allows every "
                              "request; list who may call, or drop the policy."))
-    identity = _uses_identity(p.rules or ())
+    identity = _uses_identity(p.rules or (), p.action)
     if identity:
         exposed = _not_strict(p, mesh, modes)
         if exposed:

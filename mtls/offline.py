@@ -50,6 +50,8 @@ class Placeholders:
     # Outputs of referenced stacks; None: the configured backend output, holding backend_name.
     stack_outputs: Mapping[str, Any] | None = None
     backend_lookup_error: str | None = None
+    # What the NEG controller writes on the Service once it has run; None: not yet (a first `pulumi up`).
+    neg_status: str | None = None
 
 
 @dataclass
@@ -123,6 +125,10 @@ class OfflineMocks(pulumi.runtime.Mocks):
             if args.typ == "gcp:compute/globalAddress:GlobalAddress":
                 state["address"] = p.ip_address
             return resource_id, state
+        if args.typ in ("kubernetes:core/v1:Service", "kubernetes:core/v1:ServicePatch") and p.neg_status:
+            metadata = dict(state.get("metadata") or {})
+            metadata["annotations"] = {**(metadata.get("annotations") or {}), "cloud.google.com/neg-status": p.neg_status}
+            state["metadata"] = metadata
         if args.typ in LOCATED_COLLECTIONS:
             location = state.get("location", "global")
             return f"projects/{p.project}/locations/{location}/{LOCATED_COLLECTIONS[args.typ]}/{physical}", state

@@ -40,6 +40,8 @@ def _scalar(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # Pulumi's wire format carries every number as a float
     return str(value)
 
 

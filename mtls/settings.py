@@ -27,6 +27,8 @@ from mtls.config import (
 from mtls import certificates
 from mtls.certificates import LoadedCertificate
 from mtls.findings import Finding, error, errors, warning
+from mtls import gke_backend as gke_backend_rules
+from mtls.gke_backend import GKE_BACKEND, GkeBackendSettings
 from mtls.mesh_settings import CLUSTER, MESH, ClusterSettings, MeshSettings, build_cluster, build_mesh
 
 GCE_NAME = Text(
@@ -93,6 +95,17 @@ SSL_POLICY = Section(
     ),
 )
 
+REJECTED_CLIENTS_ALERT = Section(
+    doc="An alert policy on the count of client certificates the edge rejected.",
+    keys=(
+        Key("threshold", Integer(1, 1_000_000), "Rejections per window that open an incident.", example=10),
+        Key("windowSeconds", Integer(60, 86_400), "Length of the window.", example=300, default=300),
+        Key("notificationChannels", ListOf(Text(pattern=r"projects/[^/]+/notificationChannels/[^/]+",
+            syntax="a channel is projects/<project>/notificationChannels/<id>")), "Where incidents are sent.",
+            example=["projects/acme-dev/notificationChannels/1234567890"], default=()),
+    ),
+)
+
 PEM_PATHS = ListOf(Text(pattern=r".*\S.*", syntax="a path is a non-empty file path relative to the project root"))
 
 EDGE = Section(
@@ -134,6 +147,9 @@ EDGE = Section(
             default=(),
         ),
         Key("httpsRedirect", Boolean(), "Also listen on port 80 and redirect to HTTPS.", example=False, default=False),
+        Key("rejectedClientsAlert", REJECTED_CLIENTS_ALERT, REJECTED_CLIENTS_ALERT.doc,
+            example={"threshold": 10, "notificationChannels": ["projects/acme-dev/notificationChannels/123"]},
+            default=None),
         Key(
             "expiryWarningDays",
             Integer(0, 3650),
@@ -154,6 +170,8 @@ STACK = Section(
         Key("cluster", CLUSTER, CLUSTER.doc + " Required with `mesh`.",
             example={"context": "gke_acme-dev_europe-west1_platform"}, default=None),
         Key("mesh", MESH, MESH.doc, example={"mode": "STRICT", "namespaces": {"legacy": "PERMISSIVE"}}, default=None),
+        Key("gkeBackend", GKE_BACKEND, GKE_BACKEND.doc + " Needs `cluster`.", example={"namespace": "default",
+            "service": "web", "port": 80}, default=None),
     ),
 )
 
@@ -173,6 +191,13 @@ class SslPolicySettings:
 
 
 @dataclass(frozen=True)
+class RejectedClientsAlert:
+    threshold: int
+    window_seconds: int
+    notification_channels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class EdgeSettings:
     domains: tuple[str, ...]
     ssl_policy: SslPolicySettings
@@ -182,6 +207,7 @@ class EdgeSettings:
     allowlisted_certificates: tuple[LoadedCertificate, ...]
     https_redirect: bool
     expiry_warning_days: int
+    rejected_clients_alert: RejectedClientsAlert | None
 
 
 @dataclass(frozen=True)
@@ -190,6 +216,7 @@ class StackSettings:
     edge: EdgeSettings | None
     cluster: ClusterSettings | None
     mesh: MeshSettings | None
+    gke_backend: GkeBackendSettings | None
 
 
 def namespace_values(config: Mapping[str, str]) -> dict[str, Any]:
@@ -213,17 +240,30 @@ def parse(config: Mapping[str, str], project_root: Path) -> tuple[StackSettings 
     if top is INVALID:
         return None, findings
     _require_together(top, "edge", "backend", "the edge needs to know which backend service to front", findings)
-    _require_together(top, "mesh", "cluster", "the mesh needs to know which cluster to write to", findings)
-    if top["edge"] is None and top["mesh"] is None and not errors(findings):
-        findings.append(error("config.required", NAMESPACE, "configure at least one of gke-mtls:edge and gke-mtls:mesh; "
-                              "see Pulumi.dev.yaml for an example."))
+    if top["cluster"] is None:
+        for part in ("mesh", "gkeBackend"):
+            if top[part] is not None:
+                findings.append(error("config.required", child_key(NAMESPACE, "cluster"), f"is required with "
+                                      f"{NAMESPACE}:{part}: it needs to know which cluster to write to."))
+    elif top["mesh"] is None and top["gkeBackend"] is None:
+        findings.append(error("config.unused", child_key(NAMESPACE, "cluster"), f"applies only with {NAMESPACE}:mesh or "
+                              f"{NAMESPACE}:gkeBackend; add one of them or remove this key."))
+    if top["edge"] is None and top["mesh"] is None and top["gkeBackend"] is None and not errors(findings):
+        findings.append(error("config.required", NAMESPACE, "configure at least one of gke-mtls:edge, gke-mtls:mesh and "
+                              "gke-mtls:gkeBackend; see Pulumi.dev.yaml for an example."))
     backend = None if top["backend"] is None else _backend(top["backend"], findings)
     edge = None if top["edge"] is None else _edge(top["edge"], project_root, findings)
     cluster = None if top["cluster"] is None else build_cluster(top["cluster"], f"{NAMESPACE}:cluster", project_root, findings)
     mesh = None if top["mesh"] is None else build_mesh(top["mesh"], f"{NAMESPACE}:mesh", findings)
+    gke_backend = None
+    if top["gkeBackend"] is not None:
+        gke_backend = gke_backend_rules.build(top["gkeBackend"], f"{NAMESPACE}:gkeBackend", findings)
+        if gke_backend is not None and gke_backend.mesh_guard and top["mesh"] is None:
+            findings.append(error("config.gke-backend", f"{NAMESPACE}:gkeBackend.meshGuard", "is an Istio policy, so it "
+                                  "needs gke-mtls:mesh; add the mesh or turn meshGuard off."))
     if errors(findings):
         return None, findings
-    return StackSettings(backend=backend, edge=edge, cluster=cluster, mesh=mesh), findings
+    return StackSettings(backend=backend, edge=edge, cluster=cluster, mesh=mesh, gke_backend=gke_backend), findings
 
 
 def _require_together(top: dict[str, Any], part: str, needs: str, why: str, findings: list[Finding]) -> None:
@@ -387,4 +427,7 @@ def _edge(raw: Any, project_root: Path, findings: list[Finding]) -> EdgeSettings
         allowlisted_certificates=allowlisted,  # type: ignore[arg-type]
         https_redirect=raw["httpsRedirect"],
         expiry_warning_days=raw["expiryWarningDays"],
+        rejected_clients_alert=None if raw["rejectedClientsAlert"] is None else RejectedClientsAlert(
+            raw["rejectedClientsAlert"]["threshold"], raw["rejectedClientsAlert"]["windowSeconds"],
+            tuple(raw["rejectedClientsAlert"]["notificationChannels"])),
     )

@@ -33,15 +33,15 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "misspelt_top_level_key",
         top("gke-mtls:edeg", {}),
-        "gke-mtls:edeg: is not a known key; did you mean 'edge'? known keys here are backend, edge, cluster, mesh. "
-        "[config.unknown-key]",
+        "gke-mtls:edeg: is not a known key; did you mean 'edge'? known keys here are backend, edge, cluster, mesh, "
+        "gkeBackend. [config.unknown-key]",
     ),
     (
         "misspelt_edge_key",
         edge(trustAnchor=["certs/dev/root-ca.pem"]),
         "gke-mtls:edge.trustAnchor: is not a known key; did you mean 'trustAnchors'? known keys here are domains, "
         "sslPolicy, clientValidation, trustAnchors, intermediateCas, allowlistedCertificates, httpsRedirect, "
-        "expiryWarningDays. "
+        "rejectedClientsAlert, expiryWarningDays. "
         "[config.unknown-key]",
     ),
     (
@@ -58,13 +58,13 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "nothing_to_deploy",
         lambda c: [c.pop(k) for k in ("gke-mtls:edge", "gke-mtls:backend", "gke-mtls:mesh", "gke-mtls:cluster")],
-        "gke-mtls: configure at least one of gke-mtls:edge and gke-mtls:mesh; see Pulumi.dev.yaml for an example. "
-        "[config.required]",
+        "gke-mtls: configure at least one of gke-mtls:edge, gke-mtls:mesh and gke-mtls:gkeBackend; see Pulumi.dev.yaml "
+        "for an example. [config.required]",
     ),
     (
         "mesh_without_cluster",
         drop("gke-mtls:cluster"),
-        "gke-mtls:cluster: is required with gke-mtls:mesh: the mesh needs to know which cluster to write to. "
+        "gke-mtls:cluster: is required with gke-mtls:mesh: it needs to know which cluster to write to. "
         "[config.required]",
     ),
     (

@@ -15,6 +15,8 @@ URL_MAP = "gcp:compute/uRLMap:URLMap"
 HTTPS_PROXY = "gcp:compute/targetHttpsProxy:TargetHttpsProxy"
 HTTP_PROXY = "gcp:compute/targetHttpProxy:TargetHttpProxy"
 FORWARDING_RULE = "gcp:compute/globalForwardingRule:GlobalForwardingRule"
+LOG_METRIC = "gcp:logging/metric:Metric"
+ALERT_POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 BACKEND_LOOKUP = "gcp:compute/getBackendService:getBackendService"
 
@@ -44,7 +46,8 @@ def test_dev_stack_registers_the_edge_with_exact_inputs(run_stack, dev_config):
 
     assert recording.error is None
     assert sorted(r.type for r in gcp_resources(recording)) == sorted(
-        [ADDRESS, CERTIFICATE, SSL_POLICY, TRUST_CONFIG, SERVER_TLS_POLICY, URL_MAP, HTTPS_PROXY, FORWARDING_RULE]
+        [ADDRESS, CERTIFICATE, SSL_POLICY, TRUST_CONFIG, SERVER_TLS_POLICY, URL_MAP, HTTPS_PROXY, FORWARDING_RULE,
+         LOG_METRIC]
     )
     assert recording.one(ADDRESS).inputs == {"addressType": "EXTERNAL", "ipVersion": "IPV4"}
     assert recording.one(CERTIFICATE).inputs == {"type": "MANAGED", "managed": {"domains": ["dev.example.com"]}}
@@ -89,16 +92,18 @@ def test_dev_stack_registers_the_edge_with_exact_inputs(run_stack, dev_config):
 def test_every_edge_resource_is_a_child_of_the_edge_component(run_stack, dev_config):
     recording = run_stack(dev_config)
     edge = recording.one("gke-mtls:edge:Edge")
+    monitoring = recording.one("gke-mtls:edge:EdgeMonitoring")
     assert edge.name == "edge"
-    assert all(r.parent == edge.urn for r in gcp_resources(recording))
+    assert all(r.parent == (monitoring.urn if r.type == LOG_METRIC else edge.urn) for r in gcp_resources(recording))
 
 
 def test_only_the_address_is_protected_and_no_child_has_a_fixed_name(run_stack, dev_config):
     recording = run_stack(dev_config)
     assert [r.type for r in gcp_resources(recording) if r.protect] == [ADDRESS]
-    # Fixed names would force delete-before-replace and hit resourceInUseByAnotherResource on the proxy.
-    assert [r.name for r in gcp_resources(recording) if "name" in r.inputs] == []
-    assert not any(r.delete_before_replace for r in gcp_resources(recording))
+    # Fixed names would force delete-before-replace and hit resourceInUseByAnotherResource on the proxy. Only the
+    # log-based metric has one (the API requires it), and it is the only one replaced delete-first.
+    assert [r.type for r in gcp_resources(recording) if "name" in r.inputs] == [LOG_METRIC]
+    assert [r.type for r in gcp_resources(recording) if r.delete_before_replace] == [LOG_METRIC]
 
 
 def test_stack_outputs_name_the_address_urls_backend_and_policies(run_stack, dev_config):
@@ -110,6 +115,8 @@ def test_stack_outputs_name_the_address_urls_backend_and_policies(run_stack, dev
         "trustConfigId": f"projects/{PROJECT}/locations/global/trustConfigs/edge-trust-config",
         "serverTlsPolicyId": f"projects/{PROJECT}/locations/global/serverTlsPolicies/edge-server-tls-policy",
         "httpsForwardingRuleName": "edge-https-rule",
+        "rejectedClientsLogQuery": 'resource.type="http_load_balancer"\n'
+        'resource.labels.forwarding_rule_name="edge-https-rule"\njsonPayload.statusDetails=~"^client_cert_"',
     }
 
 
@@ -210,7 +217,7 @@ def test_prod_stack_as_committed(run_stack):
 
     recording = run_stack(committed_config("prod"), stack="prod")
     assert recording.error is None
-    assert len(gcp_resources(recording)) == 11
+    assert len(gcp_resources(recording)) == 12
     assert recording.one(SERVER_TLS_POLICY).inputs["mtlsPolicy"]["clientValidationMode"] == "REJECT_INVALID"
     assert recording.one(SSL_POLICY).inputs == {"profile": "RESTRICTED", "minTlsVersion": "TLS_1_2"}
     assert recording.one(CERTIFICATE).inputs["managed"] == {"domains": ["api.example.com", "www.example.com"]}
@@ -288,4 +295,4 @@ def test_certificate_warnings_reach_the_engine_and_the_edge_is_still_built(run_s
         "requires clientAuth in the EKU of the CA that issues client certificates (client_cert_chain_invalid_eku); if "
         "this CA issues them, re-issue it with extendedKeyUsage = clientAuth. [cert.eku-missing]"
     ]
-    assert len(gcp_resources(recording)) == 8
+    assert len(gcp_resources(recording)) == 9
