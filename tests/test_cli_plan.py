@@ -60,4 +60,4 @@ def test_plan_of_a_bad_stack_exits_1_with_the_errors(tmp_path, capsys):
 
 def test_plan_of_an_unknown_stack_names_the_stacks_there(capsys):
     assert main(["plan", "--stack", "staging"]) == 2
-    assert f"error: Pulumi.staging.yaml: no such stack file in {PROJECT_ROOT} (stacks here: dev, prod)." in capsys.readouterr().err
+    assert f"error: Pulumi.staging.yaml: no such stack file in {PROJECT_ROOT} (stacks here: dev, edge-dev, platform-dev, prod)." in capsys.readouterr().err
