@@ -26,8 +26,12 @@ async def main() -> dict:
     if settings.edge is not None and settings.backend is not None:
         backend = await find_backend_service(settings.backend)
         edge = Edge("edge", EdgeArgs(settings=settings.edge, backend=backend))
-        monitoring = EdgeMonitoring("edge-monitoring", EdgeMonitoringArgs(
-            pulumi.get_stack(), edge.https_forwarding_rule_name, settings.edge.rejected_clients_alert))
+        monitoring = EdgeMonitoring(
+            "edge-monitoring",
+            EdgeMonitoringArgs(
+                pulumi.get_stack(), edge.https_forwarding_rule_name, settings.edge.rejected_clients_alert
+            ),
+        )
         outputs |= {
             "ipAddress": edge.ip_address,
             "httpsUrls": edge.https_urls,

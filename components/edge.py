@@ -6,6 +6,7 @@ trust config -> server TLS policy -> target HTTPS proxy <- URL map -> GKE backen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
@@ -57,7 +58,7 @@ class Edge(pulumi.ComponentResource):
             custom_features=list(edge.ssl_policy.custom_features) or None,
             opts=child,
         )
-        trust_stores = (
+        trust_stores: list[Any] | None = (
             [
                 {
                     "trust_anchors": [{"pem_certificate": f.pem} for f in edge.trust_anchors],

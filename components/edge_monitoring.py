@@ -46,21 +46,25 @@ class EdgeMonitoring(pulumi.ComponentResource):
                 f"{name}-rejected-clients-alert",
                 display_name=f"gke-mtls {args.stack}: clients rejected at the mTLS edge",
                 combiner="OR",
-                conditions=[{
-                    "display_name": f"more than {args.alert.threshold} rejected client certificates",
-                    "condition_threshold": {
-                        "filter": metric.name.apply(lambda n: f'metric.type="logging.googleapis.com/user/{n}"'),
-                        "comparison": "COMPARISON_GT",
-                        "threshold_value": args.alert.threshold,
-                        "duration": "0s",
-                        "aggregations": [{
-                            "alignment_period": f"{args.alert.window_seconds}s",
-                            "per_series_aligner": "ALIGN_SUM",
-                            "cross_series_reducer": "REDUCE_SUM",
-                            "group_by_fields": [f"metric.label.{METRIC_LABEL}"],
-                        }],
-                    },
-                }],
+                conditions=[
+                    {
+                        "display_name": f"more than {args.alert.threshold} rejected client certificates",
+                        "condition_threshold": {
+                            "filter": metric.name.apply(lambda n: f'metric.type="logging.googleapis.com/user/{n}"'),
+                            "comparison": "COMPARISON_GT",
+                            "threshold_value": args.alert.threshold,
+                            "duration": "0s",
+                            "aggregations": [
+                                {
+                                    "alignment_period": f"{args.alert.window_seconds}s",
+                                    "per_series_aligner": "ALIGN_SUM",
+                                    "cross_series_reducer": "REDUCE_SUM",
+                                    "group_by_fields": [f"metric.label.{METRIC_LABEL}"],
+                                }
+                            ],
+                        },
+                    }
+                ],
                 notification_channels=list(args.alert.notification_channels),
                 documentation={
                     "content": "Clients are failing the edge's certificate check. `statusDetails` says why (for "

@@ -4,6 +4,7 @@ controller create the backend service the edge fronts, and keep it in step."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -33,19 +34,36 @@ class GkeBackend(pulumi.ComponentResource):
             spec=rules.backend_config_spec(s),
             opts=child,
         )
-        metadata = {"name": s.service, "namespace": s.namespace, "annotations": rules.service_annotations(s)}
+        # Plain dicts (checked against Kubernetes' schemas in the tests), not the SDK's TypedDicts.
+        metadata: Any = {
+            "name": s.service,
+            "namespace": s.namespace,
+            "annotations": rules.service_annotations(s),
+        }
         service: k8s.core.v1.Service | k8s.core.v1.ServicePatch
         if s.create_service:
-            service = k8s.core.v1.Service(f"{name}-service", metadata=metadata, spec=rules.service_spec(s),
-                                          opts=pulumi.ResourceOptions(parent=self, depends_on=[backend_config]))
+            service = k8s.core.v1.Service(
+                f"{name}-service",
+                metadata=metadata,
+                spec=cast(Any, rules.service_spec(s)),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[backend_config]),
+            )
         else:
             # Server-side apply patch: only our two annotations change on the application's own Service.
-            service = k8s.core.v1.ServicePatch(f"{name}-service", metadata=metadata,
-                                               opts=pulumi.ResourceOptions(parent=self, depends_on=[backend_config]))
+            service = k8s.core.v1.ServicePatch(
+                f"{name}-service",
+                metadata=metadata,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[backend_config]),
+            )
+        anchor_metadata: Any = {
+            "name": s.anchor_name,
+            "namespace": s.namespace,
+            "annotations": rules.anchor_annotations(),
+        }
         anchor = k8s.networking.v1.Ingress(
             f"{name}-anchor",
-            metadata={"name": s.anchor_name, "namespace": s.namespace, "annotations": rules.anchor_annotations()},
-            spec=rules.anchor_spec(s),
+            metadata=anchor_metadata,
+            spec=cast(Any, rules.anchor_spec(s)),
             # protect: deleting the anchor makes GKE delete the backend service the edge routes to (an outage).
             opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=[service]),
         )

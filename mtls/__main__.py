@@ -9,7 +9,17 @@ from pathlib import Path
 
 import yaml
 
-from mtls import certificates, client_check, config_docs, istio_resources, istio_schema, offline, plan, preflight, stack_files
+from mtls import (
+    certificates,
+    client_check,
+    config_docs,
+    istio_resources,
+    istio_schema,
+    offline,
+    plan,
+    preflight,
+    stack_files,
+)
 from mtls.findings import Finding, Severity, errors
 
 
@@ -48,7 +58,11 @@ def _check(args: argparse.Namespace) -> int:
     for finding in findings:
         print(f"{finding.severity.value}: {finding}")
     failed = errors(findings)
-    print(f"{args.stack}: {len(failed)} error(s), {len(findings) - len(failed)} warning(s)" if findings else f"{args.stack}: ok")
+    print(
+        f"{args.stack}: {len(failed)} error(s), {len(findings) - len(failed)} warning(s)"
+        if findings
+        else f"{args.stack}: ok"
+    )
     return 1 if failed else 0
 
 
@@ -61,16 +75,24 @@ def _read(path: str) -> tuple[list[certificates.LoadedCertificate], list[Finding
 
 
 def _cert(args: argparse.Namespace) -> int:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     failed = False
     for path in args.files:
         loaded, findings = _read(path)
         if len(loaded) > 1:
-            findings.append(Finding(Severity.ERROR, "cert.count", path,
-                                    f"{path}: holds {len(loaded)} certificates; a trust config entry holds one."))
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "cert.count",
+                    path,
+                    f"{path}: holds {len(loaded)} certificates; a trust config entry holds one.",
+                )
+            )
         for one in loaded:
-            findings += [one.finding(v) for v in certificates.role_violations(one.certificate, args.role, now,
-                                                                              args.expiry_warning_days)]
+            findings += [
+                one.finding(v)
+                for v in certificates.role_violations(one.certificate, args.role, now, args.expiry_warning_days)
+            ]
         failed |= not loaded or bool(errors(findings))
         reasons = "; ".join(f"{f.severity.value} {f.code}: {f.message}" for f in findings)
         print(f"{path}: {reasons or 'ok'}")
@@ -97,13 +119,18 @@ def _client(args: argparse.Namespace) -> int:
         if stack_settings is None:
             for finding in errors(findings):
                 print(f"error: {finding}", file=sys.stderr)
-            print(f"error: stack {args.stack!r} does not pass preflight; fix it first (python -m mtls check).", file=sys.stderr)
+            print(
+                f"error: stack {args.stack!r} does not pass preflight; fix it first (python -m mtls check).",
+                file=sys.stderr,
+            )
             return 2
         edge = stack_settings.edge
         trust = client_check.TrustConfig(edge.trust_anchors, edge.intermediate_cas, edge.allowlisted_certificates)
     else:
         trust = client_check.TrustConfig(
-            _load_group(args.anchors, problems), _load_group(args.intermediates, problems), _load_group(args.allowlisted, problems)
+            _load_group(args.anchors, problems),
+            _load_group(args.intermediates, problems),
+            _load_group(args.allowlisted, problems),
         )
     presented = _load_group(args.chain, problems)
     if errors(problems) or not presented:
@@ -142,7 +169,7 @@ def _render(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     try:
         schemas = istio_schema.IstioSchemas.load()
-    except istio_schema.CrdsMissing as exc:
+    except istio_schema.CrdsMissingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     failed = False
@@ -169,10 +196,16 @@ def main(argv: list[str] | None = None) -> int:
 
     p = commands.add_parser("plan", help="print what a stack would create (the real program under the mock engine)")
     p.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
-    p.add_argument("--backend-name", default=offline.Placeholders.backend_name,
-                   help="placeholder for the backend service name the StackReference would return")
-    p.add_argument("--backend-scheme", default=offline.Placeholders.backend_scheme,
-                   help="placeholder for that backend service's load-balancing scheme")
+    p.add_argument(
+        "--backend-name",
+        default=offline.Placeholders.backend_name,
+        help="placeholder for the backend service name the StackReference would return",
+    )
+    p.add_argument(
+        "--backend-scheme",
+        default=offline.Placeholders.backend_scheme,
+        help="placeholder for that backend service's load-balancing scheme",
+    )
     p.set_defaults(run=_plan)
 
     c = commands.add_parser("check", help="run a stack's preflight checks (settings, certificate rules)")
@@ -189,11 +222,21 @@ def main(argv: list[str] | None = None) -> int:
     source = cl.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", help="use the trust config of Pulumi.<stack>.yaml")
     # One file per flag, repeated for more: a list-taking flag would swallow LEAF.pem.
-    source.add_argument("--anchors", action="append", metavar="PEM", help="a trust anchor, instead of a stack (repeatable)")
-    cl.add_argument("--intermediates", action="append", default=[], metavar="PEM", help="an intermediate CA (repeatable)")
-    cl.add_argument("--allowlisted", action="append", default=[], metavar="PEM", help="an allowlisted certificate (repeatable)")
-    cl.add_argument("chain", nargs="+", metavar="LEAF.pem [CHAIN.pem ...]",
-                    help="the client certificate first, then the intermediates it presents")
+    source.add_argument(
+        "--anchors", action="append", metavar="PEM", help="a trust anchor, instead of a stack (repeatable)"
+    )
+    cl.add_argument(
+        "--intermediates", action="append", default=[], metavar="PEM", help="an intermediate CA (repeatable)"
+    )
+    cl.add_argument(
+        "--allowlisted", action="append", default=[], metavar="PEM", help="an allowlisted certificate (repeatable)"
+    )
+    cl.add_argument(
+        "chain",
+        nargs="+",
+        metavar="LEAF.pem [CHAIN.pem ...]",
+        help="the client certificate first, then the intermediates it presents",
+    )
     cl.set_defaults(run=_client)
 
     r = commands.add_parser("render", help="write a stack's Istio manifests as YAML (one document per resource)")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -66,7 +66,9 @@ class LoadedCertificate:
         return self.certificate.fingerprint(hashes.SHA256())
 
     def finding(self, violation: Violation) -> Finding:
-        return Finding(violation.severity, violation.code, self.key, f"{self.source} ({self.subject}): {violation.text}")
+        return Finding(
+            violation.severity, violation.code, self.key, f"{self.source} ({self.subject}): {violation.text}"
+        )
 
 
 # --- files ---------------------------------------------------------------------------------------------------
@@ -92,7 +94,9 @@ def load_pem_file(data: bytes, source: str, key: str) -> tuple[list[LoadedCertif
         try:
             x509.load_der_x509_certificate(data)
         except ValueError:
-            return problem("cert.not-pem", "is neither a PEM nor a DER certificate; replace it with the CA's PEM certificate.")
+            return problem(
+                "cert.not-pem", "is neither a PEM nor a DER certificate; replace it with the CA's PEM certificate."
+            )
         return problem(
             "cert.der",
             f"is a DER (binary) certificate; convert it: openssl x509 -inform der -in {source} -out {source}.pem",
@@ -102,21 +106,39 @@ def load_pem_file(data: bytes, source: str, key: str) -> tuple[list[LoadedCertif
     for match in PEM_BLOCK.finditer(data):
         kind, block = match.group(1).decode(), match.group(0)
         if kind != "CERTIFICATE":
-            findings.append(Finding(Severity.ERROR, "cert.not-certificate", key,
-                                    f"{source}: holds a {kind}, not a CERTIFICATE; keep only certificates in this file."))
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "cert.not-certificate",
+                    key,
+                    f"{source}: holds a {kind}, not a CERTIFICATE; keep only certificates in this file.",
+                )
+            )
             continue
         try:
             certificate = x509.load_pem_x509_certificate(block)
         except ValueError as exc:
-            findings.append(Finding(Severity.ERROR, "cert.unparseable", key,
-                                    f"{source}: has a CERTIFICATE block that is not a valid X.509 certificate ({exc})."))
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "cert.unparseable",
+                    key,
+                    f"{source}: has a CERTIFICATE block that is not a valid X.509 certificate ({exc}).",
+                )
+            )
             continue
         pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
         one = LoadedCertificate(source, key, certificate, pem)
         if len(pem) > MAX_PEM_BYTES:
-            findings.append(one.finding(Violation(
-                "cert.size", f"is {len(pem)} bytes as PEM; Certificate Manager takes at most {MAX_PEM_BYTES}. "
-                "Re-issue it with fewer or shorter extensions.")))
+            findings.append(
+                one.finding(
+                    Violation(
+                        "cert.size",
+                        f"is {len(pem)} bytes as PEM; Certificate Manager takes at most {MAX_PEM_BYTES}. "
+                        "Re-issue it with fewer or shorter extensions.",
+                    )
+                )
+            )
         loaded.append(one)
     return loaded, findings
 
@@ -125,8 +147,14 @@ def load_one(data: bytes, source: str, key: str) -> tuple[LoadedCertificate | No
     """Exactly one certificate: each trust config entry holds one."""
     loaded, findings = load_pem_file(data, source, key)
     if len(loaded) > 1:
-        findings.append(Finding(Severity.ERROR, "cert.count", key,
-                                f"{source}: holds {len(loaded)} certificates; put each in its own file and list each one."))
+        findings.append(
+            Finding(
+                Severity.ERROR,
+                "cert.count",
+                key,
+                f"{source}: holds {len(loaded)} certificates; put each in its own file and list each one.",
+            )
+        )
     if findings or not loaded:
         return None, findings
     return loaded[0], []
@@ -140,20 +168,34 @@ def key_violations(certificate: x509.Certificate) -> list[Violation]:
     if isinstance(public_key, rsa.RSAPublicKey):
         low, high = RSA_KEY_BITS
         if not low <= public_key.key_size <= high:
-            return [Violation("cert.rsa-key-size",
-                              f"has an RSA {public_key.key_size}-bit key; GCP accepts RSA keys of {low} to {high} bits. "
-                              "Re-issue it with a 2048, 3072 or 4096-bit key.", "client_cert_invalid_rsa_key_size")]
+            return [
+                Violation(
+                    "cert.rsa-key-size",
+                    f"has an RSA {public_key.key_size}-bit key; GCP accepts RSA keys of {low} to {high} bits. "
+                    "Re-issue it with a 2048, 3072 or 4096-bit key.",
+                    "client_cert_invalid_rsa_key_size",
+                )
+            ]
         return []
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         if public_key.curve.name not in EC_CURVES:
-            return [Violation("cert.ec-curve",
-                              f"has an ECDSA key on {public_key.curve.name}; GCP accepts only P-256 and P-384. "
-                              "Re-issue it on P-256 or P-384.", "client_cert_unsupported_elliptic_curve_key")]
+            return [
+                Violation(
+                    "cert.ec-curve",
+                    f"has an ECDSA key on {public_key.curve.name}; GCP accepts only P-256 and P-384. "
+                    "Re-issue it on P-256 or P-384.",
+                    "client_cert_unsupported_elliptic_curve_key",
+                )
+            ]
         return []
     algorithm = type(public_key).__name__.removesuffix("PublicKey").removeprefix("_")
-    return [Violation("cert.key-algorithm",
-                      f"has a {algorithm} key; GCP accepts only RSA and ECDSA keys. Re-issue it with RSA or ECDSA.",
-                      "client_cert_unsupported_key_algorithm")]
+    return [
+        Violation(
+            "cert.key-algorithm",
+            f"has a {algorithm} key; GCP accepts only RSA and ECDSA keys. Re-issue it with RSA or ECDSA.",
+            "client_cert_unsupported_key_algorithm",
+        )
+    ]
 
 
 def signature_violations(certificate: x509.Certificate, severity: Severity = Severity.ERROR) -> list[Violation]:
@@ -165,9 +207,14 @@ def signature_violations(certificate: x509.Certificate, severity: Severity = Sev
     if name in STRONG_HASHES:
         return []
     shown = name.upper() if name else "an algorithm without SHA-2"
-    return [Violation("cert.signature-hash",
-                      f"is signed with {shown}; GCP needs SHA-256 or stronger (MD5 and SHA-1 fail validation). "
-                      "Have its issuer re-sign it with SHA-256.", severity=severity)]
+    return [
+        Violation(
+            "cert.signature-hash",
+            f"is signed with {shown}; GCP needs SHA-256 or stronger (MD5 and SHA-1 fail validation). "
+            "Have its issuer re-sign it with SHA-256.",
+            severity=severity,
+        )
+    ]
 
 
 def _extension(certificate: x509.Certificate, kind: type) -> x509.Extension | None:
@@ -198,41 +245,77 @@ def name_constraint_count(certificate: x509.Certificate) -> int:
 def ca_violations(certificate: x509.Certificate) -> list[Violation]:
     found: list[Violation] = []
     if not is_ca(certificate):
-        found.append(Violation("cert.not-ca", "is not a CA (basicConstraints CA:TRUE is missing); GCP only accepts CA "
-                                              "certificates here. Use the CA's own certificate, not a leaf."))
+        found.append(
+            Violation(
+                "cert.not-ca",
+                "is not a CA (basicConstraints CA:TRUE is missing); GCP only accepts CA "
+                "certificates here. Use the CA's own certificate, not a leaf.",
+            )
+        )
     usage = _extension(certificate, x509.KeyUsage)
     if usage is None or not usage.value.key_cert_sign:
-        found.append(Violation("cert.key-usage", "lacks keyUsage keyCertSign, so it cannot vouch for certificates it "
-                                                 "issued; re-issue it with keyUsage = critical, keyCertSign."))
+        found.append(
+            Violation(
+                "cert.key-usage",
+                "lacks keyUsage keyCertSign, so it cannot vouch for certificates it "
+                "issued; re-issue it with keyUsage = critical, keyCertSign.",
+            )
+        )
     client_auth = has_client_auth(certificate)
     if client_auth is False:
-        found.append(Violation("cert.eku", "has an extendedKeyUsage without clientAuth, which restricts every "
-                                           "certificate below it: clients fail with client_cert_chain_invalid_eku. "
-                                           "Re-issue it with extendedKeyUsage = clientAuth.", "client_cert_chain_invalid_eku"))
+        found.append(
+            Violation(
+                "cert.eku",
+                "has an extendedKeyUsage without clientAuth, which restricts every "
+                "certificate below it: clients fail with client_cert_chain_invalid_eku. "
+                "Re-issue it with extendedKeyUsage = clientAuth.",
+                "client_cert_chain_invalid_eku",
+            )
+        )
     elif client_auth is None:
-        found.append(Violation("cert.eku-missing", "has no extendedKeyUsage. GCP requires clientAuth in the EKU of the "
-                                                   "CA that issues client certificates (client_cert_chain_invalid_eku); "
-                                                   "if this CA issues them, re-issue it with extendedKeyUsage = clientAuth.",
-                               "client_cert_chain_invalid_eku", Severity.WARNING))
+        found.append(
+            Violation(
+                "cert.eku-missing",
+                "has no extendedKeyUsage. GCP requires clientAuth in the EKU of the "
+                "CA that issues client certificates (client_cert_chain_invalid_eku); "
+                "if this CA issues them, re-issue it with extendedKeyUsage = clientAuth.",
+                "client_cert_chain_invalid_eku",
+                Severity.WARNING,
+            )
+        )
     count = name_constraint_count(certificate)
     if count > MAX_NAME_CONSTRAINTS:
-        found.append(Violation("cert.name-constraints", f"has {count} name constraints; GCP allows at most "
-                                                        f"{MAX_NAME_CONSTRAINTS}. Re-issue it with fewer.",
-                               "client_cert_chain_max_name_constraints_exceeded"))
+        found.append(
+            Violation(
+                "cert.name-constraints",
+                f"has {count} name constraints; GCP allows at most {MAX_NAME_CONSTRAINTS}. Re-issue it with fewer.",
+                "client_cert_chain_max_name_constraints_exceeded",
+            )
+        )
     return found
 
 
 def validity_violations(certificate: x509.Certificate, now: dt.datetime, warning_days: int) -> list[Violation]:
     not_before, not_after = certificate.not_valid_before_utc, certificate.not_valid_after_utc
     if now < not_before:
-        return [Violation("cert.not-yet-valid", f"is not valid before {not_before:%Y-%m-%d %H:%M} UTC; wait, or fix the "
-                                                "issuing clock and re-issue it.")]
+        return [
+            Violation(
+                "cert.not-yet-valid",
+                f"is not valid before {not_before:%Y-%m-%d %H:%M} UTC; wait, or fix the issuing clock and re-issue it.",
+            )
+        ]
     if now > not_after:
         return [Violation("cert.expired", f"expired on {not_after:%Y-%m-%d}; replace it with a renewed certificate.")]
     if not_after - now < dt.timedelta(days=warning_days):
         days = (not_after - now).days
-        return [Violation("cert.expiring", f"expires on {not_after:%Y-%m-%d}, in {days} day(s); renew it and add the "
-                                           "new one before this one expires.", severity=Severity.WARNING)]
+        return [
+            Violation(
+                "cert.expiring",
+                f"expires on {not_after:%Y-%m-%d}, in {days} day(s); renew it and add the "
+                "new one before this one expires.",
+                severity=Severity.WARNING,
+            )
+        ]
     return []
 
 
@@ -275,7 +358,9 @@ class Issuers:
 
 
 def spki(certificate: x509.Certificate) -> bytes:
-    return certificate.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def check_trust_config(
@@ -297,10 +382,17 @@ def check_trust_config(
     for loaded in intermediates:
         count = same_subject_and_key[(loaded.certificate.subject.public_bytes(), spki(loaded.certificate))]
         if count > MAX_SAME_SUBJECT_AND_KEY:
-            findings.append(loaded.finding(Violation(
-                "cert.pki-too-large", f"is one of {count} intermediates sharing this subject and public key; GCP "
-                f"allows at most {MAX_SAME_SUBJECT_AND_KEY} (client_cert_pki_too_large). Keep only the current ones.",
-                "client_cert_pki_too_large")))
+            findings.append(
+                loaded.finding(
+                    Violation(
+                        "cert.pki-too-large",
+                        f"is one of {count} intermediates sharing this subject and public key; GCP "
+                        f"allows at most {MAX_SAME_SUBJECT_AND_KEY} (client_cert_pki_too_large). Keep "
+                        "only the current ones.",
+                        "client_cert_pki_too_large",
+                    )
+                )
+            )
     findings += _quota_findings(anchors, intermediates, allowlisted)
     return findings
 
@@ -311,9 +403,15 @@ def _duplicates(group: list[LoadedCertificate]) -> list[Finding]:
     for loaded in group:
         earlier = first.setdefault(loaded.fingerprint, loaded)
         if earlier is not loaded:
-            findings.append(loaded.finding(Violation(
-                "cert.duplicate", f"is the same certificate as {earlier.key} ({earlier.source}); list it once.",
-                severity=Severity.WARNING)))
+            findings.append(
+                loaded.finding(
+                    Violation(
+                        "cert.duplicate",
+                        f"is the same certificate as {earlier.key} ({earlier.source}); list it once.",
+                        severity=Severity.WARNING,
+                    )
+                )
+            )
     return findings
 
 
@@ -339,23 +437,38 @@ def _unchained(anchors: list[LoadedCertificate], intermediates: list[LoadedCerti
     for loaded in intermediates:
         if not reaches_anchor(loaded.certificate, 1):
             issuer = loaded.certificate.issuer.rfc4514_string()
-            findings.append(loaded.finding(Violation(
-                "cert.no-chain", f"does not chain to any configured trust anchor (its issuer is {issuer}); add that "
-                "issuer's certificate to trustAnchors (or intermediateCas), or remove this one.")))
+            findings.append(
+                loaded.finding(
+                    Violation(
+                        "cert.no-chain",
+                        f"does not chain to any configured trust anchor (its issuer is {issuer}); add that "
+                        "issuer's certificate to trustAnchors (or intermediateCas), or remove this one.",
+                    )
+                )
+            )
     return findings
 
 
 def _quota_findings(anchors: list, intermediates: list, allowlisted: list) -> list[Finding]:
     key = "gke-mtls:edge"
     limits = [
-        (len(anchors) + len(intermediates), MAX_TRUST_STORE_CERTIFICATES, "trustAnchors + intermediateCas", "certificates in the trust store"),
+        (
+            len(anchors) + len(intermediates),
+            MAX_TRUST_STORE_CERTIFICATES,
+            "trustAnchors + intermediateCas",
+            "certificates in the trust store",
+        ),
         (len(intermediates), MAX_INTERMEDIATES, "intermediateCas", "intermediate CAs"),
         (len(allowlisted), MAX_ALLOWLISTED, "allowlistedCertificates", "allowlisted certificates"),
     ]
     return [
-        Finding(Severity.ERROR, "cert.trust-config-limit", f"{key}.{where.split(' ')[0]}",
-                f"{where} hold {count} {what}; GCP's published quota for one trust config is {limit}. Split the "
-                "clients across stacks, or drop certificates that are no longer used.")
+        Finding(
+            Severity.ERROR,
+            "cert.trust-config-limit",
+            f"{key}.{where.split(' ')[0]}",
+            f"{where} hold {count} {what}; GCP's published quota for one trust config is {limit}. Split the "
+            "clients across stacks, or drop certificates that are no longer used.",
+        )
         for count, limit, where, what in limits
         if count > limit
     ]

@@ -46,7 +46,8 @@ def child_key(key: str, name: str) -> str:
 
 
 class Kind(Protocol):
-    type_name: str
+    @property
+    def type_name(self) -> str: ...
 
     def read(self, value: Any, key: str, findings: list[Finding]) -> Any: ...
 
@@ -79,7 +80,11 @@ class Text:
             return INVALID
         if self.max_length is not None and len(value) > self.max_length:
             findings.append(
-                error("config.syntax", key, f"{value!r} is {len(value)} characters; at most {self.max_length} are allowed.")
+                error(
+                    "config.syntax",
+                    key,
+                    f"{value!r} is {len(value)} characters; at most {self.max_length} are allowed.",
+                )
             )
             return INVALID
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
@@ -113,7 +118,11 @@ class Integer:
             return INVALID
         if not self.minimum <= value <= self.maximum:
             findings.append(
-                error("config.range", key, f"{value} is out of range; use an integer from {self.minimum} to {self.maximum}.")
+                error(
+                    "config.range",
+                    key,
+                    f"{value} is out of range; use an integer from {self.minimum} to {self.maximum}.",
+                )
             )
             return INVALID
         return value
@@ -131,7 +140,9 @@ class Number:
             return INVALID
         if not self.minimum <= value <= self.maximum:
             findings.append(
-                error("config.range", key, f"{value} is out of range; use a number from {self.minimum} to {self.maximum}.")
+                error(
+                    "config.range", key, f"{value} is out of range; use a number from {self.minimum} to {self.maximum}."
+                )
             )
             return INVALID
         return float(value)
@@ -237,7 +248,10 @@ class MapOf:
         if not isinstance(value, dict):
             findings.append(error("config.type", key, f"must be an object, got {_json_type(value)}."))
             return INVALID
-        parsed = {self.key.read(k, f"{key}.{k}", findings): self.value.read(v, f"{key}.{k}", findings) for k, v in value.items()}
+        parsed = {
+            self.key.read(k, f"{key}.{k}", findings): self.value.read(v, f"{key}.{k}", findings)
+            for k, v in value.items()
+        }
         return INVALID if INVALID in parsed or INVALID in parsed.values() else parsed
 
 

@@ -44,13 +44,12 @@ def reference() -> str:
     return "\n".join(lines)
 
 
-def keys(section: Section = STACK, key: str = NAMESPACE) -> list[str]:
+def all_keys(section: Section = STACK, key: str = NAMESPACE) -> list[str]:
     """Every full key, for checks that other files agree with the definitions."""
     found: list[str] = []
     for k in section.keys:
         full = child_key(key, k.name)
         found.append(full)
         if isinstance(k.kind, Section):
-            found += keys(k.kind, full)
+            found += all_keys(k.kind, full)
     return found
-

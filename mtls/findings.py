@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
-from typing import Iterable
+from enum import StrEnum
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
@@ -37,12 +37,3 @@ def errors(findings: Iterable[Finding]) -> list[Finding]:
 
 def warnings(findings: Iterable[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity is Severity.WARNING]
-
-
-class PreflightFailed(Exception):
-    """Raised when any error stands; carries every finding of the run, errors and warnings."""
-
-    def __init__(self, findings: list[Finding]):
-        self.findings = findings
-        lines = [f"{f.severity.value}: {f}" for f in findings]
-        super().__init__(f"{len(errors(findings))} error(s) in the stack configuration:\n" + "\n".join(lines))

@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import celpy
 import jsonschema
@@ -28,7 +29,7 @@ DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
-class CrdsMissing(Exception):
+class CrdsMissingError(Exception):
     pass
 
 
@@ -50,8 +51,10 @@ def _strict(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     out = {k: _strict(v) for k, v in schema.items() if k != "x-kubernetes-validations"}
-    if "properties" in schema and "additionalProperties" not in schema and not schema.get(
-        "x-kubernetes-preserve-unknown-fields"
+    if (
+        "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
     ):
         out["additionalProperties"] = False
     if schema.get("nullable") and isinstance(schema.get("type"), str):
@@ -73,7 +76,7 @@ class IstioSchemas:
         if not isinstance(document, dict):
             return ["the document is not a mapping of fields"]
         api_version, kind = document.get("apiVersion"), document.get("kind")
-        version = self.versions.get((api_version, kind))
+        version = self.versions.get((str(api_version), str(kind)))
         if version is None:
             known = sorted({f"{a} {k}" for a, k in self.versions})
             return [f"apiVersion {api_version!r} kind {kind!r} is not served by these CRDs (known: {', '.join(known)})"]
@@ -91,7 +94,7 @@ def _load(path: str) -> IstioSchemas:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise CrdsMissing(f"{path}: cannot be read ({exc.strerror}); {WHERE_TO_GET}.") from exc
+        raise CrdsMissingError(f"{path}: cannot be read ({exc.strerror}); {WHERE_TO_GET}.") from exc
     versions: dict[tuple[str, str], _Version] = {}
     for crd in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
         if not crd or crd.get("kind") != "CustomResourceDefinition":
@@ -103,7 +106,7 @@ def _load(path: str) -> IstioSchemas:
                 schema["properties"] = {k: v for k, v in schema.get("properties", {}).items() if k != "status"}
                 versions[(f"{group}/{version['name']}", kind)] = _Version(schema, _strict(schema))
     if not versions:
-        raise CrdsMissing(f"{path}: holds no CustomResourceDefinition; {WHERE_TO_GET}.")
+        raise CrdsMissingError(f"{path}: holds no CustomResourceDefinition; {WHERE_TO_GET}.")
     return IstioSchemas(versions)
 
 
@@ -113,11 +116,17 @@ def _metadata_errors(metadata: Any) -> list[str]:
     errors = []
     name, namespace = metadata["name"], metadata.get("namespace")
     if not isinstance(name, str) or len(name) > 253 or not DNS_SUBDOMAIN.fullmatch(name):
-        errors.append(f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower '
-                      "case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")
-    if namespace is not None and (not isinstance(namespace, str) or len(namespace) > 63 or not DNS_LABEL.fullmatch(namespace)):
-        errors.append(f'metadata.namespace: Invalid value: "{namespace}": a lowercase RFC 1123 label must consist of '
-                      "lower case alphanumeric characters or '-', and must start and end with an alphanumeric character")
+        errors.append(
+            f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower '
+            "case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+        )
+    if namespace is not None and (
+        not isinstance(namespace, str) or len(namespace) > 63 or not DNS_LABEL.fullmatch(namespace)
+    ):
+        errors.append(
+            f'metadata.namespace: Invalid value: "{namespace}": a lowercase RFC 1123 label must consist of '
+            "lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
+        )
     return errors
 
 

@@ -30,10 +30,21 @@ PORT = Text(pattern=r".*", syntax="")  # "8080"; range checked by the mesh prefl
 CLUSTER = Section(
     doc="How Pulumi reaches the GKE cluster (an explicit Kubernetes provider). Set `context`, `kubeconfig`, or both.",
     keys=(
-        Key("kubeconfig", Text(pattern=r".*\S.*", syntax="a path"), "Path of a kubeconfig file (relative to the project "
-            "root, or absolute); default: the KUBECONFIG the CLI sees.", example="~/.kube/config", default=None),
-        Key("context", Text(pattern=r"\S+", syntax="a context name"), "Context in that kubeconfig, as written by `gcloud "
-            "container clusters get-credentials`.", example="gke_acme-dev_europe-west1_platform", default=None),
+        Key(
+            "kubeconfig",
+            Text(pattern=r".*\S.*", syntax="a path"),
+            "Path of a kubeconfig file (relative to the project "
+            "root, or absolute); default: the KUBECONFIG the CLI sees.",
+            example="~/.kube/config",
+            default=None,
+        ),
+        Key(
+            "context",
+            Text(pattern=r"\S+", syntax="a context name"),
+            "Context in that kubeconfig, as written by `gcloud container clusters get-credentials`.",
+            example="gke_acme-dev_europe-west1_platform",
+            default=None,
+        ),
     ),
 )
 
@@ -41,18 +52,49 @@ WORKLOAD = Section(
     doc="A PeerAuthentication for one workload (with `selector`) or one namespace (without).",
     keys=(
         Key("namespace", NAMESPACE, "Namespace of the workload.", example="my-namespace"),
-        Key("selector", LABELS, "Pod labels that pick the workload (selector.matchLabels).", example={"app": "my-special-app"},
-            default={}),
-        Key("mode", Choice(MODES), "mTLS mode of the workload; UNSET inherits the namespace's.", example="PERMISSIVE",
-            default="UNSET"),
-        Key("ports", MapOf(PORT, Choice(MODES)), "Per container port modes (portLevelMtls); needs a selector.",
-            example={"8080": "DISABLE"}, default={}),
-        Key("name", RESOURCE_NAME, "metadata.name of the PeerAuthentication; default: made from the selector.",
-            example="my-special-app", default=None),
-        Key("service", RESOURCE_NAME, "The Kubernetes Service in front of the workload; needed for DISABLE, so that "
-            "clients get a DestinationRule that turns mTLS off.", example="my-special-app", default=None),
-        Key("servicePorts", MapOf(PORT, Integer(1, 65535)), "Service port for each container port in `ports`, where "
-            "they differ.", example={"8080": 80}, default={}),
+        Key(
+            "selector",
+            LABELS,
+            "Pod labels that pick the workload (selector.matchLabels).",
+            example={"app": "my-special-app"},
+            default={},
+        ),
+        Key(
+            "mode",
+            Choice(MODES),
+            "mTLS mode of the workload; UNSET inherits the namespace's.",
+            example="PERMISSIVE",
+            default="UNSET",
+        ),
+        Key(
+            "ports",
+            MapOf(PORT, Choice(MODES)),
+            "Per container port modes (portLevelMtls); needs a selector.",
+            example={"8080": "DISABLE"},
+            default={},
+        ),
+        Key(
+            "name",
+            RESOURCE_NAME,
+            "metadata.name of the PeerAuthentication; default: made from the selector.",
+            example="my-special-app",
+            default=None,
+        ),
+        Key(
+            "service",
+            RESOURCE_NAME,
+            "The Kubernetes Service in front of the workload; needed for DISABLE, so that "
+            "clients get a DestinationRule that turns mTLS off.",
+            example="my-special-app",
+            default=None,
+        ),
+        Key(
+            "servicePorts",
+            MapOf(PORT, Integer(1, 65535)),
+            "Service port for each container port in `ports`, where they differ.",
+            example={"8080": 80},
+            default={},
+        ),
     ),
 )
 
@@ -60,47 +102,120 @@ POLICY = Section(
     doc="An AuthorizationPolicy; `rules` use Istio's own field names.",
     keys=(
         Key("name", RESOURCE_NAME, "metadata.name.", example="httpbin-policy"),
-        Key("namespace", NAMESPACE, "Namespace of the policy (the root namespace makes it mesh-wide).", example="default"),
-        Key("selector", LABELS, "Pod labels the policy applies to; none: the whole namespace.", example={"app": "httpbin"},
-            default={}),
+        Key(
+            "namespace",
+            NAMESPACE,
+            "Namespace of the policy (the root namespace makes it mesh-wide).",
+            example="default",
+        ),
+        Key(
+            "selector",
+            LABELS,
+            "Pod labels the policy applies to; none: the whole namespace.",
+            example={"app": "httpbin"},
+            default={},
+        ),
         Key("action", Choice(ACTIONS), "What a matching request gets.", example="ALLOW", default="ALLOW"),
-        Key("provider", Text(pattern=r"\S+", syntax="a provider name"), "Extension provider, only with CUSTOM.",
-            example="ext-authz", default=None),
-        Key("rules", ListOf(Anything()), "Istio rules: from.source, to.operation, when.",
-            example=[{"from": [{"source": {"principals": ["cluster.local/ns/default/sa/sleep"]}}]}], default=None),
+        Key(
+            "provider",
+            Text(pattern=r"\S+", syntax="a provider name"),
+            "Extension provider, only with CUSTOM.",
+            example="ext-authz",
+            default=None,
+        ),
+        Key(
+            "rules",
+            ListOf(Anything()),
+            "Istio rules: from.source, to.operation, when.",
+            example=[{"from": [{"source": {"principals": ["cluster.local/ns/default/sa/sleep"]}}]}],
+            default=None,
+        ),
     ),
 )
 
 EDGE_BACKEND = Section(
     doc="What the edge load balancer's backend reaches: a workload port, or the Istio ingress gateway.",
     keys=(
-        Key("namespace", NAMESPACE, "Namespace of the workload behind the GKE backend service.", example="default",
-            default=None),
+        Key(
+            "namespace",
+            NAMESPACE,
+            "Namespace of the workload behind the GKE backend service.",
+            example="default",
+            default=None,
+        ),
         Key("selector", LABELS, "Its pod labels.", example={"app": "web"}, default={}),
         Key("port", Integer(1, 65535), "The container port the load balancer sends to.", example=8080, default=None),
-        Key("istioIngressGateway", Boolean(), "True when the backend is the Istio ingress gateway instead.",
-            example=False, default=False),
+        Key(
+            "istioIngressGateway",
+            Boolean(),
+            "True when the backend is the Istio ingress gateway instead.",
+            example=False,
+            default=False,
+        ),
     ),
 )
 
 MESH = Section(
     doc="Istio mTLS and authorization for the cluster.",
     keys=(
-        Key("rootNamespace", NAMESPACE, "Istio's root namespace (meshConfig.rootNamespace).", example="istio-system",
-            default="istio-system"),
+        Key(
+            "rootNamespace",
+            NAMESPACE,
+            "Istio's root namespace (meshConfig.rootNamespace).",
+            example="istio-system",
+            default="istio-system",
+        ),
         Key("mode", Choice(MODES), "Mesh-wide mTLS mode.", example="STRICT", default="STRICT"),
-        Key("namespaces", MapOf(NAMESPACE, Choice(MODES)), "Namespace-wide modes.", example={"legacy": "PERMISSIVE"},
-            default={}),
-        Key("workloads", ListOf(WORKLOAD), WORKLOAD.doc, example=[{"namespace": "my-namespace",
-            "selector": {"app": "my-special-app"}, "mode": "PERMISSIVE"}], default=()),
-        Key("authorization", ListOf(POLICY), POLICY.doc, example=[{"name": "httpbin-policy", "namespace": "default",
-            "selector": {"app": "httpbin"}, "rules": [{"to": [{"operation": {"methods": ["GET"]}}]}]}], default=()),
-        Key("denyByDefault", ListOf(NAMESPACE), "Namespaces that get an allow-nothing AuthorizationPolicy (spec: {}).",
-            example=["default"], default=()),
-        Key("meshWideIstioMutual", Boolean(), "Also create the classic `*.local` ISTIO_MUTUAL DestinationRule. Not "
-            "recommended: it breaks calls to services without a sidecar.", example=False, default=False),
-        Key("edgeBackend", EDGE_BACKEND, EDGE_BACKEND.doc, example={"namespace": "default", "selector": {"app": "web"},
-            "port": 8080}, default=None),
+        Key(
+            "namespaces",
+            MapOf(NAMESPACE, Choice(MODES)),
+            "Namespace-wide modes.",
+            example={"legacy": "PERMISSIVE"},
+            default={},
+        ),
+        Key(
+            "workloads",
+            ListOf(WORKLOAD),
+            WORKLOAD.doc,
+            example=[{"namespace": "my-namespace", "selector": {"app": "my-special-app"}, "mode": "PERMISSIVE"}],
+            default=(),
+        ),
+        Key(
+            "authorization",
+            ListOf(POLICY),
+            POLICY.doc,
+            example=[
+                {
+                    "name": "httpbin-policy",
+                    "namespace": "default",
+                    "selector": {"app": "httpbin"},
+                    "rules": [{"to": [{"operation": {"methods": ["GET"]}}]}],
+                }
+            ],
+            default=(),
+        ),
+        Key(
+            "denyByDefault",
+            ListOf(NAMESPACE),
+            "Namespaces that get an allow-nothing AuthorizationPolicy (spec: {}).",
+            example=["default"],
+            default=(),
+        ),
+        Key(
+            "meshWideIstioMutual",
+            Boolean(),
+            "Also create the classic `*.local` ISTIO_MUTUAL DestinationRule. Not "
+            "recommended: it breaks calls to services without a sidecar.",
+            example=False,
+            default=False,
+        ),
+        Key(
+            "edgeBackend",
+            EDGE_BACKEND,
+            EDGE_BACKEND.doc,
+            example={"namespace": "default", "selector": {"app": "web"}, "port": 8080},
+            default=None,
+        ),
     ),
 )
 
@@ -164,15 +279,26 @@ def build_cluster(raw: Any, key: str, project_root: Path, findings: list[Finding
     if raw is INVALID or INVALID in raw.values():
         return None
     if raw["kubeconfig"] is None and raw["context"] is None:
-        findings.append(error("config.cluster", key, "set `context` (and/or `kubeconfig`) so the mesh goes to the cluster "
-                              "you mean, not to whatever the current kubeconfig context is."))
+        findings.append(
+            error(
+                "config.cluster",
+                key,
+                "set `context` (and/or `kubeconfig`) so the mesh goes to the cluster "
+                "you mean, not to whatever the current kubeconfig context is.",
+            )
+        )
         return None
     kubeconfig = raw["kubeconfig"]
     if kubeconfig is not None:
         path = (project_root / Path(kubeconfig).expanduser()).resolve()
         if not path.is_file():
-            findings.append(error("config.file", f"{key}.kubeconfig", f"{kubeconfig}: no such file; run `gcloud container "
-                                  "clusters get-credentials` or fix the path."))
+            findings.append(
+                error(
+                    "config.file",
+                    f"{key}.kubeconfig",
+                    f"{kubeconfig}: no such file; run `gcloud container clusters get-credentials` or fix the path.",
+                )
+            )
             return None
         kubeconfig = str(path)
     return ClusterSettings(kubeconfig=kubeconfig, context=raw["context"])
@@ -182,13 +308,28 @@ def build_mesh(raw: Any, key: str, findings: list[Finding]) -> MeshSettings | No
     if raw is INVALID or INVALID in raw.values():
         return None
     workloads = tuple(
-        WorkloadPolicy(f"{key}.workloads[{i}]", w["namespace"], _pairs(w["selector"]), w["mode"], _pairs(w["ports"]),
-                       w["name"], w["service"], _pairs(w["servicePorts"]))
+        WorkloadPolicy(
+            f"{key}.workloads[{i}]",
+            w["namespace"],
+            _pairs(w["selector"]),
+            w["mode"],
+            _pairs(w["ports"]),
+            w["name"],
+            w["service"],
+            _pairs(w["servicePorts"]),
+        )
         for i, w in enumerate(raw["workloads"])
     )
     policies = tuple(
-        AuthorizationSettings(f"{key}.authorization[{i}]", p["name"], p["namespace"], _pairs(p["selector"]), p["action"],
-                              p["provider"], None if p["rules"] is None else tuple(p["rules"]))
+        AuthorizationSettings(
+            f"{key}.authorization[{i}]",
+            p["name"],
+            p["namespace"],
+            _pairs(p["selector"]),
+            p["action"],
+            p["provider"],
+            None if p["rules"] is None else tuple(p["rules"]),
+        )
         for i, p in enumerate(raw["authorization"])
     )
     edge_backend = None
@@ -197,15 +338,28 @@ def build_mesh(raw: Any, key: str, findings: list[Finding]) -> MeshSettings | No
         backend_key = f"{key}.edgeBackend"
         workload_form = e["namespace"] is not None or e["port"] is not None or bool(e["selector"])
         if e["istioIngressGateway"] == workload_form:
-            findings.append(error("config.edge-backend", backend_key, "set either `istioIngressGateway: true` or the "
-                                  "workload (`namespace`, `selector`, `port`), not both and not neither."))
+            findings.append(
+                error(
+                    "config.edge-backend",
+                    backend_key,
+                    "set either `istioIngressGateway: true` or the "
+                    "workload (`namespace`, `selector`, `port`), not both and not neither.",
+                )
+            )
             return None
         if workload_form and (e["namespace"] is None or e["port"] is None or not e["selector"]):
-            findings.append(error("config.edge-backend", backend_key, "a workload backend needs `namespace`, `selector` "
-                                  "and `port` (the container port the load balancer sends to)."))
+            findings.append(
+                error(
+                    "config.edge-backend",
+                    backend_key,
+                    "a workload backend needs `namespace`, `selector` "
+                    "and `port` (the container port the load balancer sends to).",
+                )
+            )
             return None
-        edge_backend = EdgeBackendSettings(backend_key, e["namespace"], _pairs(e["selector"]), e["port"],
-                                           e["istioIngressGateway"])
+        edge_backend = EdgeBackendSettings(
+            backend_key, e["namespace"], _pairs(e["selector"]), e["port"], e["istioIngressGateway"]
+        )
     return MeshSettings(
         key=key,
         root_namespace=raw["rootNamespace"],

@@ -7,16 +7,18 @@ recording marks so nobody mistakes them for real values.
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import Future, ThreadPoolExecutor
+import json
 import logging
 import runpy
-import json
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks, rpc, settings as runtime_settings
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime import settings as runtime_settings
 
 PROJECT = "gke-mtls"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +69,7 @@ class Registration:
     retain_on_delete: bool
     read: bool = False
     provider: str = ""  # "<provider urn>::<id>" for resources of an explicit provider
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)  # input -> URNs it came from
 
 
 @dataclass
@@ -127,14 +130,17 @@ class OfflineMocks(pulumi.runtime.Mocks):
             return resource_id, state
         if args.typ in ("kubernetes:core/v1:Service", "kubernetes:core/v1:ServicePatch") and p.neg_status:
             metadata = dict(state.get("metadata") or {})
-            metadata["annotations"] = {**(metadata.get("annotations") or {}), "cloud.google.com/neg-status": p.neg_status}
+            metadata["annotations"] = {
+                **(metadata.get("annotations") or {}),
+                "cloud.google.com/neg-status": p.neg_status,
+            }
             state["metadata"] = metadata
         if args.typ in LOCATED_COLLECTIONS:
             location = state.get("location", "global")
             return f"projects/{p.project}/locations/{location}/{LOCATED_COLLECTIONS[args.typ]}/{physical}", state
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         p = self.placeholders
         if args.token == BACKEND_SERVICE_INVOKE:
             if p.backend_lookup_error:
@@ -144,8 +150,8 @@ class OfflineMocks(pulumi.runtime.Mocks):
                 "name": name,
                 "selfLink": f"https://www.googleapis.com/compute/v1/projects/{p.project}/global/backendServices/{name}",
                 "loadBalancingScheme": p.backend_scheme,
-            }
-        return {}
+            }, []
+        return {}, []
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -168,6 +174,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     delete_before_replace=request.deleteBeforeReplace,
                     retain_on_delete=request.retainOnDelete,
                     provider=request.provider,
+                    property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                 )
             )
         return response
@@ -176,7 +183,9 @@ class RecordingMonitor(mocks.MockMonitor):
         response = super().ReadResource(request)
         inputs = rpc.deserialize_properties(request.properties)
         self.recording.resources.append(
-            Registration(request.type, request.name, response.urn, request.parent, inputs, True, False, False, False, read=True)
+            Registration(
+                request.type, request.name, response.urn, request.parent, inputs, True, False, False, False, read=True
+            )
         )
         return response
 
@@ -201,7 +210,7 @@ class _ImmediateExecutor(ThreadPoolExecutor):
     """Runs the SDK's executor jobs inline: no worker threads, hence no stray per-thread event loops
     (the pattern of the Pulumi SDK's own mock tests)."""
 
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def submit(self, fn, /, *args, **kwargs):
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))
@@ -241,12 +250,22 @@ def run_program(
     asyncio.set_event_loop(loop)
     try:
         pulumi.runtime.set_mocks(
-            mock, project=PROJECT, stack=stack, preview=preview, logger=logger, monitor=RecordingMonitor(mock, recording)
+            mock,
+            project=PROJECT,
+            stack=stack,
+            preview=preview,
+            logger=logger,
+            monitor=RecordingMonitor(mock, recording),
         )
         pulumi.runtime.set_all_config(dict(config))
-        runtime_settings.set_root_resource(None)  # run_in_stack makes the root stack, as the language host does
+        # run_in_stack makes the root stack itself, as the language host does.
+        runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
+
+        def program() -> None:
+            runpy.run_path(str(project_root), run_name="__main__")
+
         try:
-            loop.run_until_complete(pulumi.runtime.run_in_stack(lambda: runpy.run_path(str(project_root), run_name="__main__")))
+            loop.run_until_complete(pulumi.runtime.run_in_stack(program))
         except Exception as exc:  # the program's own failure is part of what we record
             recording.error = exc
     finally:

@@ -65,12 +65,21 @@ def render(recording: Recording, placeholders: Placeholders) -> str:
     ]
 
     def walk(resource: Registration, prefix: str, last: bool) -> None:
-        flags = [f for f, on in (("protect", resource.protect), ("read", resource.read),
-                                 ("deleteBeforeReplace", resource.delete_before_replace)) if on]
+        flags = [
+            f
+            for f, on in (
+                ("protect", resource.protect),
+                ("read", resource.read),
+                ("deleteBeforeReplace", resource.delete_before_replace),
+            )
+            if on
+        ]
         if resource.custom and not resource.read and "name" not in resource.inputs and resource.type.startswith("gcp:"):
             flags.append("auto-named")
-        out.append(f"{prefix}{'└── ' if last else '├── '}+ {resource.type} {resource.name}"
-                   + (f"  ({', '.join(flags)})" if flags else ""))
+        out.append(
+            f"{prefix}{'└── ' if last else '├── '}+ {resource.type} {resource.name}"
+            + (f"  ({', '.join(flags)})" if flags else "")
+        )
         inner = prefix + ("    " if last else "│   ")
         kids = children.get(resource.urn, [])
         detail = inner + ("│   " if kids else "    ")
@@ -95,6 +104,9 @@ def render(recording: Recording, placeholders: Placeholders) -> str:
         out += [f"  {line}" for line in _lines(dict(sorted(recording.outputs.items())), "")]
     created = recording.cloud_resources()
     protected = sum(1 for r in created if r.protect)
-    out += ["", f"Resources: {len(created)} to create ({protected} protected), "
-            f"{sum(1 for r in recording.resources if r.read)} read, {len(recording.invokes)} lookup(s)."]
+    out += [
+        "",
+        f"Resources: {len(created)} to create ({protected} protected), "
+        f"{sum(1 for r in recording.resources if r.read)} read, {len(recording.invokes)} lookup(s).",
+    ]
     return "\n".join(out)

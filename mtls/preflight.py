@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from mtls import certificates, mesh, settings
 from mtls.findings import Finding, errors
@@ -23,7 +23,7 @@ def check_stack(
             edge.trust_anchors,
             edge.intermediate_cas,
             edge.allowlisted_certificates,
-            now or dt.datetime.now(dt.timezone.utc),
+            now or dt.datetime.now(dt.UTC),
             edge.expiry_warning_days,
         )
     if stack_settings.mesh is not None:

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from mtls import certificates
+from mtls import gke_backend as gke_backend_rules
+from mtls.certificates import LoadedCertificate
 from mtls.config import (
     INVALID,
     NAMESPACE,
@@ -24,10 +28,7 @@ from mtls.config import (
     Text,
     child_key,
 )
-from mtls import certificates
-from mtls.certificates import LoadedCertificate
 from mtls.findings import Finding, error, errors, warning
-from mtls import gke_backend as gke_backend_rules
 from mtls.gke_backend import GKE_BACKEND, GkeBackendSettings
 from mtls.mesh_settings import CLUSTER, MESH, ClusterSettings, MeshSettings, build_cluster, build_mesh
 
@@ -87,7 +88,11 @@ SSL_POLICY = Section(
         ),
         Key(
             "customFeatures",
-            ListOf(Text(pattern=r"TLS_[A-Z0-9_]+", syntax="a feature is a cipher suite name such as TLS_AES_128_GCM_SHA256")),
+            ListOf(
+                Text(
+                    pattern=r"TLS_[A-Z0-9_]+", syntax="a feature is a cipher suite name such as TLS_AES_128_GCM_SHA256"
+                )
+            ),
             "Cipher suites, only with profile CUSTOM.",
             example=["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"],
             default=(),
@@ -100,9 +105,18 @@ REJECTED_CLIENTS_ALERT = Section(
     keys=(
         Key("threshold", Integer(1, 1_000_000), "Rejections per window that open an incident.", example=10),
         Key("windowSeconds", Integer(60, 86_400), "Length of the window.", example=300, default=300),
-        Key("notificationChannels", ListOf(Text(pattern=r"projects/[^/]+/notificationChannels/[^/]+",
-            syntax="a channel is projects/<project>/notificationChannels/<id>")), "Where incidents are sent.",
-            example=["projects/acme-dev/notificationChannels/1234567890"], default=()),
+        Key(
+            "notificationChannels",
+            ListOf(
+                Text(
+                    pattern=r"projects/[^/]+/notificationChannels/[^/]+",
+                    syntax="a channel is projects/<project>/notificationChannels/<id>",
+                )
+            ),
+            "Where incidents are sent.",
+            example=["projects/acme-dev/notificationChannels/1234567890"],
+            default=(),
+        ),
     ),
 )
 
@@ -117,7 +131,13 @@ EDGE = Section(
             "Host names of the Google-managed certificate (no wildcards, at most 100).",
             example=["dev.example.com"],
         ),
-        Key("sslPolicy", SSL_POLICY, SSL_POLICY.doc, example={"profile": "MODERN", "minTlsVersion": "TLS_1_2"}, default={}),
+        Key(
+            "sslPolicy",
+            SSL_POLICY,
+            SSL_POLICY.doc,
+            example={"profile": "MODERN", "minTlsVersion": "TLS_1_2"},
+            default={},
+        ),
         Key(
             "clientValidation",
             Choice(CLIENT_VALIDATION_MODES),
@@ -147,9 +167,13 @@ EDGE = Section(
             default=(),
         ),
         Key("httpsRedirect", Boolean(), "Also listen on port 80 and redirect to HTTPS.", example=False, default=False),
-        Key("rejectedClientsAlert", REJECTED_CLIENTS_ALERT, REJECTED_CLIENTS_ALERT.doc,
+        Key(
+            "rejectedClientsAlert",
+            REJECTED_CLIENTS_ALERT,
+            REJECTED_CLIENTS_ALERT.doc,
             example={"threshold": 10, "notificationChannels": ["projects/acme-dev/notificationChannels/123"]},
-            default=None),
+            default=None,
+        ),
         Key(
             "expiryWarningDays",
             Integer(0, 3650),
@@ -163,15 +187,35 @@ EDGE = Section(
 STACK = Section(
     doc="The project's stack configuration.",
     keys=(
-        Key("backend", BACKEND, BACKEND.doc + " Required with `edge`.", example={"stack": "acme/gke-platform/dev"},
-            default=None),
-        Key("edge", EDGE, EDGE.doc, example={"domains": ["dev.example.com"], "trustAnchors": ["certs/dev/root-ca.pem"]},
-            default=None),
-        Key("cluster", CLUSTER, CLUSTER.doc + " Required with `mesh`.",
-            example={"context": "gke_acme-dev_europe-west1_platform"}, default=None),
+        Key(
+            "backend",
+            BACKEND,
+            BACKEND.doc + " Required with `edge`.",
+            example={"stack": "acme/gke-platform/dev"},
+            default=None,
+        ),
+        Key(
+            "edge",
+            EDGE,
+            EDGE.doc,
+            example={"domains": ["dev.example.com"], "trustAnchors": ["certs/dev/root-ca.pem"]},
+            default=None,
+        ),
+        Key(
+            "cluster",
+            CLUSTER,
+            CLUSTER.doc + " Required with `mesh`.",
+            example={"context": "gke_acme-dev_europe-west1_platform"},
+            default=None,
+        ),
         Key("mesh", MESH, MESH.doc, example={"mode": "STRICT", "namespaces": {"legacy": "PERMISSIVE"}}, default=None),
-        Key("gkeBackend", GKE_BACKEND, GKE_BACKEND.doc + " Needs `cluster`.", example={"namespace": "default",
-            "service": "web", "port": 80}, default=None),
+        Key(
+            "gkeBackend",
+            GKE_BACKEND,
+            GKE_BACKEND.doc + " Needs `cluster`.",
+            example={"namespace": "default", "service": "web", "port": 80},
+            default=None,
+        ),
     ),
 )
 
@@ -243,24 +287,49 @@ def parse(config: Mapping[str, str], project_root: Path) -> tuple[StackSettings 
     if top["cluster"] is None:
         for part in ("mesh", "gkeBackend"):
             if top[part] is not None:
-                findings.append(error("config.required", child_key(NAMESPACE, "cluster"), f"is required with "
-                                      f"{NAMESPACE}:{part}: it needs to know which cluster to write to."))
+                findings.append(
+                    error(
+                        "config.required",
+                        child_key(NAMESPACE, "cluster"),
+                        f"is required with {NAMESPACE}:{part}: it needs to know which cluster to write to.",
+                    )
+                )
     elif top["mesh"] is None and top["gkeBackend"] is None:
-        findings.append(error("config.unused", child_key(NAMESPACE, "cluster"), f"applies only with {NAMESPACE}:mesh or "
-                              f"{NAMESPACE}:gkeBackend; add one of them or remove this key."))
+        findings.append(
+            error(
+                "config.unused",
+                child_key(NAMESPACE, "cluster"),
+                f"applies only with {NAMESPACE}:mesh or {NAMESPACE}:gkeBackend; add one of them or remove this key.",
+            )
+        )
     if top["edge"] is None and top["mesh"] is None and top["gkeBackend"] is None and not errors(findings):
-        findings.append(error("config.required", NAMESPACE, "configure at least one of gke-mtls:edge, gke-mtls:mesh and "
-                              "gke-mtls:gkeBackend; see Pulumi.dev.yaml for an example."))
+        findings.append(
+            error(
+                "config.required",
+                NAMESPACE,
+                "configure at least one of gke-mtls:edge, gke-mtls:mesh and "
+                "gke-mtls:gkeBackend; see Pulumi.dev.yaml for an example.",
+            )
+        )
     backend = None if top["backend"] is None else _backend(top["backend"], findings)
     edge = None if top["edge"] is None else _edge(top["edge"], project_root, findings)
-    cluster = None if top["cluster"] is None else build_cluster(top["cluster"], f"{NAMESPACE}:cluster", project_root, findings)
+    cluster = (
+        None
+        if top["cluster"] is None
+        else build_cluster(top["cluster"], f"{NAMESPACE}:cluster", project_root, findings)
+    )
     mesh = None if top["mesh"] is None else build_mesh(top["mesh"], f"{NAMESPACE}:mesh", findings)
     gke_backend = None
     if top["gkeBackend"] is not None:
         gke_backend = gke_backend_rules.build(top["gkeBackend"], f"{NAMESPACE}:gkeBackend", findings)
         if gke_backend is not None and gke_backend.mesh_guard and top["mesh"] is None:
-            findings.append(error("config.gke-backend", f"{NAMESPACE}:gkeBackend.meshGuard", "is an Istio policy, so it "
-                                  "needs gke-mtls:mesh; add the mesh or turn meshGuard off."))
+            findings.append(
+                error(
+                    "config.gke-backend",
+                    f"{NAMESPACE}:gkeBackend.meshGuard",
+                    "is an Istio policy, so it needs gke-mtls:mesh; add the mesh or turn meshGuard off.",
+                )
+            )
     if errors(findings):
         return None, findings
     return StackSettings(backend=backend, edge=edge, cluster=cluster, mesh=mesh, gke_backend=gke_backend), findings
@@ -268,10 +337,17 @@ def parse(config: Mapping[str, str], project_root: Path) -> tuple[StackSettings 
 
 def _require_together(top: dict[str, Any], part: str, needs: str, why: str, findings: list[Finding]) -> None:
     if top[part] is not None and top[needs] is None:
-        findings.append(error("config.required", child_key(NAMESPACE, needs), f"is required with {NAMESPACE}:{part}: {why}."))
+        findings.append(
+            error("config.required", child_key(NAMESPACE, needs), f"is required with {NAMESPACE}:{part}: {why}.")
+        )
     if top[needs] is not None and top[part] is None:
-        findings.append(error("config.unused", child_key(NAMESPACE, needs), f"applies only with {NAMESPACE}:{part}; add "
-                              f"{NAMESPACE}:{part} or remove this key."))
+        findings.append(
+            error(
+                "config.unused",
+                child_key(NAMESPACE, needs),
+                f"applies only with {NAMESPACE}:{part}; add {NAMESPACE}:{part} or remove this key.",
+            )
+        )
 
 
 def _backend(raw: Any, findings: list[Finding]) -> BackendSettings | None:
@@ -290,7 +366,9 @@ def _backend(raw: Any, findings: list[Finding]) -> BackendSettings | None:
         )
         return None
     if has_name and raw["output"] != BACKEND.by_name["output"].default:
-        findings.append(error("config.backend", f"{key}.output", "applies only with `stack`; remove it or use `stack`."))
+        findings.append(
+            error("config.backend", f"{key}.output", "applies only with `stack`; remove it or use `stack`.")
+        )
         return None
     if INVALID in raw.values():
         return None
@@ -342,11 +420,17 @@ def _ssl_policy(raw: Any, key: str, findings: list[Finding]) -> SslPolicySetting
     if raw is INVALID or INVALID in raw.values():
         return None
     if raw["profile"] == "CUSTOM" and not raw["customFeatures"]:
-        findings.append(error("config.ssl-policy", f"{key}.customFeatures", "profile CUSTOM needs the cipher suites to allow."))
+        findings.append(
+            error("config.ssl-policy", f"{key}.customFeatures", "profile CUSTOM needs the cipher suites to allow.")
+        )
         return None
     if raw["profile"] != "CUSTOM" and raw["customFeatures"]:
         findings.append(
-            error("config.ssl-policy", f"{key}.customFeatures", f"applies only to profile CUSTOM, not {raw['profile']}; remove it.")
+            error(
+                "config.ssl-policy",
+                f"{key}.customFeatures",
+                f"applies only to profile CUSTOM, not {raw['profile']}; remove it.",
+            )
         )
         return None
     if raw["minTlsVersion"] != "TLS_1_2":
@@ -360,7 +444,9 @@ def _ssl_policy(raw: Any, key: str, findings: list[Finding]) -> SslPolicySetting
         )
     if raw["profile"] == "COMPATIBLE":
         findings.append(
-            warning("config.weak-tls", f"{key}.profile", "COMPATIBLE allows weak cipher suites; use MODERN or RESTRICTED.")
+            warning(
+                "config.weak-tls", f"{key}.profile", "COMPATIBLE allows weak cipher suites; use MODERN or RESTRICTED."
+            )
         )
     return SslPolicySettings(raw["profile"], raw["minTlsVersion"], tuple(raw["customFeatures"]))
 
@@ -383,7 +469,9 @@ def read_certificate_file(path: str, key: str, project_root: Path, findings: lis
     return loaded
 
 
-def _certificate_files(raw: Any, key: str, project_root: Path, findings: list[Finding]) -> tuple[LoadedCertificate, ...] | None:
+def _certificate_files(
+    raw: Any, key: str, project_root: Path, findings: list[Finding]
+) -> tuple[LoadedCertificate, ...] | None:
     if raw is INVALID:
         return None
     files = [read_certificate_file(p, f"{key}[{i}]", project_root, findings) for i, p in enumerate(raw)]
@@ -400,7 +488,9 @@ def _edge(raw: Any, project_root: Path, findings: list[Finding]) -> EdgeSettings
     ssl_policy = _ssl_policy(raw["sslPolicy"], f"{key}.sslPolicy", findings)
     anchors = _certificate_files(raw["trustAnchors"], f"{key}.trustAnchors", project_root, findings)
     intermediates = _certificate_files(raw["intermediateCas"], f"{key}.intermediateCas", project_root, findings)
-    allowlisted = _certificate_files(raw["allowlistedCertificates"], f"{key}.allowlistedCertificates", project_root, findings)
+    allowlisted = _certificate_files(
+        raw["allowlistedCertificates"], f"{key}.allowlistedCertificates", project_root, findings
+    )
     if anchors is not None and allowlisted is not None and not anchors and not allowlisted:
         findings.append(
             error(
@@ -413,7 +503,11 @@ def _edge(raw: Any, project_root: Path, findings: list[Finding]) -> EdgeSettings
         return None
     if intermediates and anchors is not None and not anchors:
         findings.append(
-            error("config.trust", f"{key}.intermediateCas", "intermediate CAs need a trust anchor to chain to; add trustAnchors.")
+            error(
+                "config.trust",
+                f"{key}.intermediateCas",
+                "intermediate CAs need a trust anchor to chain to; add trustAnchors.",
+            )
         )
         return None
     if None in (domains, ssl_policy, anchors, intermediates, allowlisted) or INVALID in raw.values():
@@ -427,7 +521,11 @@ def _edge(raw: Any, project_root: Path, findings: list[Finding]) -> EdgeSettings
         allowlisted_certificates=allowlisted,  # type: ignore[arg-type]
         https_redirect=raw["httpsRedirect"],
         expiry_warning_days=raw["expiryWarningDays"],
-        rejected_clients_alert=None if raw["rejectedClientsAlert"] is None else RejectedClientsAlert(
-            raw["rejectedClientsAlert"]["threshold"], raw["rejectedClientsAlert"]["windowSeconds"],
-            tuple(raw["rejectedClientsAlert"]["notificationChannels"])),
+        rejected_clients_alert=None
+        if raw["rejectedClientsAlert"] is None
+        else RejectedClientsAlert(
+            raw["rejectedClientsAlert"]["threshold"],
+            raw["rejectedClientsAlert"]["windowSeconds"],
+            tuple(raw["rejectedClientsAlert"]["notificationChannels"]),
+        ),
     )

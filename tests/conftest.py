@@ -34,7 +34,9 @@ def dev_config() -> dict[str, Any]:
 def run_stack():
     """Runs __main__.py under the mock engine with a config (YAML values) and returns the recording."""
 
-    def run(config: dict[str, Any], stack: str = "dev", preview: bool = False, **placeholders: Any) -> offline.Recording:
+    def run(
+        config: dict[str, Any], stack: str = "dev", preview: bool = False, **placeholders: Any
+    ) -> offline.Recording:
         return offline.run_program(
             stack, engine_config(config), offline.Placeholders(**placeholders), PROJECT_ROOT, preview=preview
         )

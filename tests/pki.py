@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 import functools
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
+SHA256 = hashes.SHA256()
 DAY = dt.timedelta(days=1)
 
 
@@ -62,8 +63,12 @@ class Issued:
 
 
 def name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "gke-mtls tests"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "gke-mtls tests"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
 def issue(
@@ -76,7 +81,7 @@ def issue(
     public_key: Any = None,
     key_usage: str | None = "ca",
     eku: tuple | None = (ExtendedKeyUsageOID.CLIENT_AUTH,),
-    hash_algorithm: Any = hashes.SHA256(),
+    hash_algorithm: Any = SHA256,
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
     name_constraints: int = 0,
@@ -95,7 +100,9 @@ def issue(
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before or NOW - DAY)
         .not_valid_after(not_after or NOW + 365 * DAY)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key or private_key.public_key()), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(public_key or private_key.public_key()), critical=False
+        )
     )
     if issuer is not None:
         builder = builder.add_extension(
@@ -113,7 +120,9 @@ def issue(
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
     if name_constraints:
         permitted = [x509.DNSName(f"n{i}.example.com") for i in range(name_constraints)]
-        builder = builder.add_extension(x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=None), critical=True)
+        builder = builder.add_extension(
+            x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=None), critical=True
+        )
     if san:
         builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
     algorithm = None if isinstance(signer, ed25519.Ed25519PrivateKey) else hash_algorithm
@@ -121,8 +130,17 @@ def issue(
 
 
 def _key_usage(**set_bits: bool) -> x509.KeyUsage:
-    bits = dict(digital_signature=False, content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False)
+    bits = dict(
+        digital_signature=False,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
     bits.update(set_bits)
     return x509.KeyUsage(**bits)
 
@@ -144,7 +162,19 @@ def resign(issued: Issued, issuer: Issued | None, digest: str, workdir: Path) ->
     else:
         (workdir / "ca.pem").write_bytes(issuer.pem)
         (workdir / "ca.key").write_bytes(issuer.key_pem)
-        command = ["openssl", "x509", "-in", "in.pem", "-CA", "ca.pem", "-CAkey", "ca.key", f"-{digest}", "-preserve_dates",
-                   "-set_serial", str(x509.random_serial_number())]
+        command = [
+            "openssl",
+            "x509",
+            "-in",
+            "in.pem",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            f"-{digest}",
+            "-preserve_dates",
+            "-set_serial",
+            str(x509.random_serial_number()),
+        ]
     out = subprocess.run(command, cwd=workdir, capture_output=True, check=True).stdout
     return Issued(x509.load_pem_x509_certificate(out), issued.private_key)

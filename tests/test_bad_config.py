@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -102,9 +103,21 @@ CASES: list[tuple[str, Edit, str]] = [
         "gke-mtls:edge.domains: is required: Host names of the Google-managed certificate (no wildcards, at most "
         "100). [config.required]",
     ),
-    ("edge_not_an_object", top("gke-mtls:edge", "dev.example.com"), "gke-mtls:edge: must be an object, got a string. [config.type]"),
-    ("domains_not_a_list", edge(domains="dev.example.com"), "gke-mtls:edge.domains: must be a list, got a string. [config.type]"),
-    ("empty_domains", edge(domains=[]), "gke-mtls:edge.domains: list at least one host name for the managed certificate. [config.domain]"),
+    (
+        "edge_not_an_object",
+        top("gke-mtls:edge", "dev.example.com"),
+        "gke-mtls:edge: must be an object, got a string. [config.type]",
+    ),
+    (
+        "domains_not_a_list",
+        edge(domains="dev.example.com"),
+        "gke-mtls:edge.domains: must be a list, got a string. [config.type]",
+    ),
+    (
+        "empty_domains",
+        edge(domains=[]),
+        "gke-mtls:edge.domains: list at least one host name for the managed certificate. [config.domain]",
+    ),
     (
         "wildcard_domain",
         edge(domains=["*.example.com"]),
@@ -205,7 +218,8 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "intermediates_without_anchor",
         edge(trustAnchors=[], allowlistedCertificates=["certs/dev/root-ca.pem"]),
-        "gke-mtls:edge.intermediateCas: intermediate CAs need a trust anchor to chain to; add trustAnchors. [config.trust]",
+        "gke-mtls:edge.intermediateCas: intermediate CAs need a trust anchor to chain to; add "
+        "trustAnchors. [config.trust]",
     ),
     (
         "missing_backend",
@@ -253,7 +267,9 @@ def test_bad_config_stops_the_program_with_its_message_and_registers_nothing(run
     recording = run_stack(dev_config)
 
     assert recording.messages("error") == [message.format(root=PROJECT_ROOT)]
-    assert str(recording.error).startswith("1 error(s) in the stack configuration (listed above); nothing was registered.")
+    assert str(recording.error).startswith(
+        "1 error(s) in the stack configuration (listed above); nothing was registered."
+    )
     assert recording.resources == []  # not even the StackReference or the edge component
 
 

@@ -25,8 +25,10 @@ def loaded(issued: pki.Issued, source: str = "ca.pem", key: str = "gke-mtls:edge
 
 
 def findings_for(role: str, issued: pki.Issued, warning_days: int = 30) -> list[str]:
-    return [f"{v.severity.value} {v.code}: {v.text}"
-            for v in certificates.role_violations(issued.certificate, role, NOW, warning_days)]
+    return [
+        f"{v.severity.value} {v.code}: {v.text}"
+        for v in certificates.role_violations(issued.certificate, role, NOW, warning_days)
+    ]
 
 
 def codes(role: str, issued: pki.Issued) -> list[str]:
@@ -53,8 +55,11 @@ def test_accepts_one_pem_certificate_and_keeps_it_canonical(root):
     [
         (b"", "cert.empty", "x.pem: is empty; it must hold one PEM certificate ('-----BEGIN CERTIFICATE-----')."),
         (b"  \n", "cert.empty", "x.pem: is empty; it must hold one PEM certificate ('-----BEGIN CERTIFICATE-----')."),
-        (b"hello, I am not a certificate\n", "cert.not-pem",
-         "x.pem: is neither a PEM nor a DER certificate; replace it with the CA's PEM certificate."),
+        (
+            b"hello, I am not a certificate\n",
+            "cert.not-pem",
+            "x.pem: is neither a PEM nor a DER certificate; replace it with the CA's PEM certificate.",
+        ),
         (b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n", "cert.unparseable", None),
     ],
     ids=["empty", "blank", "garbage", "corrupt-block"],
@@ -107,7 +112,7 @@ def test_rejects_two_certificates_in_one_file(root):
 def test_rejects_a_certificate_over_5000_bytes_as_pem_and_accepts_one_under():
     sans = [x509.DNSName(f"host-{i:04d}.a-rather-long-domain-name.example.com") for i in range(80)]
     big = pki.issue("big", san=sans)
-    (one,), findings = load_pem_file(big.pem, "big.pem", "k")
+    (_,), findings = load_pem_file(big.pem, "big.pem", "k")
     assert len(big.pem) > 5000
     assert [str(f) for f in findings] == [
         f"k: big.pem ({SUBJECT.format(cn='big')}): is {len(big.pem)} bytes as PEM; Certificate Manager takes at most "
@@ -132,8 +137,11 @@ def test_rejects_rsa_trust_anchor_outside_2048_to_4096_bits(bits):
 
 @pytest.mark.parametrize("bits", [2048, 3072, 4096])
 def test_accepts_rsa_keys_from_2048_to_4096_bits(bits):
-    anchor = pki.issue("rsa", public_key=pki.rsa_public_key_of_size(bits) if bits != 2048 else None,
-                       key_kind="rsa2048" if bits == 2048 else "ec256")
+    anchor = pki.issue(
+        "rsa",
+        public_key=pki.rsa_public_key_of_size(bits) if bits != 2048 else None,
+        key_kind="rsa2048" if bits == 2048 else "ec256",
+    )
     assert codes(ANCHOR, anchor) == []
 
 
@@ -155,7 +163,8 @@ def test_rejects_keys_that_are_neither_rsa_nor_ecdsa(root, kind, shown):
     # Signed by an RSA root so only the subject key is at fault.
     intermediate = pki.issue(kind, root, key_kind=kind)
     assert findings_for(INTERMEDIATE, intermediate) == [
-        f"error cert.key-algorithm: has a {shown} key; GCP accepts only RSA and ECDSA keys. Re-issue it with RSA or ECDSA."
+        f"error cert.key-algorithm: has a {shown} key; GCP accepts only RSA and ECDSA keys. Re-issue "
+        "it with RSA or ECDSA."
     ]
 
 
@@ -167,8 +176,8 @@ def test_rejects_intermediate_signed_with_a_weak_hash(root, tmp_path, digest):
     intermediate = pki.resign(pki.issue("weak", key_seed=4), root, digest, tmp_path)
     assert intermediate.certificate.signature_hash_algorithm.name == digest
     assert findings_for(INTERMEDIATE, intermediate) == [
-        f"error cert.signature-hash: is signed with {digest.upper()}; GCP needs SHA-256 or stronger (MD5 and SHA-1 fail "
-        "validation). Have its issuer re-sign it with SHA-256."
+        f"error cert.signature-hash: is signed with {digest.upper()}; GCP needs SHA-256 or stronger "
+        "(MD5 and SHA-1 fail validation). Have its issuer re-sign it with SHA-256."
     ]
 
 
@@ -266,8 +275,15 @@ def test_warns_when_a_ca_expires_within_the_warning_window():
 
 
 def test_allowlisted_certificates_may_be_self_signed_expired_and_weak():
-    odd = pki.issue("legacy-client", ca=False, key_usage="leaf", key_kind="rsa1024", eku=None,
-                    not_before=NOW - 400 * pki.DAY, not_after=NOW - pki.DAY)
+    odd = pki.issue(
+        "legacy-client",
+        ca=False,
+        key_usage="leaf",
+        key_kind="rsa1024",
+        eku=None,
+        not_before=NOW - 400 * pki.DAY,
+        not_after=NOW - pki.DAY,
+    )
     assert codes(certificates.ALLOWLISTED, odd) == []
 
 
@@ -277,7 +293,9 @@ def test_allowlisted_certificates_may_be_self_signed_expired_and_weak():
 def test_intermediate_that_chains_to_no_anchor_is_an_error(root):
     stranger_root = pki.issue("stranger-root", key_seed=5)
     orphan = pki.issue("orphan", stranger_root, key_seed=6)
-    findings = check_trust_config([loaded(root)], [loaded(orphan, "orphan.pem", "gke-mtls:edge.intermediateCas[0]")], [], NOW)
+    findings = check_trust_config(
+        [loaded(root)], [loaded(orphan, "orphan.pem", "gke-mtls:edge.intermediateCas[0]")], [], NOW
+    )
     assert [str(f) for f in findings] == [
         f"gke-mtls:edge.intermediateCas[0]: orphan.pem ({SUBJECT.format(cn='orphan')}): does not chain to any "
         f"configured trust anchor (its issuer is {SUBJECT.format(cn='stranger-root')}); add that issuer's certificate "
@@ -300,18 +318,28 @@ def test_intermediates_may_chain_through_each_other(root):
 
 def test_duplicate_certificates_are_reported(root):
     findings = check_trust_config(
-        [loaded(root, "a.pem", "gke-mtls:edge.trustAnchors[0]"), loaded(root, "b.pem", "gke-mtls:edge.trustAnchors[1]")],
-        [], [], NOW,
+        [
+            loaded(root, "a.pem", "gke-mtls:edge.trustAnchors[0]"),
+            loaded(root, "b.pem", "gke-mtls:edge.trustAnchors[1]"),
+        ],
+        [],
+        [],
+        NOW,
     )
     assert [(f.severity, str(f)) for f in findings] == [
-        (Severity.WARNING, f"gke-mtls:edge.trustAnchors[1]: b.pem ({SUBJECT.format(cn='root')}): is the same "
-                           "certificate as gke-mtls:edge.trustAnchors[0] (a.pem); list it once. [cert.duplicate]")
+        (
+            Severity.WARNING,
+            f"gke-mtls:edge.trustAnchors[1]: b.pem ({SUBJECT.format(cn='root')}): is the same "
+            "certificate as gke-mtls:edge.trustAnchors[0] (a.pem); list it once. [cert.duplicate]",
+        )
     ]
 
 
 def test_more_than_10_intermediates_sharing_subject_and_key_are_too_large_a_pki(root):
-    eleven = [loaded(pki.issue("rotated", root, key_seed=1), f"i{i}.pem", f"gke-mtls:edge.intermediateCas[{i}]")
-              for i in range(11)]
+    eleven = [
+        loaded(pki.issue("rotated", root, key_seed=1), f"i{i}.pem", f"gke-mtls:edge.intermediateCas[{i}]")
+        for i in range(11)
+    ]
     findings = check_trust_config([loaded(root)], eleven, [], NOW)
     assert {f.code for f in findings} == {"cert.pki-too-large"}
     assert len(findings) == 11

@@ -36,8 +36,20 @@ def test_plan_of_prod_includes_the_redirect_listener(capsys):
 
 
 def test_plan_placeholders_come_from_the_command_line(capsys):
-    assert main(["plan", "--stack", "dev", "--backend-name", "k8s1-ffff0000-shop-web-80-abcdef12",
-                 "--backend-scheme", "EXTERNAL_MANAGED"]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "--stack",
+                "dev",
+                "--backend-name",
+                "k8s1-ffff0000-shop-web-80-abcdef12",
+                "--backend-scheme",
+                "EXTERNAL_MANAGED",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "backendServices/k8s1-ffff0000-shop-web-80-abcdef12" in out
     assert "loadBalancingScheme: EXTERNAL_MANAGED" in out
@@ -49,15 +61,22 @@ def test_plan_of_a_bad_stack_exits_1_with_the_errors(tmp_path, capsys):
     for package in ("mtls", "components", "certs"):
         shutil.copytree(PROJECT_ROOT / package, tmp_path / package)
     (tmp_path / "Pulumi.bad.yaml").write_text(
-        "config:\n  gke-mtls:backend: {name: web}\n  gke-mtls:edge: {domains: ['*.example.com'], trustAnchors: [certs/dev/root-ca.pem]}\n"
+        "config:\n  gke-mtls:backend: {name: web}\n  gke-mtls:edge: {domains: ['*.example.com'], "
+        "trustAnchors: [certs/dev/root-ca.pem]}\n"
     )
     assert main(["--project-root", str(tmp_path), "plan", "--stack", "bad"]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "error: gke-mtls:edge.domains[0]: '*.example.com': Google-managed certificates do not support wildcard" in captured.err
+    assert (
+        "error: gke-mtls:edge.domains[0]: '*.example.com': Google-managed certificates do not support wildcard"
+        in captured.err
+    )
     assert "error: 1 error(s) in the stack configuration (listed above); nothing was registered." in captured.err
 
 
 def test_plan_of_an_unknown_stack_names_the_stacks_there(capsys):
     assert main(["plan", "--stack", "staging"]) == 2
-    assert f"error: Pulumi.staging.yaml: no such stack file in {PROJECT_ROOT} (stacks here: dev, edge-dev, platform-dev, prod)." in capsys.readouterr().err
+    assert (
+        f"error: Pulumi.staging.yaml: no such stack file in {PROJECT_ROOT} "
+        "(stacks here: dev, edge-dev, platform-dev, prod)." in capsys.readouterr().err
+    )

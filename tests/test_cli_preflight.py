@@ -84,11 +84,17 @@ def test_client_exits_1_with_one_line_per_reason(tmp_path, capsys):
     root = pki.issue("cli-root", key_kind="rsa2048")
     issuing = pki.issue("cli-ca", root, key_seed=1)
     anchors = write(tmp_path / "root.pem", root)
-    bad = write(tmp_path / "bad.pem", pki.client("bad", issuing, key_kind="rsa1024",
-                                                 eku=(ExtendedKeyUsageOID.SERVER_AUTH,)), issuing)
+    bad = write(
+        tmp_path / "bad.pem",
+        pki.client("bad", issuing, key_kind="rsa1024", eku=(ExtendedKeyUsageOID.SERVER_AUTH,)),
+        issuing,
+    )
     assert main(["client", "--anchors", anchors, bad]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["client_cert_invalid_rsa_key_size", "client_cert_chain_invalid_eku"]
+    assert [line.split(":")[0] for line in lines] == [
+        "client_cert_invalid_rsa_key_size",
+        "client_cert_chain_invalid_eku",
+    ]
 
 
 def test_client_against_the_dev_stack_refuses_a_stranger(tmp_path, capsys):
@@ -96,7 +102,9 @@ def test_client_against_the_dev_stack_refuses_a_stranger(tmp_path, capsys):
     leaf = write(tmp_path / "leaf.pem", pki.client("stranger", stranger), stranger)
     assert main(["client", "--stack", "dev", leaf]) == 1
     out = capsys.readouterr().out
-    assert out.startswith("client_cert_validation_failed: CN=stranger,O=gke-mtls tests: no valid path to a trust anchor")
+    assert out.startswith(
+        "client_cert_validation_failed: CN=stranger,O=gke-mtls tests: no valid path to a trust anchor"
+    )
 
 
 def test_client_allowlisted_certificate_is_accepted(tmp_path, capsys):
@@ -110,4 +118,7 @@ def test_client_allowlisted_certificate_is_accepted(tmp_path, capsys):
 def test_client_with_an_unreadable_leaf_exits_2(tmp_path, capsys):
     anchors = write(tmp_path / "root.pem", pki.issue("cli-root", key_kind="rsa2048"))
     assert main(["client", "--anchors", anchors, str(tmp_path / "missing.pem")]) == 2
-    assert f"error: {tmp_path / 'missing.pem'}: cannot be read (No such file or directory). [cert.file]" in capsys.readouterr().err
+    assert (
+        f"error: {tmp_path / 'missing.pem'}: cannot be read (No such file or directory). [cert.file]"
+        in capsys.readouterr().err
+    )

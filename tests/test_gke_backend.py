@@ -60,10 +60,18 @@ def test_at_most_8_kb_of_headers():
 @pytest.mark.parametrize(
     "name, code",
     [
-        ("X Client", "header.name"), ("X-Client:Cert", "header.name"), ("X-User-IP", "header.reserved"),
-        ("CDN-Loop", "header.reserved"), ("Connection", "header.hop-by-hop"), ("Keep-Alive", "header.hop-by-hop"),
-        ("TE", "header.hop-by-hop"), ("Upgrade", "header.hop-by-hop"), ("X-Google-Cert", "header.prefix"),
-        ("x-goog-cert", "header.prefix"), ("X-GFE-Cert", "header.prefix"), ("X-Amz-Cert", "header.prefix"),
+        ("X Client", "header.name"),
+        ("X-Client:Cert", "header.name"),
+        ("X-User-IP", "header.reserved"),
+        ("CDN-Loop", "header.reserved"),
+        ("Connection", "header.hop-by-hop"),
+        ("Keep-Alive", "header.hop-by-hop"),
+        ("TE", "header.hop-by-hop"),
+        ("Upgrade", "header.hop-by-hop"),
+        ("X-Google-Cert", "header.prefix"),
+        ("x-goog-cert", "header.prefix"),
+        ("X-GFE-Cert", "header.prefix"),
+        ("X-Amz-Cert", "header.prefix"),
     ],
 )
 def test_rejects_names_gcp_refuses(name, code):
@@ -114,8 +122,14 @@ def test_created_service_validates_against_the_kubernetes_schema():
 
 def test_anchor_ingress_validates_and_can_serve_nobody():
     s = settings()
-    ingress = manifest("networking.k8s.io/v1", "Ingress", s, gke_backend.anchor_spec(s),
-                       gke_backend.anchor_annotations(), name=s.anchor_name)
+    ingress = manifest(
+        "networking.k8s.io/v1",
+        "Ingress",
+        s,
+        gke_backend.anchor_spec(s),
+        gke_backend.anchor_annotations(),
+        name=s.anchor_name,
+    )
     kubernetes_validate.validate(ingress, K8S_VERSION, strict=True)
     annotations = ingress["metadata"]["annotations"]
     assert annotations["kubernetes.io/ingress.class"] == "gce"
@@ -128,8 +142,9 @@ def test_anchor_ingress_validates_and_can_serve_nobody():
 def test_a_misspelt_field_fails_the_kubernetes_schema_so_the_check_can_fail():
     s = settings()
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(manifest("networking.k8s.io/v1", "Ingress", s, {"defaultBackends": {}}),
-                                     K8S_VERSION, strict=True)
+        kubernetes_validate.validate(
+            manifest("networking.k8s.io/v1", "Ingress", s, {"defaultBackends": {}}), K8S_VERSION, strict=True
+        )
 
 
 BACKEND_CONFIG_SCHEMA = json.loads((PROJECT_ROOT / "tests/fixtures/backendconfig-v1.schema.json").read_text())
@@ -139,21 +154,34 @@ def test_backend_config_has_health_check_logging_and_headers_and_validates():
     s = settings(healthCheck={"requestPath": "/healthz", "port": 8080}, logSampleRate=0.5)
     spec = gke_backend.backend_config_spec(s)
     assert spec == {
-        "healthCheck": {"type": "HTTP", "requestPath": "/healthz", "checkIntervalSec": 15, "timeoutSec": 5,
-                        "healthyThreshold": 1, "unhealthyThreshold": 2, "port": 8080},
+        "healthCheck": {
+            "type": "HTTP",
+            "requestPath": "/healthz",
+            "checkIntervalSec": 15,
+            "timeoutSec": 5,
+            "healthyThreshold": 1,
+            "unhealthyThreshold": 2,
+            "port": 8080,
+        },
         "logging": {"enable": True, "sampleRate": 0.5},
-        "customRequestHeaders": {"headers": [
-            "X-Client-Cert-Present:{client_cert_present}",
-            "X-Client-Cert-Chain-Verified:{client_cert_chain_verified}",
-            "X-Client-Cert-Error:{client_cert_error}",
-            "X-Client-Cert-Hash:{client_cert_sha256_fingerprint}",
-            "X-Client-Cert-Spiffe-Id:{client_cert_spiffe_id}",
-        ]},
+        "customRequestHeaders": {
+            "headers": [
+                "X-Client-Cert-Present:{client_cert_present}",
+                "X-Client-Cert-Chain-Verified:{client_cert_chain_verified}",
+                "X-Client-Cert-Error:{client_cert_error}",
+                "X-Client-Cert-Hash:{client_cert_sha256_fingerprint}",
+                "X-Client-Cert-Spiffe-Id:{client_cert_spiffe_id}",
+            ]
+        },
     }
-    jsonschema.validate(manifest("cloud.google.com/v1", "BackendConfig", s, spec, name="web-mtls"), BACKEND_CONFIG_SCHEMA)
+    jsonschema.validate(
+        manifest("cloud.google.com/v1", "BackendConfig", s, spec, name="web-mtls"), BACKEND_CONFIG_SCHEMA
+    )
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(manifest("cloud.google.com/v1", "BackendConfig", s, {"logging": {"enabled": True}},
-                                     name="web-mtls"), BACKEND_CONFIG_SCHEMA)
+        jsonschema.validate(
+            manifest("cloud.google.com/v1", "BackendConfig", s, {"logging": {"enabled": True}}, name="web-mtls"),
+            BACKEND_CONFIG_SCHEMA,
+        )
 
 
 def test_mesh_guard_is_valid_istio_and_checks_the_configured_header():
@@ -166,19 +194,32 @@ def test_mesh_guard_is_valid_istio_and_checks_the_configured_header():
         "selector": {"matchLabels": {"app": "web"}},
         "action": "DENY",
         "rules": [
-            {"from": [{"source": {"notPrincipals": ["*"]}}],
-             "to": [{"operation": {"ports": ["8080"], "notPaths": ["/healthz"]}}],
-             "when": [{"key": "request.headers[x-client-cert-chain-verified]", "notValues": ["true"]}]},
-            {"from": [{"source": {"notPrincipals": ["*"], "notIpBlocks": ["130.211.0.0/22", "35.191.0.0/16"]}}],
-             "to": [{"operation": {"ports": ["8080"]}}]},
+            {
+                "from": [{"source": {"notPrincipals": ["*"]}}],
+                "to": [{"operation": {"ports": ["8080"], "notPaths": ["/healthz"]}}],
+                "when": [{"key": "request.headers[x-client-cert-chain-verified]", "notValues": ["true"]}],
+            },
+            {
+                "from": [{"source": {"notPrincipals": ["*"], "notIpBlocks": ["130.211.0.0/22", "35.191.0.0/16"]}}],
+                "to": [{"operation": {"ports": ["8080"]}}],
+            },
         ],
     }
 
 
 def test_mesh_guard_needs_a_selector_and_the_verified_header():
     findings: list[Finding] = []
-    raw = GKE_BACKEND.read({"namespace": "default", "service": "web", "port": 80, "meshGuard": True,
-                            "headers": {"X-Client-Cert-Present": "{client_cert_present}"}}, KEY, findings)
+    raw = GKE_BACKEND.read(
+        {
+            "namespace": "default",
+            "service": "web",
+            "port": 80,
+            "meshGuard": True,
+            "headers": {"X-Client-Cert-Present": "{client_cert_present}"},
+        },
+        KEY,
+        findings,
+    )
     assert build(raw, KEY, findings) is None
     assert [str(f) for f in findings] == [
         f"{KEY}.selector: meshGuard needs the pod labels of the application; add `selector`. [config.gke-backend]",
@@ -189,34 +230,55 @@ def test_mesh_guard_needs_a_selector_and_the_verified_header():
 
 # --- the generated name ---
 
-NEG_STATUS = json.dumps({
-    "network_endpoint_groups": {"80": "k8s1-01234567-default-web-80-5104b449",
-                                "443": "k8s1-01234567-default-web-443-9a8b7c6d"},
-    "zones": ["europe-west1-b", "europe-west1-c"],
-})
-BACKENDS = json.dumps({"k8s1-01234567-default-web-80-5104b449": "HEALTHY",
-                       "k8s1-01234567-kube-system-default-http-backend-80-e6b21a5c": "HEALTHY"})
+NEG_STATUS = json.dumps(
+    {
+        "network_endpoint_groups": {
+            "80": "k8s1-01234567-default-web-80-5104b449",
+            "443": "k8s1-01234567-default-web-443-9a8b7c6d",
+        },
+        "zones": ["europe-west1-b", "europe-west1-c"],
+    }
+)
+BACKENDS = json.dumps(
+    {
+        "k8s1-01234567-default-web-80-5104b449": "HEALTHY",
+        "k8s1-01234567-kube-system-default-http-backend-80-e6b21a5c": "HEALTHY",
+    }
+)
 
 
 def test_name_comes_from_the_services_neg_status_for_the_served_port():
-    assert backend_service_name({gke_backend.NEG_STATUS_ANNOTATION: NEG_STATUS}, None, settings()) == \
-        "k8s1-01234567-default-web-80-5104b449"
-    assert backend_service_name({gke_backend.NEG_STATUS_ANNOTATION: NEG_STATUS}, None, settings(port=443)) == \
-        "k8s1-01234567-default-web-443-9a8b7c6d"
+    assert (
+        backend_service_name({gke_backend.NEG_STATUS_ANNOTATION: NEG_STATUS}, None, settings())
+        == "k8s1-01234567-default-web-80-5104b449"
+    )
+    assert (
+        backend_service_name({gke_backend.NEG_STATUS_ANNOTATION: NEG_STATUS}, None, settings(port=443))
+        == "k8s1-01234567-default-web-443-9a8b7c6d"
+    )
 
 
 def test_name_falls_back_to_the_ingress_backends_annotation():
-    assert backend_service_name({}, {gke_backend.BACKENDS_ANNOTATION: BACKENDS}, settings()) == \
-        "k8s1-01234567-default-web-80-5104b449"
+    assert (
+        backend_service_name({}, {gke_backend.BACKENDS_ANNOTATION: BACKENDS}, settings())
+        == "k8s1-01234567-default-web-80-5104b449"
+    )
     single = json.dumps({"k8s-be-31234--0123456789abcdef": "HEALTHY"})
-    assert backend_service_name(None, {gke_backend.BACKENDS_ANNOTATION: single}, settings()) == "k8s-be-31234--0123456789abcdef"
+    assert (
+        backend_service_name(None, {gke_backend.BACKENDS_ANNOTATION: single}, settings())
+        == "k8s-be-31234--0123456789abcdef"
+    )
 
 
 def test_no_name_until_the_controller_has_run_and_the_message_says_what_to_do():
     assert backend_service_name(None, None, settings()) is None
-    assert backend_service_name({gke_backend.NEG_STATUS_ANNOTATION: '{"network_endpoint_groups": {}}'}, {}, settings()) is None
+    assert (
+        backend_service_name({gke_backend.NEG_STATUS_ANNOTATION: '{"network_endpoint_groups": {}}'}, {}, settings())
+        is None
+    )
     assert backend_service_name({gke_backend.NEG_STATUS_ANNOTATION: "not json"}, None, settings()) is None
     assert gke_backend.pending_message(settings()) == (
         "pending: GKE has not named the backend service yet (cloud.google.com/neg-status on Service default/web has no "
-        "entry for port 80). Wait a minute for the NEG controller, then run `pulumi up --refresh` on this stack once more."
+        "entry for port 80). Wait a minute for the NEG controller, then run `pulumi up --refresh` on "
+        "this stack once more."
     )

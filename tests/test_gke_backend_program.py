@@ -15,8 +15,9 @@ SERVICE_PATCH = "kubernetes:core/v1:ServicePatch"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 LOG_METRIC = "gcp:logging/metric:Metric"
 ALERT_POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
-NEG_STATUS = json.dumps({"network_endpoint_groups": {"80": "k8s1-01234567-default-web-80-5104b449"},
-                         "zones": ["europe-west1-b"]})
+NEG_STATUS = json.dumps(
+    {"network_endpoint_groups": {"80": "k8s1-01234567-default-web-80-5104b449"}, "zones": ["europe-west1-b"]}
+)
 
 
 @pytest.fixture
@@ -29,9 +30,16 @@ def test_platform_stack_patches_the_existing_service_with_neg_and_backend_config
     assert recording.error is None
     assert recording.of_type(SERVICE) == []
     assert recording.one(SERVICE_PATCH).inputs == {
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": "web", "namespace": "default", "annotations": {
-            "cloud.google.com/neg": '{"ingress": true}', "cloud.google.com/backend-config": '{"default": "web-mtls"}'}},
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "web",
+            "namespace": "default",
+            "annotations": {
+                "cloud.google.com/neg": '{"ingress": true}',
+                "cloud.google.com/backend-config": '{"default": "web-mtls"}',
+            },
+        },
     }
 
 
@@ -40,7 +48,8 @@ def test_platform_stack_can_create_the_service_instead(run_stack, platform):
     recording = run_stack(platform, stack="platform-dev")
     assert recording.of_type(SERVICE_PATCH) == []
     assert recording.one(SERVICE).inputs["spec"] == {
-        "type": "ClusterIP", "selector": {"app": "web"},
+        "type": "ClusterIP",
+        "selector": {"app": "web"},
         "ports": [{"name": "http", "port": 80.0, "targetPort": 8080.0, "protocol": "TCP"}],
     }
 
@@ -48,19 +57,29 @@ def test_platform_stack_can_create_the_service_instead(run_stack, platform):
 def test_backend_config_spec_is_exact(run_stack, platform):
     recording = run_stack(platform, stack="platform-dev")
     assert recording.one(BACKEND_CONFIG).inputs == {
-        "apiVersion": "cloud.google.com/v1", "kind": "BackendConfig",
+        "apiVersion": "cloud.google.com/v1",
+        "kind": "BackendConfig",
         "metadata": {"name": "web-mtls", "namespace": "default"},
         "spec": {
-            "healthCheck": {"type": "HTTP", "requestPath": "/healthz", "checkIntervalSec": 15.0, "timeoutSec": 5.0,
-                            "healthyThreshold": 1.0, "unhealthyThreshold": 2.0, "port": 8080.0},
+            "healthCheck": {
+                "type": "HTTP",
+                "requestPath": "/healthz",
+                "checkIntervalSec": 15.0,
+                "timeoutSec": 5.0,
+                "healthyThreshold": 1.0,
+                "unhealthyThreshold": 2.0,
+                "port": 8080.0,
+            },
             "logging": {"enable": True, "sampleRate": 1.0},
-            "customRequestHeaders": {"headers": [
-                "X-Client-Cert-Present:{client_cert_present}",
-                "X-Client-Cert-Chain-Verified:{client_cert_chain_verified}",
-                "X-Client-Cert-Error:{client_cert_error}",
-                "X-Client-Cert-Hash:{client_cert_sha256_fingerprint}",
-                "X-Client-Cert-Spiffe-Id:{client_cert_spiffe_id}",
-            ]},
+            "customRequestHeaders": {
+                "headers": [
+                    "X-Client-Cert-Present:{client_cert_present}",
+                    "X-Client-Cert-Chain-Verified:{client_cert_chain_verified}",
+                    "X-Client-Cert-Error:{client_cert_error}",
+                    "X-Client-Cert-Hash:{client_cert_sha256_fingerprint}",
+                    "X-Client-Cert-Spiffe-Id:{client_cert_spiffe_id}",
+                ]
+            },
         },
     }
 
@@ -108,10 +127,15 @@ def test_mesh_guard_goes_into_the_mesh(run_stack, platform):
 
 
 def test_edge_stack_reads_a_pending_name_as_an_error_naming_the_value(run_stack):
-    recording = run_stack(committed_config("edge-dev"), stack="edge-dev",
-                          stack_outputs={"backendServiceName": "pending: GKE has not named the backend service yet"})
-    assert str(recording.error).startswith("gke-mtls:backend.output: output 'backendServiceName' of stack "
-                                           "'acme/gke-mtls/platform-dev' is 'pending: GKE has not named")
+    recording = run_stack(
+        committed_config("edge-dev"),
+        stack="edge-dev",
+        stack_outputs={"backendServiceName": "pending: GKE has not named the backend service yet"},
+    )
+    assert str(recording.error).startswith(
+        "gke-mtls:backend.output: output 'backendServiceName' of stack "
+        "'acme/gke-mtls/platform-dev' is 'pending: GKE has not named"
+    )
     assert recording.cloud_resources() == []
 
 
@@ -122,11 +146,14 @@ def test_edge_stack_counts_rejected_client_certificates_by_status(run_stack):
         "name": "gke-mtls-edge-dev-rejected-client-certificates",
         "description": "Client certificates the gke-mtls edge rejected, by statusDetails",
         "filter": 'resource.type="http_load_balancer"\nresource.labels.forwarding_rule_name="edge-https-rule"\n'
-                  'jsonPayload.statusDetails=~"^client_cert_"',
-        "metricDescriptor": {"metricKind": "DELTA", "valueType": "INT64", "unit": "1",
-                             "displayName": "Rejected client certificates",
-                             "labels": [{"key": "status_details", "valueType": "STRING",
-                                         "description": "GCP's statusDetails"}]},
+        'jsonPayload.statusDetails=~"^client_cert_"',
+        "metricDescriptor": {
+            "metricKind": "DELTA",
+            "valueType": "INT64",
+            "unit": "1",
+            "displayName": "Rejected client certificates",
+            "labels": [{"key": "status_details", "valueType": "STRING", "description": "GCP's statusDetails"}],
+        },
         "labelExtractors": {"status_details": "EXTRACT(jsonPayload.statusDetails)"},
     }
     assert recording.outputs["rejectedClientsLogQuery"] == recording.one(LOG_METRIC).inputs["filter"]
@@ -138,15 +165,25 @@ def test_edge_stack_alerts_on_rejections_to_the_configured_channels(run_stack):
     assert alert["displayName"] == "gke-mtls edge-dev: clients rejected at the mTLS edge"
     assert alert["notificationChannels"] == ["projects/acme-dev/notificationChannels/1234567890"]
     assert alert["combiner"] == "OR"
-    assert alert["conditions"] == [{
-        "displayName": "more than 10 rejected client certificates",
-        "conditionThreshold": {
-            "filter": 'metric.type="logging.googleapis.com/user/gke-mtls-edge-dev-rejected-client-certificates"',
-            "comparison": "COMPARISON_GT", "thresholdValue": 10.0, "duration": "0s",
-            "aggregations": [{"alignmentPeriod": "300s", "perSeriesAligner": "ALIGN_SUM",
-                              "crossSeriesReducer": "REDUCE_SUM", "groupByFields": ["metric.label.status_details"]}],
-        },
-    }]
+    assert alert["conditions"] == [
+        {
+            "displayName": "more than 10 rejected client certificates",
+            "conditionThreshold": {
+                "filter": 'metric.type="logging.googleapis.com/user/gke-mtls-edge-dev-rejected-client-certificates"',
+                "comparison": "COMPARISON_GT",
+                "thresholdValue": 10.0,
+                "duration": "0s",
+                "aggregations": [
+                    {
+                        "alignmentPeriod": "300s",
+                        "perSeriesAligner": "ALIGN_SUM",
+                        "crossSeriesReducer": "REDUCE_SUM",
+                        "groupByFields": ["metric.label.status_details"],
+                    }
+                ],
+            },
+        }
+    ]
 
 
 def test_no_alert_policy_unless_configured(run_stack, dev_config):

@@ -19,15 +19,17 @@ TESTDATA = istio_schema.DEFAULT_CRDS.parent / "validation-testdata"
 def schemas() -> istio_schema.IstioSchemas:
     try:
         return istio_schema.IstioSchemas.load()
-    except istio_schema.CrdsMissing as exc:
+    except istio_schema.CrdsMissingError as exc:
         pytest.fail(str(exc))
 
 
 def fixture_documents(pattern: str) -> list[tuple[str, dict]]:
     files = sorted(TESTDATA.glob(pattern))
     if not files:
-        pytest.fail(f"no Istio validation fixtures match {TESTDATA / pattern}; they come from "
-                    "pkg/config/validation/testdata/crds/ of istio/istio")
+        pytest.fail(
+            f"no Istio validation fixtures match {TESTDATA / pattern}; they come from "
+            "pkg/config/validation/testdata/crds/ of istio/istio"
+        )
     return [(f"{f.name}:{i}", d) for f in files for i, d in enumerate(yaml.safe_load_all(f.read_text())) if d]
 
 
@@ -50,34 +52,54 @@ def test_rejects_every_invalid_istio_fixture_with_the_substance_of_its_error(sch
 
 
 def test_unknown_fields_are_refused(schemas):
-    problems = schemas.validate({"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-                                 "metadata": {"name": "x", "namespace": "y"}, "spec": {"mtlz": {"mode": "STRICT"}}})
+    problems = schemas.validate(
+        {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "PeerAuthentication",
+            "metadata": {"name": "x", "namespace": "y"},
+            "spec": {"mtlz": {"mode": "STRICT"}},
+        }
+    )
     assert problems == ['spec.mtlz: unknown field "mtlz"']
 
 
 def test_integer_ports_in_an_authorization_policy_are_refused(schemas):
-    problems = schemas.validate({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
-                                 "metadata": {"name": "x", "namespace": "y"},
-                                 "spec": {"rules": [{"to": [{"operation": {"ports": [8080]}}]}]}})
-    assert problems == ["spec.rules[0].to[0].operation.ports[0]: Invalid value: 8080: "
-                        "spec.rules[0].to[0].operation.ports[0] in body must be of type string"]
+    problems = schemas.validate(
+        {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "AuthorizationPolicy",
+            "metadata": {"name": "x", "namespace": "y"},
+            "spec": {"rules": [{"to": [{"operation": {"ports": [8080]}}]}]},
+        }
+    )
+    assert problems == [
+        "spec.rules[0].to[0].operation.ports[0]: Invalid value: 8080: "
+        "spec.rules[0].to[0].operation.ports[0] in body must be of type string"
+    ]
 
 
 def test_names_must_be_dns_subdomains(schemas):
-    problems = schemas.validate({"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-                                 "metadata": {"name": "Bad_Name", "namespace": "y"}, "spec": {}})
+    problems = schemas.validate(
+        {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "PeerAuthentication",
+            "metadata": {"name": "Bad_Name", "namespace": "y"},
+            "spec": {},
+        }
+    )
     assert problems[0].startswith('metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain')
 
 
 def test_unknown_kind_or_version_is_refused(schemas):
-    problems = schemas.validate({"apiVersion": "security.istio.io/v2", "kind": "PeerAuthentication",
-                                 "metadata": {"name": "x"}, "spec": {}})
+    problems = schemas.validate(
+        {"apiVersion": "security.istio.io/v2", "kind": "PeerAuthentication", "metadata": {"name": "x"}, "spec": {}}
+    )
     assert problems[0].startswith("apiVersion 'security.istio.io/v2' kind 'PeerAuthentication' is not served")
 
 
 def test_missing_crds_file_says_where_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setenv(istio_schema.CRDS_ENV, str(tmp_path / "nope.yaml"))
-    with pytest.raises(istio_schema.CrdsMissing) as raised:
+    with pytest.raises(istio_schema.CrdsMissingError) as raised:
         istio_schema.IstioSchemas.load()
     assert "manifests/charts/base/files/crd-all.gen.yaml of istio/istio" in str(raised.value)
 
@@ -119,5 +141,5 @@ def test_every_mesh_test_configuration_validates_too(schemas):
 
 
 def test_crds_path_is_beside_the_project():
-    assert istio_schema.DEFAULT_CRDS == PROJECT_ROOT.parent / "shared" / "istio" / "crds.yaml"
+    assert PROJECT_ROOT.parent / "shared" / "istio" / "crds.yaml" == istio_schema.DEFAULT_CRDS
     assert isinstance(istio_schema.DEFAULT_CRDS, Path)

@@ -49,8 +49,10 @@ QUIET_CONFIGS = [
     with_policy(action="CUSTOM", provider="ext-authz", rules=operation_rule(paths=["/api/{*}/users", "*/health"])),
     with_policy(rules=source_rule(principals=["cluster.local/ns/default/*", "*", "cluster.local/ns/a/sa/b"])),
     seed(edgeBackend={"istioIngressGateway": True}),
-    seed(workloads=[{"namespace": "default", "selector": {"app": "web"}, "ports": {"8080": "PERMISSIVE"}}],
-         edgeBackend={"namespace": "default", "selector": {"app": "web"}, "port": 8080}),
+    seed(
+        workloads=[{"namespace": "default", "selector": {"app": "web"}, "ports": {"8080": "PERMISSIVE"}}],
+        edgeBackend={"namespace": "default", "selector": {"app": "web"}, "port": 8080},
+    ),
 ]
 
 
@@ -65,14 +67,26 @@ def test_valid_configurations_stay_quiet(raw):
 @pytest.mark.parametrize(
     "selector, message",
     [
-        ({"": "x"}, "error gke-mtls:mesh.workloads[1].selector: a label key is empty; Istio rejects it (key must not be "
-                    "empty). [mesh.label]"),
-        ({"app*": "x"}, "error gke-mtls:mesh.workloads[1].selector.app*: wildcards are not allowed in label keys; name "
-                        "the label. [mesh.label]"),
-        ({"app": "web-*"}, "error gke-mtls:mesh.workloads[1].selector.app: 'web-*': wildcards are not allowed in label "
-                           "values; list the exact value. [mesh.label]"),
-        ({"app": "v" * 64}, "error gke-mtls:mesh.workloads[1].selector.app: the value is 64 characters; label values "
-                            "are at most 63. [mesh.label]"),
+        (
+            {"": "x"},
+            "error gke-mtls:mesh.workloads[1].selector: a label key is empty; Istio rejects it (key must not be "
+            "empty). [mesh.label]",
+        ),
+        (
+            {"app*": "x"},
+            "error gke-mtls:mesh.workloads[1].selector.app*: wildcards are not allowed in label keys; name "
+            "the label. [mesh.label]",
+        ),
+        (
+            {"app": "web-*"},
+            "error gke-mtls:mesh.workloads[1].selector.app: 'web-*': wildcards are not allowed in label "
+            "values; list the exact value. [mesh.label]",
+        ),
+        (
+            {"app": "v" * 64},
+            "error gke-mtls:mesh.workloads[1].selector.app: the value is 64 characters; label values "
+            "are at most 63. [mesh.label]",
+        ),
     ],
     ids=["empty-key", "wildcard-key", "wildcard-value", "long-value"],
 )
@@ -131,9 +145,12 @@ def test_rejects_a_selector_policy_in_the_root_namespace():
 
 
 def test_rejects_two_resources_with_the_same_name():
-    assert codes_of(with_workload(namespace="my-namespace", selector={"app": "my-special-app", "v": "2"},
-                                  name="my-special-app")) == ["mesh.duplicate-name"]
-    assert codes_of(with_policy(name="httpbin-policy", rules=operation_rule(methods=["GET"]))) == ["mesh.duplicate-name"]
+    assert codes_of(
+        with_workload(namespace="my-namespace", selector={"app": "my-special-app", "v": "2"}, name="my-special-app")
+    ) == ["mesh.duplicate-name"]
+    assert codes_of(with_policy(name="httpbin-policy", rules=operation_rule(methods=["GET"]))) == [
+        "mesh.duplicate-name"
+    ]
 
 
 def test_disable_needs_the_service_for_its_client_side_destination_rule():
@@ -165,20 +182,31 @@ def test_custom_needs_a_provider_and_only_custom_takes_one():
 @pytest.mark.parametrize(
     "principal, message",
     [
-        ("sleep", "'sleep' is not a principal: write <trust-domain>/ns/<namespace>/sa/<service-account>, e.g. "
-                  "cluster.local/ns/default/sa/sleep (no spiffe:// prefix). [mesh.principal]"),
-        ("spiffe://cluster.local/ns/default/sa/sleep", "'spiffe://cluster.local/ns/default/sa/sleep' is not a principal: "
-         "write <trust-domain>/ns/<namespace>/sa/<service-account>, e.g. cluster.local/ns/default/sa/sleep (no "
-         "spiffe:// prefix). [mesh.principal]"),
-        ("cluster.local/ns/*/sa/sleep", "'cluster.local/ns/*/sa/sleep': Istio treats '*' only at the start or the end; "
-         "in the middle it is a literal character and this matches nothing you expect. Use a prefix "
-         "(`cluster.local/ns/default/*`) or suffix form. [mesh.wildcard]"),
+        (
+            "sleep",
+            "'sleep' is not a principal: write <trust-domain>/ns/<namespace>/sa/<service-account>, e.g. "
+            "cluster.local/ns/default/sa/sleep (no spiffe:// prefix). [mesh.principal]",
+        ),
+        (
+            "spiffe://cluster.local/ns/default/sa/sleep",
+            "'spiffe://cluster.local/ns/default/sa/sleep' is not a principal: "
+            "write <trust-domain>/ns/<namespace>/sa/<service-account>, e.g. cluster.local/ns/default/sa/sleep (no "
+            "spiffe:// prefix). [mesh.principal]",
+        ),
+        (
+            "cluster.local/ns/*/sa/sleep",
+            "'cluster.local/ns/*/sa/sleep': Istio treats '*' only at the start or the end; "
+            "in the middle it is a literal character and this matches nothing you expect. Use a prefix "
+            "(`cluster.local/ns/default/*`) or suffix form. [mesh.wildcard]",
+        ),
     ],
     ids=["bare-name", "spiffe-uri", "middle-wildcard"],
 )
 def test_rejects_principals_not_of_istios_form(principal, message):
     raw = with_policy(rules=source_rule(principals=[principal]))
-    assert findings_of(raw) == [f"error gke-mtls:mesh.authorization[1].rules[0].from[0].source.principals[0]: {message}"]
+    assert findings_of(raw) == [
+        f"error gke-mtls:mesh.authorization[1].rules[0].from[0].source.principals[0]: {message}"
+    ]
 
 
 def test_rejects_paths_with_a_wildcard_in_the_middle():
@@ -195,7 +223,8 @@ def test_rejects_lowercase_methods():
 
 def test_rejects_misspelt_rule_fields_with_the_closest_name():
     assert findings_of(with_policy(rules=source_rule(principal=["cluster.local/ns/default/sa/sleep"]))) == [
-        "error gke-mtls:mesh.authorization[1].rules[0].from[0].source.principal: is not a field of source (did you mean "
+        "error gke-mtls:mesh.authorization[1].rules[0].from[0].source.principal: is not a field of "
+        "source (did you mean "
         "'principals'?); fields are principals, notPrincipals, requestPrincipals, notRequestPrincipals, namespaces, "
         "notNamespaces, serviceAccounts, notServiceAccounts, ipBlocks, notIpBlocks, remoteIpBlocks, notRemoteIpBlocks, "
         "trustDomains, notTrustDomains. [mesh.rule]"
@@ -206,7 +235,7 @@ def test_rejects_misspelt_rule_fields_with_the_closest_name():
 def test_rejects_integer_ports_in_rules():
     assert findings_of(with_policy(rules=operation_rule(ports=[8080]))) == [
         "error gke-mtls:mesh.authorization[1].rules[0].to[0].operation.ports[0]: 8080 must be a string (quote ports: "
-        "\"8080\"). [mesh.rule]"
+        '"8080"). [mesh.rule]'
     ]
 
 
@@ -221,8 +250,8 @@ def test_rejects_unknown_condition_keys_and_conditions_without_values():
 
 def test_warns_on_an_allow_policy_that_allows_everything():
     assert findings_of(with_policy(rules=[{}])) == [
-        "warning gke-mtls:mesh.authorization[1].rules: an empty rule `{}` in an ALLOW policy allows every request; list "
-        "who may call, or drop the policy. [mesh.allow-all]"
+        "warning gke-mtls:mesh.authorization[1].rules: an empty rule `{}` in an ALLOW policy allows every "
+        "request; list who may call, or drop the policy. [mesh.allow-all]"
     ]
 
 
@@ -230,8 +259,9 @@ def test_warns_on_an_allow_policy_that_allows_everything():
 
 
 def test_identity_policy_on_a_permissive_workload_is_an_error_in_a_strict_mesh():
-    raw = with_policy(namespace="my-namespace", selector={"app": "my-special-app"},
-                      rules=source_rule(namespaces=["default"]))
+    raw = with_policy(
+        namespace="my-namespace", selector={"app": "my-special-app"}, rules=source_rule(namespaces=["default"])
+    )
     assert findings_of(raw) == [
         "error gke-mtls:mesh.authorization[1]: relies on namespaces, which only mTLS carries, but my-namespace "
         "{'app': 'my-special-app'} is PERMISSIVE: plaintext requests there carry no identity, so this policy can be "
@@ -243,8 +273,10 @@ def test_identity_policy_on_a_permissive_workload_is_an_error_in_a_strict_mesh()
 def test_identity_policy_in_a_permissive_mesh_is_a_warning():
     findings = findings_of(seed(mode="PERMISSIVE"))
     assert len(findings) == 1
-    assert findings[0].startswith("warning gke-mtls:mesh.authorization[0]: relies on principals, which only mTLS "
-                                  "carries, but default {'app': 'httpbin'} is PERMISSIVE")
+    assert findings[0].startswith(
+        "warning gke-mtls:mesh.authorization[0]: relies on principals, which only mTLS "
+        "carries, but default {'app': 'httpbin'} is PERMISSIVE"
+    )
 
 
 def test_identity_policy_sees_a_port_level_exception():
@@ -255,8 +287,9 @@ def test_identity_policy_sees_a_port_level_exception():
 
 
 def test_identity_conditions_count_too_and_namespace_wide_policies_see_every_workload():
-    raw = with_policy(namespace="my-namespace",
-                      rules=[{"when": [{"key": "source.principal", "values": ["cluster.local/ns/a/sa/b"]}]}])
+    raw = with_policy(
+        namespace="my-namespace", rules=[{"when": [{"key": "source.principal", "values": ["cluster.local/ns/a/sa/b"]}]}]
+    )
     findings = findings_of(raw)
     assert len(findings) == 1
     assert "relies on source.principal" in findings[0]
@@ -264,8 +297,7 @@ def test_identity_conditions_count_too_and_namespace_wide_policies_see_every_wor
 
 
 def test_root_namespace_policy_sees_permissive_namespaces():
-    raw = with_policy(namespace="istio-system", selector={"app": "anything"},
-                      rules=source_rule(notNamespaces=["evil"]))
+    raw = with_policy(namespace="istio-system", selector={"app": "anything"}, rules=source_rule(notNamespaces=["evil"]))
     raw["namespaces"] = {"legacy": "PERMISSIVE"}
     findings = findings_of(raw)
     assert len(findings) == 1 and "namespace legacy is PERMISSIVE" in findings[0]
@@ -279,7 +311,7 @@ def test_edge_backend_under_strict_is_an_error_with_both_ways_out():
         "error gke-mtls:mesh.edgeBackend: the edge load balancer sends requests (and health checks) straight to port "
         "8080 of {app: web} in default without an Istio client certificate, but mTLS there is STRICT, so every request "
         "would be refused. Either route the edge through the Istio ingress gateway (and set `istioIngressGateway: "
-        "true` here), or add a port-level exception to gke-mtls:mesh.workloads for this workload: `ports: {\"8080\": "
+        'true` here), or add a port-level exception to gke-mtls:mesh.workloads for this workload: `ports: {"8080": '
         "PERMISSIVE}` (the edge's mTLS then guards that port). [mesh.edge-backend-strict]"
     ]
 
@@ -287,5 +319,7 @@ def test_edge_backend_under_strict_is_an_error_with_both_ways_out():
 def test_mesh_wide_istio_mutual_destination_rule_only_on_request_and_with_a_warning():
     findings = findings_of(seed(meshWideIstioMutual=True))
     assert len(findings) == 1
-    assert findings[0].startswith("warning gke-mtls:mesh.meshWideIstioMutual: the `*.local` ISTIO_MUTUAL "
-                                  "DestinationRule forces mTLS to every *.local endpoint, including pods without a sidecar")
+    assert findings[0].startswith(
+        "warning gke-mtls:mesh.meshWideIstioMutual: the `*.local` ISTIO_MUTUAL "
+        "DestinationRule forces mTLS to every *.local endpoint, including pods without a sidecar"
+    )

@@ -12,16 +12,33 @@ def documents(raw):
 
 def test_seed_scenario_generates_strict_mesh_permissive_exception_and_identity_policy():
     assert documents(SEED) == [
-        {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-         "metadata": {"name": "default", "namespace": "istio-system"}, "spec": {"mtls": {"mode": "STRICT"}}},
-        {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-         "metadata": {"name": "my-special-app", "namespace": "my-namespace"},
-         "spec": {"selector": {"matchLabels": {"app": "my-special-app"}}, "mtls": {"mode": "PERMISSIVE"}}},
-        {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
-         "metadata": {"name": "httpbin-policy", "namespace": "default"},
-         "spec": {"selector": {"matchLabels": {"app": "httpbin"}}, "action": "ALLOW", "rules": [
-             {"from": [{"source": {"principals": ["cluster.local/ns/default/sa/sleep"]}}],
-              "to": [{"operation": {"methods": ["GET"], "paths": ["/info*"]}}]}]}},
+        {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "PeerAuthentication",
+            "metadata": {"name": "default", "namespace": "istio-system"},
+            "spec": {"mtls": {"mode": "STRICT"}},
+        },
+        {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "PeerAuthentication",
+            "metadata": {"name": "my-special-app", "namespace": "my-namespace"},
+            "spec": {"selector": {"matchLabels": {"app": "my-special-app"}}, "mtls": {"mode": "PERMISSIVE"}},
+        },
+        {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "AuthorizationPolicy",
+            "metadata": {"name": "httpbin-policy", "namespace": "default"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "httpbin"}},
+                "action": "ALLOW",
+                "rules": [
+                    {
+                        "from": [{"source": {"principals": ["cluster.local/ns/default/sa/sleep"]}}],
+                        "to": [{"operation": {"methods": ["GET"], "paths": ["/info*"]}}],
+                    }
+                ],
+            },
+        },
     ]
 
 
@@ -46,23 +63,40 @@ def test_every_shape_generates_each_kind_with_exact_specs():
             "trafficPolicy": {"portLevelSettings": [{"port": {"number": 90}, "tls": {"mode": "DISABLE"}}]},
         },
         ("PeerAuthentication", "batch", "old-plaintext"): {
-            "selector": {"matchLabels": {"app": "old"}}, "mtls": {"mode": "DISABLE"}},
+            "selector": {"matchLabels": {"app": "old"}},
+            "mtls": {"mode": "DISABLE"},
+        },
         ("DestinationRule", "batch", "old-plaintext"): {
-            "host": "old.batch.svc.cluster.local", "trafficPolicy": {"tls": {"mode": "DISABLE"}}},
+            "host": "old.batch.svc.cluster.local",
+            "trafficPolicy": {"tls": {"mode": "DISABLE"}},
+        },
         ("PeerAuthentication", "ops", "default"): {"mtls": {"mode": "UNSET"}},
         ("AuthorizationPolicy", "shop", "deny-admin"): {
-            "action": "DENY", "rules": [{"to": [{"operation": {"paths": ["/admin*"], "ports": ["8080"]}}]}]},
+            "action": "DENY",
+            "rules": [{"to": [{"operation": {"paths": ["/admin*"], "ports": ["8080"]}}]}],
+        },
         ("AuthorizationPolicy", "shop", "audit-all"): {"action": "AUDIT", "rules": [{}]},
         ("AuthorizationPolicy", "shop", "ext-authz"): {
-            "selector": {"matchLabels": {"app": "web"}}, "action": "CUSTOM", "provider": {"name": "oauth2-proxy"},
-            "rules": [{"to": [{"operation": {"hosts": ["shop.example.com"]}}]}]},
+            "selector": {"matchLabels": {"app": "web"}},
+            "action": "CUSTOM",
+            "provider": {"name": "oauth2-proxy"},
+            "rules": [{"to": [{"operation": {"hosts": ["shop.example.com"]}}]}],
+        },
         ("AuthorizationPolicy", "payments", "by-header"): {
-            "selector": {"matchLabels": {"app": "api"}}, "action": "ALLOW",
-            "rules": [{"from": [{"source": {"namespaces": ["shop"]}}],
-                       "when": [{"key": "request.headers[x-tenant]", "values": ["acme"]}]}]},
+            "selector": {"matchLabels": {"app": "api"}},
+            "action": "ALLOW",
+            "rules": [
+                {
+                    "from": [{"source": {"namespaces": ["shop"]}}],
+                    "when": [{"key": "request.headers[x-tenant]", "values": ["acme"]}],
+                }
+            ],
+        },
         ("AuthorizationPolicy", "payments", "allow-nothing"): {},
         ("DestinationRule", "istio-system", "mesh-wide-istio-mutual"): {
-            "host": "*.local", "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}},
+            "host": "*.local",
+            "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}},
+        },
     }
 
 

@@ -22,34 +22,81 @@ def test_committed_dev_mesh_is_the_seed_scenario_with_its_exceptions(run_stack, 
     assert recording.error is None
     resources = istio(recording)
     assert {name: (r.type, r.inputs) for name, r in resources.items()} == {
-        "pa-istio-system-default": (PA, {
-            "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-            "metadata": {"name": "default", "namespace": "istio-system"}, "spec": {"mtls": {"mode": "STRICT"}}}),
-        "pa-legacy-default": (PA, {
-            "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-            "metadata": {"name": "default", "namespace": "legacy"}, "spec": {"mtls": {"mode": "PERMISSIVE"}}}),
-        "pa-my-namespace-my-special-app": (PA, {
-            "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-            "metadata": {"name": "my-special-app", "namespace": "my-namespace"},
-            "spec": {"selector": {"matchLabels": {"app": "my-special-app"}}, "mtls": {"mode": "PERMISSIVE"},
-                     "portLevelMtls": {"8080": {"mode": "DISABLE"}}}}),
-        "dr-my-namespace-my-special-app-plaintext": (DR, {
-            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-            "metadata": {"name": "my-special-app-plaintext", "namespace": "my-namespace"},
-            # The mock engine carries numbers as floats, as Pulumi's wire format does; Kubernetes gets 8080.
-            "spec": {"host": "my-special-app.my-namespace.svc.cluster.local",
-                     "trafficPolicy": {"portLevelSettings": [{"port": {"number": 8080.0}, "tls": {"mode": "DISABLE"}}]}}}),
-        "pa-default-web-edge-port": (PA, {
-            "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-            "metadata": {"name": "web-edge-port", "namespace": "default"},
-            "spec": {"selector": {"matchLabels": {"app": "web"}}, "mtls": {"mode": "UNSET"},
-                     "portLevelMtls": {"8080": {"mode": "PERMISSIVE"}}}}),
-        "ap-default-httpbin-policy": (AP, {
-            "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
-            "metadata": {"name": "httpbin-policy", "namespace": "default"},
-            "spec": {"selector": {"matchLabels": {"app": "httpbin"}}, "action": "ALLOW", "rules": [
-                {"from": [{"source": {"principals": ["cluster.local/ns/default/sa/sleep"]}}],
-                 "to": [{"operation": {"methods": ["GET"], "paths": ["/info*"]}}]}]}}),
+        "pa-istio-system-default": (
+            PA,
+            {
+                "apiVersion": "security.istio.io/v1",
+                "kind": "PeerAuthentication",
+                "metadata": {"name": "default", "namespace": "istio-system"},
+                "spec": {"mtls": {"mode": "STRICT"}},
+            },
+        ),
+        "pa-legacy-default": (
+            PA,
+            {
+                "apiVersion": "security.istio.io/v1",
+                "kind": "PeerAuthentication",
+                "metadata": {"name": "default", "namespace": "legacy"},
+                "spec": {"mtls": {"mode": "PERMISSIVE"}},
+            },
+        ),
+        "pa-my-namespace-my-special-app": (
+            PA,
+            {
+                "apiVersion": "security.istio.io/v1",
+                "kind": "PeerAuthentication",
+                "metadata": {"name": "my-special-app", "namespace": "my-namespace"},
+                "spec": {
+                    "selector": {"matchLabels": {"app": "my-special-app"}},
+                    "mtls": {"mode": "PERMISSIVE"},
+                    "portLevelMtls": {"8080": {"mode": "DISABLE"}},
+                },
+            },
+        ),
+        "dr-my-namespace-my-special-app-plaintext": (
+            DR,
+            {
+                "apiVersion": "networking.istio.io/v1",
+                "kind": "DestinationRule",
+                "metadata": {"name": "my-special-app-plaintext", "namespace": "my-namespace"},
+                # The mock engine carries numbers as floats, as Pulumi's wire format does; Kubernetes gets 8080.
+                "spec": {
+                    "host": "my-special-app.my-namespace.svc.cluster.local",
+                    "trafficPolicy": {"portLevelSettings": [{"port": {"number": 8080.0}, "tls": {"mode": "DISABLE"}}]},
+                },
+            },
+        ),
+        "pa-default-web-edge-port": (
+            PA,
+            {
+                "apiVersion": "security.istio.io/v1",
+                "kind": "PeerAuthentication",
+                "metadata": {"name": "web-edge-port", "namespace": "default"},
+                "spec": {
+                    "selector": {"matchLabels": {"app": "web"}},
+                    "mtls": {"mode": "UNSET"},
+                    "portLevelMtls": {"8080": {"mode": "PERMISSIVE"}},
+                },
+            },
+        ),
+        "ap-default-httpbin-policy": (
+            AP,
+            {
+                "apiVersion": "security.istio.io/v1",
+                "kind": "AuthorizationPolicy",
+                "metadata": {"name": "httpbin-policy", "namespace": "default"},
+                "spec": {
+                    "selector": {"matchLabels": {"app": "httpbin"}},
+                    "action": "ALLOW",
+                    "rules": [
+                        {
+                            "from": [{"source": {"principals": ["cluster.local/ns/default/sa/sleep"]}}],
+                            "to": [{"operation": {"methods": ["GET"], "paths": ["/info*"]}}],
+                        }
+                    ],
+                },
+            },
+        ),
     }
     assert recording.outputs["meshResources"] == sorted(resources)
 
@@ -78,7 +125,9 @@ def test_a_mesh_only_stack_registers_no_cloud_resource(run_stack, dev_config):
         dev_config.pop(key)
     recording = run_stack(dev_config)
     assert recording.error is None
-    assert [r for r in recording.resources if r.type.startswith("gcp:") or r.type == "pulumi:pulumi:StackReference"] == []
+    assert [
+        r for r in recording.resources if r.type.startswith("gcp:") or r.type == "pulumi:pulumi:StackReference"
+    ] == []
     assert len(istio(recording)) == 6
     assert recording.invokes == []
 

@@ -46,8 +46,17 @@ def test_dev_stack_registers_the_edge_with_exact_inputs(run_stack, dev_config):
 
     assert recording.error is None
     assert sorted(r.type for r in gcp_resources(recording)) == sorted(
-        [ADDRESS, CERTIFICATE, SSL_POLICY, TRUST_CONFIG, SERVER_TLS_POLICY, URL_MAP, HTTPS_PROXY, FORWARDING_RULE,
-         LOG_METRIC]
+        [
+            ADDRESS,
+            CERTIFICATE,
+            SSL_POLICY,
+            TRUST_CONFIG,
+            SERVER_TLS_POLICY,
+            URL_MAP,
+            HTTPS_PROXY,
+            FORWARDING_RULE,
+            LOG_METRIC,
+        ]
     )
     assert recording.one(ADDRESS).inputs == {"addressType": "EXTERNAL", "ipVersion": "IPV4"}
     assert recording.one(CERTIFICATE).inputs == {"type": "MANAGED", "managed": {"domains": ["dev.example.com"]}}
@@ -129,7 +138,11 @@ def test_backend_name_comes_from_the_referenced_stack_output(run_stack, dev_conf
     assert [(i.token, i.args) for i in recording.invokes] == [
         (BACKEND_LOOKUP, {"name": "k8s1-aaaabbbb-shop-web-8080-12345678"})
     ]
-    assert recording.one(URL_MAP).inputs["defaultService"].endswith("/backendServices/k8s1-aaaabbbb-shop-web-8080-12345678")
+    assert (
+        recording.one(URL_MAP)
+        .inputs["defaultService"]
+        .endswith("/backendServices/k8s1-aaaabbbb-shop-web-8080-12345678")
+    )
 
 
 def test_explicit_backend_name_needs_no_stack_reference(run_stack, dev_config):
@@ -193,7 +206,11 @@ def test_https_redirect_adds_a_redirect_only_listener_on_port_80_of_the_same_add
     redirect_map = recording.named("edge-redirect-url-map")
     assert redirect_map.inputs == {
         "description": "Redirects plain HTTP to HTTPS (gke-mtls)",
-        "defaultUrlRedirect": {"httpsRedirect": True, "stripQuery": False, "redirectResponseCode": "MOVED_PERMANENTLY_DEFAULT"},
+        "defaultUrlRedirect": {
+            "httpsRedirect": True,
+            "stripQuery": False,
+            "redirectResponseCode": "MOVED_PERMANENTLY_DEFAULT",
+        },
     }
     assert "defaultService" not in redirect_map.inputs
     assert recording.one(HTTP_PROXY).inputs == {"urlMap": f"projects/{PROJECT}/global/urlMaps/edge-redirect-url-map"}
@@ -264,7 +281,9 @@ def test_tls_below_1_2_is_registered_with_a_warning(run_stack, dev_config):
     ]
 
 
-def test_preview_of_a_stack_with_a_bad_anchor_fails_with_the_message_and_registers_nothing(run_stack, dev_config, tmp_path):
+def test_preview_of_a_stack_with_a_bad_anchor_fails_with_the_message_and_registers_nothing(
+    run_stack, dev_config, tmp_path
+):
     from tests import pki
 
     weak = tmp_path / "weak-root.pem"
@@ -277,7 +296,9 @@ def test_preview_of_a_stack_with_a_bad_anchor_fails_with_the_message_and_registe
         f"gke-mtls:edge.trustAnchors[0]: {weak} (CN=weak-root,O=gke-mtls tests): has an RSA 1024-bit key; GCP accepts "
         "RSA keys of 2048 to 4096 bits. Re-issue it with a 2048, 3072 or 4096-bit key. [cert.rsa-key-size]"
     ]
-    assert str(recording.error).startswith("1 error(s) in the stack configuration (listed above); nothing was registered.")
+    assert str(recording.error).startswith(
+        "1 error(s) in the stack configuration (listed above); nothing was registered."
+    )
     assert recording.resources == []
 
 

@@ -27,7 +27,9 @@ def test_defaults_are_the_safe_choices():
     assert findings == []
     assert settings is not None
     assert settings.backend.output == "backendServiceName"
-    assert settings.edge.ssl_policy == SslPolicySettings(profile="MODERN", min_tls_version="TLS_1_2", custom_features=())
+    assert settings.edge.ssl_policy == SslPolicySettings(
+        profile="MODERN", min_tls_version="TLS_1_2", custom_features=()
+    )
     assert settings.edge.client_validation == "REJECT_INVALID"
     assert settings.edge.https_redirect is False
     assert settings.edge.intermediate_cas == () and settings.edge.allowlisted_certificates == ()

@@ -21,8 +21,14 @@ from tests import pki
 
 def handshake(anchor: pki.Issued, client: pki.Issued, chain: list[pki.Issued], workdir: Path) -> bool:
     """True when the server completed a handshake that required and verified the client's certificate."""
-    server_cert = pki.issue("localhost", ca=False, key_usage="leaf", eku=(ExtendedKeyUsageOID.SERVER_AUTH,),
-                            san=[DNSName("localhost")], key_seed=11)
+    server_cert = pki.issue(
+        "localhost",
+        ca=False,
+        key_usage="leaf",
+        eku=(ExtendedKeyUsageOID.SERVER_AUTH,),
+        san=[DNSName("localhost")],
+        key_seed=11,
+    )
     (workdir / "server.pem").write_bytes(server_cert.pem)
     (workdir / "server.key").write_bytes(server_cert.key_pem)
     (workdir / "anchors.pem").write_bytes(anchor.pem)
@@ -55,9 +61,11 @@ def handshake(anchor: pki.Issued, client: pki.Issued, chain: list[pki.Issued], w
     server = threading.Thread(target=serve)
     server.start()
     try:
-        with socket.create_connection(listener.getsockname(), timeout=5) as raw:
-            with client_context.wrap_socket(raw) as tls:
-                tls.recv(2)  # TLS 1.3 reports a refused client certificate only on the first read
+        with (
+            socket.create_connection(listener.getsockname(), timeout=5) as raw,
+            client_context.wrap_socket(raw) as tls,
+        ):
+            tls.recv(2)  # TLS 1.3 reports a refused client certificate only on the first read
     except (ssl.SSLError, OSError):
         pass
     finally:
