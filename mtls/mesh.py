@@ -581,6 +581,24 @@ def _check_authorization(p: AuthorizationSettings, mesh: MeshSettings, modes: _M
     return found
 
 
+def _identity_ports(rules: Iterable[Any]) -> set[str] | None:
+    """The ports the identity-bearing rules are limited to (`to.operation.ports`), or None if any may match any port."""
+    ports: set[str] = set()
+    for rule in rules:
+        if not isinstance(rule, dict) or not _uses_identity([rule], "ALLOW"):
+            continue
+        targets = rule.get("to")
+        if not isinstance(targets, list) or not targets:
+            return None
+        for target in targets:
+            operation = target.get("operation") if isinstance(target, dict) else None
+            limited = operation.get("ports") if isinstance(operation, dict) else None
+            if not isinstance(limited, list) or not limited:
+                return None
+            ports |= {str(port) for port in limited}
+    return ports
+
+
 def _not_strict(p: AuthorizationSettings, mesh: MeshSettings, modes: _Modes) -> dict[str, str]:
     if p.namespace == mesh.root_namespace:  # applies in every namespace
         namespaces = {ns for ns, _ in mesh.namespaces} | {w.namespace for w in mesh.workloads}
@@ -588,9 +606,14 @@ def _not_strict(p: AuthorizationSettings, mesh: MeshSettings, modes: _Modes) -> 
         for ns in namespaces:
             candidates.update(modes.in_namespace(ns))
     elif p.selector:
+        labels, ports = dict(p.selector), _identity_ports(p.rules or ())
+        if ports is None:  # the identity rules may match on any port
+            per_port = modes.at(p.namespace, labels, None)
+        else:
+            per_port = {port: modes.at(p.namespace, labels, port)[port] for port in sorted(ports)}
         candidates = {
-            f"{p.namespace} {dict(p.selector)}" + ("" if port == "*" else f" port {port}"): mode
-            for port, mode in modes.at(p.namespace, dict(p.selector), None).items()
+            f"{p.namespace} {labels}" + ("" if port == "*" else f" port {port}"): mode
+            for port, mode in per_port.items()
         }
     else:
         candidates = modes.in_namespace(p.namespace)

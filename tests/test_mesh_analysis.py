@@ -286,6 +286,16 @@ def test_identity_policy_sees_a_port_level_exception():
     assert len(findings) == 1 and "default {'app': 'httpbin'} port 8000 is PERMISSIVE" in findings[0]
 
 
+def test_identity_policy_limited_to_strict_ports_ignores_a_permissive_metrics_port():
+    raw = seed()
+    raw["workloads"].append({"namespace": "default", "selector": {"app": "httpbin"}, "ports": {"9090": "PERMISSIVE"}})
+    raw["authorization"][0]["rules"][0]["to"][0]["operation"]["ports"] = ["8000"]
+    assert findings_of(raw) == []
+    raw["authorization"][0]["rules"][0]["to"][0]["operation"]["ports"] = ["8000", "9090"]
+    findings = findings_of(raw)
+    assert len(findings) == 1 and "default {'app': 'httpbin'} port 9090 is PERMISSIVE" in findings[0]
+
+
 def test_identity_conditions_count_too_and_namespace_wide_policies_see_every_workload():
     raw = with_policy(
         namespace="my-namespace", rules=[{"when": [{"key": "source.principal", "values": ["cluster.local/ns/a/sa/b"]}]}]
