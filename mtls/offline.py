@@ -7,11 +7,12 @@ recording marks so nobody mistakes them for real values.
 from __future__ import annotations
 
 import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
 import json
 import logging
 import runpy
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -206,17 +207,23 @@ class RecordingMonitor(mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
-class _ImmediateExecutor(ThreadPoolExecutor):
-    """Runs the SDK's executor jobs inline: no worker threads, hence no stray per-thread event loops
-    (the pattern of the Pulumi SDK's own mock tests)."""
+class _WorkerLoops:
+    """The SDK gives every executor thread an event loop of its own and never closes it; we make those loops
+    ourselves so that they are closed with the run, not found half torn down at interpreter exit."""
 
-    def submit(self, fn, /, *args, **kwargs):
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
+    def __init__(self) -> None:
+        self.loops: list[asyncio.AbstractEventLoop] = []
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        with self.lock:
+            self.loops.append(loop)
+
+    def close(self) -> None:
+        for loop in self.loops:
+            loop.close()
 
 
 class _LogCollector(logging.Handler):
@@ -246,7 +253,8 @@ def run_program(
     logger.addHandler(_LogCollector(recording))
     mock = OfflineMocks(placeholders)
     loop = asyncio.new_event_loop()
-    loop.set_default_executor(_ImmediateExecutor())
+    worker_loops = _WorkerLoops()
+    loop.set_default_executor(ThreadPoolExecutor(initializer=worker_loops.start))
     asyncio.set_event_loop(loop)
     try:
         pulumi.runtime.set_mocks(
@@ -269,6 +277,8 @@ def run_program(
         except Exception as exc:  # the program's own failure is part of what we record
             recording.error = exc
     finally:
+        loop.run_until_complete(loop.shutdown_default_executor())
+        worker_loops.close()
         asyncio.set_event_loop(None)
         loop.close()
         logger.handlers.clear()

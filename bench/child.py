@@ -1,0 +1,71 @@
+"""One measured run in a fresh process: the real program, or the floor, through the same mock engine.
+
+    python bench/child.py program CONFIG.json RESULT.json [DUMP.json]
+    python bench/child.py floor RESOURCES.json RESULT.json
+
+Both first import the same Pulumi SDK modules, so the timed part is evaluation: what a preview pays on top of
+starting Python and loading the providers' SDKs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pulumi  # noqa: E402
+import pulumi_gcp as gcp  # noqa: E402
+import pulumi_kubernetes as k8s  # noqa: E402
+
+# The SDK classes of the program's resource types. Their modules load lazily, on first attribute access.
+SDK_CLASSES = (
+    gcp.compute.GlobalAddress,
+    gcp.certificatemanager.TrustConfig,
+    gcp.networksecurity.ServerTlsPolicy,
+    gcp.logging.Metric,
+    gcp.monitoring.AlertPolicy,
+    k8s.Provider,
+    k8s.apiextensions.CustomResource,
+    k8s.core.v1.ServicePatch,
+    k8s.networking.v1.Ingress,
+)
+
+from mtls import offline  # noqa: E402
+
+
+def main() -> None:
+    mode, source, result = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    if mode == "program":
+        config = json.loads(source.read_text())
+        started = time.perf_counter()
+        recording = offline.run_program("bench", config, offline.Placeholders(), ROOT)
+        seconds = time.perf_counter() - started
+        if recording.error is not None:
+            raise SystemExit(f"the program failed: {recording.error}")
+        if len(sys.argv) > 4:  # what the floor registers: every resource a provider handles, as recorded
+            resources = [
+                {"type": r.type, "name": r.name, "inputs": r.inputs, "protect": r.protect, "provider": bool(r.provider)}
+                for r in recording.resources
+                if r.custom and not r.read
+            ]
+            Path(sys.argv[4]).write_text(
+                json.dumps({"resources": resources, "invokes": [[i.token, i.args] for i in recording.invokes]})
+            )
+    else:
+        os.environ["BENCH_FLOOR_RESOURCES"] = str(source)
+        started = time.perf_counter()
+        recording = offline.run_program("bench", {}, offline.Placeholders(), ROOT / "bench" / "floor")
+        seconds = time.perf_counter() - started
+        if recording.error is not None:
+            raise SystemExit(f"the floor failed: {recording.error}")
+    registered = sum(1 for r in recording.resources if r.custom and not r.read)
+    result.write_text(json.dumps({"seconds": seconds, "resources": registered}))
+
+
+if __name__ == "__main__":
+    main()
