@@ -18,7 +18,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import pulumi  # noqa: E402
 import pulumi_gcp as gcp  # noqa: E402
 import pulumi_kubernetes as k8s  # noqa: E402
 
