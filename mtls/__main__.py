@@ -25,11 +25,7 @@ from mtls.findings import Finding, Severity, errors
 
 def _plan(args: argparse.Namespace) -> int:
     root = Path(args.project_root)
-    try:
-        config = stack_files.read_stack_config(root, args.stack)
-    except stack_files.StackFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    config = stack_files.read_stack_config(root, args.stack)
     placeholders = offline.Placeholders(backend_name=args.backend_name, backend_scheme=args.backend_scheme)
     recording = offline.run_program(args.stack, config, placeholders, project_root=root)
     for message in recording.messages("warning"):
@@ -50,11 +46,7 @@ def _stack_findings(args: argparse.Namespace):
 
 
 def _check(args: argparse.Namespace) -> int:
-    try:
-        _, findings = _stack_findings(args)
-    except stack_files.StackFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    _, findings = _stack_findings(args)
     for finding in findings:
         print(f"{finding.severity.value}: {finding}")
     failed = errors(findings)
@@ -111,11 +103,7 @@ def _load_group(paths: list[str], problems: list[Finding]) -> tuple[certificates
 def _client(args: argparse.Namespace) -> int:
     problems: list[Finding] = []
     if args.stack:
-        try:
-            stack_settings, findings = _stack_findings(args)
-        except stack_files.StackFileError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        stack_settings, findings = _stack_findings(args)
         if stack_settings is None:
             for finding in errors(findings):
                 print(f"error: {finding}", file=sys.stderr)
@@ -144,11 +132,7 @@ def _client(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    try:
-        stack_settings, findings = _stack_findings(args)
-    except stack_files.StackFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    stack_settings, findings = _stack_findings(args)
     for finding in findings:
         print(f"{finding.severity.value}: {finding}", file=sys.stderr)
     if stack_settings is None:
@@ -252,7 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     d.set_defaults(run=lambda _args: print(config_docs.reference()) or 0)
 
     args = parser.parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except stack_files.StackFileError as exc:  # every --stack command: a missing or broken Pulumi.<stack>.yaml
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
