@@ -83,7 +83,8 @@ def render(recording: Recording, placeholders: Placeholders) -> str:
         inner = prefix + ("    " if last else "│   ")
         kids = children.get(resource.urn, [])
         detail = inner + ("│   " if kids else "    ")
-        for line in _lines(_inputs(resource), "") if _inputs(resource) else []:
+        inputs = _inputs(resource)
+        for line in _lines(inputs, "") if inputs else []:
             out.append(f"{detail}{line}")
         for i, kid in enumerate(kids):
             walk(kid, inner, i == len(kids) - 1)
