@@ -510,6 +510,16 @@ def _edge(raw: Any, project_root: Path, findings: list[Finding]) -> EdgeSettings
             )
         )
         return None
+    if raw["clientValidation"] == "ALLOW_INVALID_OR_MISSING_CLIENT_CERT":
+        findings.append(
+            warning(
+                "config.weak-validation",
+                f"{key}.clientValidation",
+                "requests without a valid client certificate reach the backend too; the application must refuse "
+                "them by the X-Client-Cert-Chain-Verified header (gke-mtls:gkeBackend.meshGuard does it in the "
+                "mesh). Use REJECT_INVALID unless you are migrating clients.",
+            )
+        )
     if None in (domains, ssl_policy, anchors, intermediates, allowlisted) or INVALID in raw.values():
         return None
     return EdgeSettings(

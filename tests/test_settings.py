@@ -99,3 +99,12 @@ def test_plain_string_value_that_is_not_json_is_still_read_as_a_string():
 def test_structured_values_arrive_as_json_like_the_engine_sends_them():
     config = minimal_config()
     assert json.loads(config["gke-mtls:edge"])["domains"] == ["dev.example.com"]
+
+
+def test_allowing_invalid_client_certificates_is_a_warning_that_says_who_must_enforce():
+    settings, findings = parse(minimal_config(clientValidation="ALLOW_INVALID_OR_MISSING_CLIENT_CERT"), PROJECT_ROOT)
+    assert settings is not None
+    assert [(f.severity, f.code, f.key) for f in findings] == [
+        (Severity.WARNING, "config.weak-validation", "gke-mtls:edge.clientValidation")
+    ]
+    assert "must refuse them by the X-Client-Cert-Chain-Verified header" in findings[0].message
