@@ -25,7 +25,7 @@ RESOURCE_NAME = Text(
     "ending with a letter or digit",
 )
 LABELS = MapOf(Text(), Text())  # Istio's own label rules are checked by the mesh preflight, with their reasons
-PORT = Text(pattern=r".*", syntax="")  # "8080"; range checked by the mesh preflight
+PORT = Text()  # "8080": any string here; the mesh preflight reports one that is not a port, with its key
 
 CLUSTER = Section(
     doc="How Pulumi reaches the GKE cluster (an explicit Kubernetes provider). Set `context`, `kubeconfig`, or both.",
