@@ -281,8 +281,7 @@ def parse(config: Mapping[str, str], project_root: Path) -> tuple[StackSettings 
     """Settings, or None when any error stands; and every finding of the run."""
     findings: list[Finding] = []
     top = STACK.read(namespace_values(config), NAMESPACE, findings)
-    if top is INVALID:
-        return None, findings
+    # namespace_values() always gives an object, so `top` is a dict of the section's keys.
     _require_together(top, "edge", "backend", "the edge needs to know which backend service to front", findings)
     if top["cluster"] is None:
         for part in ("mesh", "gkeBackend"):
