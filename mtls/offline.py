@@ -7,7 +7,6 @@ recording marks so nobody mistakes them for real values.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import runpy
 import threading
@@ -286,11 +285,8 @@ def run_program(
 
 
 def _backend_output_name(config: Mapping[str, str]) -> str:
-    from mtls.settings import BACKEND
+    from mtls.settings import BACKEND, namespace_values
 
     default = BACKEND.by_name["output"].default
-    try:
-        backend = json.loads(config.get(f"{PROJECT}:backend", "{}"))
-    except json.JSONDecodeError:
-        return default
+    backend = namespace_values(config).get("backend")
     return backend.get("output", default) if isinstance(backend, dict) else default
