@@ -12,6 +12,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -61,7 +62,7 @@ class LoadedCertificate:
     def subject(self) -> str:
         return self.certificate.subject.rfc4514_string() or "(empty subject)"
 
-    @property
+    @cached_property
     def fingerprint(self) -> bytes:
         return self.certificate.fingerprint(hashes.SHA256())
 

@@ -18,6 +18,7 @@ from cryptography.x509 import verification
 
 from mtls import certificates
 from mtls.certificates import LoadedCertificate
+from mtls.findings import Severity
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def _leaf_reasons(leaf: x509.Certificate, now: dt.datetime) -> list[str]:
     reasons += [
         _reason(v.status, leaf, v.text)
         for v in certificates.validity_violations(leaf, now, 0)
-        if v.severity.value == "error"
+        if v.severity is Severity.ERROR
     ]
     return reasons
 
@@ -134,6 +135,6 @@ def check_client(
         reasons += [
             _reason(v.status, ca, v.text)
             for v in certificates.ca_violations(ca)
-            if v.severity.value == "error" and not (ca is issuer and v.code == "cert.eku")
+            if v.severity is Severity.ERROR and not (ca is issuer and v.code == "cert.eku")
         ]
     return reasons
