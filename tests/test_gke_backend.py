@@ -282,3 +282,27 @@ def test_no_name_until_the_controller_has_run_and_the_message_says_what_to_do():
         "entry for port 80). Wait a minute for the NEG controller, then run `pulumi up --refresh` on "
         "this stack once more."
     )
+
+
+def test_log_sample_rate_must_be_a_number_from_0_to_1():
+    for value, message in [
+        (1.5, f"{KEY}.logSampleRate: 1.5 is out of range; use a number from 0.0 to 1.0. [config.range]"),
+        ("all", f"{KEY}.logSampleRate: must be a number, got a string 'all'. [config.type]"),
+    ]:
+        findings: list[Finding] = []
+        assert (
+            GKE_BACKEND.read(
+                {"namespace": "default", "service": "web", "port": 80, "logSampleRate": value}, KEY, findings
+            )["logSampleRate"]
+            is INVALID
+        )
+        assert [str(f) for f in findings] == [message]
+
+
+def test_creating_the_service_needs_its_selector():
+    findings: list[Finding] = []
+    raw = GKE_BACKEND.read({"namespace": "default", "service": "web", "port": 80, "createService": True}, KEY, findings)
+    assert build(raw, KEY, findings) is None
+    assert [str(f) for f in findings] == [
+        f"{KEY}.selector: createService needs the pod labels the Service selects; add `selector`. [config.gke-backend]"
+    ]

@@ -108,3 +108,10 @@ def test_allowing_invalid_client_certificates_is_a_warning_that_says_who_must_en
         (Severity.WARNING, "config.weak-validation", "gke-mtls:edge.clientValidation")
     ]
     assert "must refuse them by the X-Client-Cert-Chain-Verified header" in findings[0].message
+
+
+def test_integer_out_of_range_names_the_range():
+    _, findings = parse(minimal_config(expiryWarningDays=5000), PROJECT_ROOT)
+    assert [str(f) for f in findings] == [
+        "gke-mtls:edge.expiryWarningDays: 5000 is out of range; use an integer from 0 to 3650. [config.range]"
+    ]
