@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime import settings as runtime_settings
 
@@ -70,6 +71,8 @@ class Registration:
     read: bool = False
     provider: str = ""  # "<provider urn>::<id>" for resources of an explicit provider
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)  # input -> URNs it came from
+    dependencies: list[str] = field(default_factory=list)  # depends_on and property dependencies, as URNs
+    options: dict[str, Any] = field(default_factory=dict)  # the other resource options the engine received
 
 
 @dataclass
@@ -175,6 +178,16 @@ class RecordingMonitor(mocks.MockMonitor):
                     retain_on_delete=request.retainOnDelete,
                     provider=request.provider,
                     property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                    dependencies=sorted(request.dependencies),
+                    options={
+                        "ignoreChanges": list(request.ignoreChanges),
+                        "replaceOnChanges": list(request.replaceOnChanges),
+                        "additionalSecretOutputs": list(request.additionalSecretOutputs),
+                        "aliases": [json_format.MessageToDict(alias) for alias in request.aliases],
+                        "customTimeouts": json_format.MessageToDict(request.customTimeouts),
+                        "deletedWith": request.deletedWith,
+                        "importId": request.importId,
+                    },
                 )
             )
         return response
