@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pulumi
 
-from components.backend import find_backend_service
-from components.cluster import cluster_provider
-from components.edge import Edge, EdgeArgs
-from components.edge_monitoring import EdgeMonitoring, EdgeMonitoringArgs
-from components.gke_backend import GkeBackend, GkeBackendArgs
-from components.mesh import Mesh, MeshArgs
-from mtls import istio_resources, stack
+from components.edge.component import Edge, EdgeArgs, EdgeMonitoring, EdgeMonitoringArgs, find_backend_service
+from components.gke.component import GkeBackend, GkeBackendArgs, cluster_provider
+from components.mesh.component import Mesh, MeshArgs
+from components.stack import engine as stack
+from components.stack import istio_resources
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 

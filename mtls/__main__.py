@@ -9,18 +9,12 @@ from pathlib import Path
 
 import yaml
 
-from mtls import (
-    certificates,
-    client_check,
-    config_docs,
-    istio_resources,
-    istio_schema,
-    offline,
-    plan,
-    preflight,
-    stack_files,
-)
-from mtls.findings import Finding, Severity, errors
+from components.core.findings import Finding, Severity, errors
+from components.edge import certificates, client_check
+from components.mesh import schema as istio_schema
+from components.stack import istio_resources, preflight
+from mtls import docs as config_docs
+from mtls import offline, plan, stack_files
 
 
 def _plan(args: argparse.Namespace) -> int:

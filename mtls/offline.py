@@ -298,7 +298,7 @@ def run_program(
 
 
 def _backend_output_name(config: Mapping[str, str]) -> str:
-    from mtls.settings import BACKEND, namespace_values
+    from components.stack.settings import BACKEND, namespace_values
 
     default = BACKEND.by_name["output"].default
     backend = namespace_values(config).get("backend")

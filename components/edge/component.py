@@ -1,0 +1,249 @@
+"""The edge's Pulumi side: the backend lookup, the mTLS load balancer (`Edge`) and its rejected-client metric and
+alert (`EdgeMonitoring`).
+
+trust config -> server TLS policy -> target HTTPS proxy <- URL map -> GKE backend service
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.edge.backend_service import BackendService, scheme_problem
+from components.edge.monitoring import METRIC_LABEL, metric_name, rejected_clients_filter
+from components.stack.settings import GCE_NAME, BackendSettings, EdgeSettings, RejectedClientsAlert
+
+KEY = "gke-mtls:backend"
+
+
+async def find_backend_service(backend: BackendSettings) -> BackendService:
+    """Resolves the name (StackReference or explicit) and reads the service; raises RunError naming the key."""
+    name = backend.name or await _name_from_stack(backend)
+    # A failed lookup (no such service, no permission) ends the run with the provider's own message; the SDK
+    # records RPC failures itself, so wrapping it here would not change what the user sees.
+    found = gcp.compute.get_backend_service(name=name)
+    service = BackendService(name=name, self_link=found.self_link, load_balancing_scheme=found.load_balancing_scheme)
+    problem = scheme_problem(service)
+    if problem is not None:
+        raise pulumi.RunError(f"{KEY}: {problem}")
+    return service
+
+
+async def _name_from_stack(backend: BackendSettings) -> str:
+    assert backend.stack is not None
+    reference = pulumi.StackReference(backend.stack)
+    # get_output rather than require_output: the latter fails with a bare KeyError naming neither stack nor key.
+    name = await reference.get_output(backend.output).future()
+    if name is None:
+        raise pulumi.RunError(
+            f"{KEY}.output: stack {backend.stack!r} has no output {backend.output!r}. Export the backend service "
+            f"name from that stack under this name, or set {KEY}.output to the output it does export."
+        )
+    if not isinstance(name, str) or not re.fullmatch(str(GCE_NAME.pattern), name):
+        raise pulumi.RunError(
+            f"{KEY}.output: output {backend.output!r} of stack {backend.stack!r} is {name!r}, not a backend "
+            "service name; export the name of the backend service GKE generated."
+        )
+    return name
+
+
+# Trust config and server TLS policy live in "global" for global external and classic load balancers.
+LOCATION = "global"
+
+
+@dataclass(frozen=True)
+class EdgeArgs:
+    settings: EdgeSettings
+    backend: BackendService
+
+
+class Edge(pulumi.ComponentResource):
+    ip_address: pulumi.Output[str]
+    https_urls: list[str]
+    trust_config_id: pulumi.Output[str]
+    server_tls_policy_id: pulumi.Output[str]
+    https_forwarding_rule_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gke-mtls:edge:Edge", name, None, opts)
+        edge, backend = args.settings, args.backend
+        child = pulumi.ResourceOptions(parent=self)
+        # No fixed `name` on any child: Pulumi's auto-names let a replacement be created before the old one is
+        # deleted, so a proxy is never left pointing at a deleted policy (resourceInUseByAnotherResource).
+
+        # protect: DNS records point at this IP; losing it breaks every client until DNS is changed.
+        address = gcp.compute.GlobalAddress(
+            f"{name}-address",
+            address_type="EXTERNAL",
+            ip_version="IPV4",
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        certificate = gcp.compute.ManagedSslCertificate(
+            f"{name}-certificate",
+            type="MANAGED",
+            managed={"domains": list(edge.domains)},
+            opts=child,
+        )
+        ssl_policy = gcp.compute.SSLPolicy(
+            f"{name}-ssl-policy",
+            profile=edge.ssl_policy.profile,
+            min_tls_version=edge.ssl_policy.min_tls_version,
+            custom_features=list(edge.ssl_policy.custom_features) or None,
+            opts=child,
+        )
+        trust_stores: list[Any] | None = (
+            [
+                {
+                    "trust_anchors": [{"pem_certificate": f.pem} for f in edge.trust_anchors],
+                    "intermediate_cas": [{"pem_certificate": f.pem} for f in edge.intermediate_cas],
+                }
+            ]
+            if edge.trust_anchors
+            else None
+        )
+        trust_config = gcp.certificatemanager.TrustConfig(
+            f"{name}-trust-config",
+            location=LOCATION,
+            description="Client CAs for frontend mTLS (gke-mtls)",
+            trust_stores=trust_stores,
+            allowlisted_certificates=[{"pem_certificate": f.pem} for f in edge.allowlisted_certificates] or None,
+            opts=child,
+        )
+        server_tls_policy = gcp.networksecurity.ServerTlsPolicy(
+            f"{name}-server-tls-policy",
+            location=LOCATION,
+            description="Client certificate validation (gke-mtls)",
+            mtls_policy={
+                "client_validation_mode": edge.client_validation,
+                "client_validation_trust_config": trust_config.id,
+            },
+            opts=child,
+        )
+        url_map = gcp.compute.URLMap(
+            f"{name}-url-map",
+            description="Routes the mTLS edge to the GKE backend (gke-mtls)",
+            default_service=backend.self_link,
+            opts=child,
+        )
+        https_proxy = gcp.compute.TargetHttpsProxy(
+            f"{name}-https-proxy",
+            url_map=url_map.id,
+            ssl_certificates=[certificate.id],
+            ssl_policy=ssl_policy.id,
+            server_tls_policy=server_tls_policy.id,
+            opts=child,
+        )
+        https_rule = gcp.compute.GlobalForwardingRule(
+            f"{name}-https-rule",
+            target=https_proxy.id,
+            ip_address=address.id,
+            ip_protocol="TCP",
+            port_range="443",
+            load_balancing_scheme=backend.load_balancing_scheme,
+            opts=child,
+        )
+        if edge.https_redirect:
+            redirect_map = gcp.compute.URLMap(
+                f"{name}-redirect-url-map",
+                description="Redirects plain HTTP to HTTPS (gke-mtls)",
+                default_url_redirect={
+                    "https_redirect": True,
+                    "strip_query": False,
+                    "redirect_response_code": "MOVED_PERMANENTLY_DEFAULT",
+                },
+                opts=child,
+            )
+            http_proxy = gcp.compute.TargetHttpProxy(f"{name}-http-proxy", url_map=redirect_map.id, opts=child)
+            gcp.compute.GlobalForwardingRule(
+                f"{name}-http-rule",
+                target=http_proxy.id,
+                ip_address=address.id,
+                ip_protocol="TCP",
+                port_range="80",
+                load_balancing_scheme=backend.load_balancing_scheme,
+                opts=child,
+            )
+
+        self.ip_address = address.address
+        self.https_urls = [f"https://{domain}/" for domain in edge.domains]
+        self.trust_config_id = trust_config.id
+        self.server_tls_policy_id = server_tls_policy.id
+        self.https_forwarding_rule_name = https_rule.name
+        self.register_outputs(
+            {
+                "ipAddress": self.ip_address,
+                "httpsUrls": self.https_urls,
+                "trustConfigId": self.trust_config_id,
+                "serverTlsPolicyId": self.server_tls_policy_id,
+                "httpsForwardingRuleName": self.https_forwarding_rule_name,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class EdgeMonitoringArgs:
+    stack: str
+    forwarding_rule_name: pulumi.Output[str]
+    alert: RejectedClientsAlert | None
+
+
+class EdgeMonitoring(pulumi.ComponentResource):
+    log_query: pulumi.Output[str]
+
+    def __init__(self, name: str, args: EdgeMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gke-mtls:edge:EdgeMonitoring", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.log_query = args.forwarding_rule_name.apply(rejected_clients_filter)
+        metric = gcp.logging.Metric(
+            f"{name}-rejected-clients",
+            name=metric_name(args.stack),
+            description="Client certificates the gke-mtls edge rejected, by statusDetails",
+            filter=self.log_query,
+            metric_descriptor={
+                "metric_kind": "DELTA",
+                "value_type": "INT64",
+                "unit": "1",
+                "display_name": "Rejected client certificates",
+                "labels": [{"key": METRIC_LABEL, "value_type": "STRING", "description": "GCP's statusDetails"}],
+            },
+            label_extractors={METRIC_LABEL: "EXTRACT(jsonPayload.statusDetails)"},
+            # delete_before_replace: the API needs a fixed metric name, so a replacement cannot coexist with the old.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        if args.alert is not None:
+            gcp.monitoring.AlertPolicy(
+                f"{name}-rejected-clients-alert",
+                display_name=f"gke-mtls {args.stack}: clients rejected at the mTLS edge",
+                combiner="OR",
+                conditions=[
+                    {
+                        "display_name": f"more than {args.alert.threshold} rejected client certificates",
+                        "condition_threshold": {
+                            "filter": metric.name.apply(lambda n: f'metric.type="logging.googleapis.com/user/{n}"'),
+                            "comparison": "COMPARISON_GT",
+                            "threshold_value": args.alert.threshold,
+                            "duration": "0s",
+                            "aggregations": [
+                                {
+                                    "alignment_period": f"{args.alert.window_seconds}s",
+                                    "per_series_aligner": "ALIGN_SUM",
+                                    "cross_series_reducer": "REDUCE_SUM",
+                                    "group_by_fields": [f"metric.label.{METRIC_LABEL}"],
+                                }
+                            ],
+                        },
+                    }
+                ],
+                notification_channels=list(args.alert.notification_channels),
+                documentation={
+                    "content": "Clients are failing the edge's certificate check. `statusDetails` says why (for "
+                    "example client_cert_chain_invalid_eku); check a client with `python -m mtls client`.",
+                    "mime_type": "text/markdown",
+                },
+                opts=child,
+            )
+        self.register_outputs({"logQuery": self.log_query})

@@ -1,0 +1,1 @@
+"""The Istio mesh: PeerAuthentications, AuthorizationPolicies and DestinationRules, and their analysis."""

@@ -1,0 +1,218 @@
+"""Validates Istio resources the way the Kubernetes API server does with Istio's CRDs: the OpenAPI v3 schema
+(with unknown fields refused) and every `x-kubernetes-validations` CEL rule, evaluated by cel-python.
+
+Messages follow the API server's wording ("Unsupported value", "Required value", the rule's own message).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import celpy
+import jsonschema
+import yaml
+
+# Istio's published CRDs (security.istio.io and networking.istio.io), kept beside the project, not in it.
+DEFAULT_CRDS = Path(__file__).resolve().parents[3] / "shared" / "istio" / "crds.yaml"
+CRDS_ENV = "GKE_MTLS_ISTIO_CRDS"
+WHERE_TO_GET = (
+    "get Istio's CRDs from manifests/charts/base/files/crd-all.gen.yaml of istio/istio (the release you run) "
+    f"and put them at {DEFAULT_CRDS} or point {CRDS_ENV} at the file"
+)
+DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+class CrdsMissingError(Exception):
+    pass
+
+
+def crds_path() -> Path:
+    return Path(os.environ.get(CRDS_ENV) or DEFAULT_CRDS)
+
+
+@dataclass(frozen=True)
+class _Version:
+    schema: dict[str, Any]  # as published, for the CEL rules
+    strict: dict[str, Any]  # unknown fields refused, for jsonschema
+
+
+def _strict(schema: Any) -> Any:
+    """The API server prunes (or, with strict field validation, refuses) fields a structural schema does not
+    list; jsonschema needs that said explicitly."""
+    if isinstance(schema, list):
+        return [_strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _strict(v) for k, v in schema.items() if k != "x-kubernetes-validations"}
+    if (
+        "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    if schema.get("nullable") and isinstance(schema.get("type"), str):
+        out["type"] = [schema["type"], "null"]
+    return out
+
+
+class IstioSchemas:
+    def __init__(self, versions: dict[tuple[str, str], _Version]):
+        self.versions = versions  # (apiVersion, kind) -> schema
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> IstioSchemas:
+        path = path or crds_path()
+        return _load(str(path))
+
+    def validate(self, document: Any) -> list[str]:
+        """API-server style errors for one resource; empty when it would be accepted."""
+        if not isinstance(document, dict):
+            return ["the document is not a mapping of fields"]
+        api_version, kind = document.get("apiVersion"), document.get("kind")
+        version = self.versions.get((str(api_version), str(kind)))
+        if version is None:
+            known = sorted({f"{a} {k}" for a, k in self.versions})
+            return [f"apiVersion {api_version!r} kind {kind!r} is not served by these CRDs (known: {', '.join(known)})"]
+        errors = _metadata_errors(document.get("metadata"))
+        body = {k: v for k, v in document.items() if k not in ("apiVersion", "kind", "metadata")}
+        structural = [_k8s_message(e) for e in jsonschema.Draft7Validator(version.strict).iter_errors(body)]
+        errors += sorted(structural)
+        if not structural:  # like the API server, rules run on a structurally valid object
+            errors += list(_rule_errors(version.schema, body, ""))
+        return errors
+
+
+@functools.cache
+def _load(path: str) -> IstioSchemas:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CrdsMissingError(f"{path}: cannot be read ({exc.strerror}); {WHERE_TO_GET}.") from exc
+    versions: dict[tuple[str, str], _Version] = {}
+    for crd in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        if not crd or crd.get("kind") != "CustomResourceDefinition":
+            continue
+        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            if version.get("served", True):
+                schema = dict(version["schema"]["openAPIV3Schema"])
+                schema["properties"] = {k: v for k, v in schema.get("properties", {}).items() if k != "status"}
+                versions[(f"{group}/{version['name']}", kind)] = _Version(schema, _strict(schema))
+    if not versions:
+        raise CrdsMissingError(f"{path}: holds no CustomResourceDefinition; {WHERE_TO_GET}.")
+    return IstioSchemas(versions)
+
+
+def _metadata_errors(metadata: Any) -> list[str]:
+    if not isinstance(metadata, dict) or not metadata.get("name"):
+        return ["metadata.name: Required value: name or generateName is required"]
+    errors = []
+    name, namespace = metadata["name"], metadata.get("namespace")
+    if not isinstance(name, str) or len(name) > 253 or not DNS_SUBDOMAIN.fullmatch(name):
+        errors.append(
+            f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower '
+            "case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+        )
+    if namespace is not None and (
+        not isinstance(namespace, str) or len(namespace) > 63 or not DNS_LABEL.fullmatch(namespace)
+    ):
+        errors.append(
+            f'metadata.namespace: Invalid value: "{namespace}": a lowercase RFC 1123 label must consist of '
+            "lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
+        )
+    return errors
+
+
+def _path(parts: Iterator[Any] | Any) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _k8s_message(error: jsonschema.ValidationError) -> str:
+    path = _path(error.absolute_path)
+    value = error.instance
+    shown = f'"{value}"' if isinstance(value, str) else repr(value)
+    v = error.validator
+    if v == "enum":
+        supported = ", ".join(f'"{s}"' for s in error.validator_value)
+        return f"{path}: Unsupported value: {shown}: supported values: {supported}"
+    if v == "required":
+        missing = re.search(r"'([^']+)' is a required property", error.message)
+        field = missing.group(1) if missing else "?"
+        return f"{_path([*error.absolute_path, field])}: Required value"
+    if v == "additionalProperties":
+        extra = sorted(set(value) - set(error.schema.get("properties", {})))
+        return "; ".join(f'{_path([*error.absolute_path, e])}: unknown field "{e}"' for e in extra)
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        relation = "greater than or equal to" if v == "minimum" else "less than or equal to" if v == "maximum" else v
+        return f"{path}: Invalid value: {shown}: {path} in body should be {relation} {error.validator_value}"
+    if v == "minProperties":
+        return f"{path} in body should have at least {error.validator_value} properties"
+    if v == "maxProperties":
+        return f"{path} in body should have at most {error.validator_value} properties"
+    if v in ("maxLength", "maxItems"):
+        return f"{path}: Too long: may not be more than {error.validator_value}"
+    if v in ("minLength", "minItems"):
+        return f"{path}: Invalid value: {shown}: {path} in body should be at least {error.validator_value} long"
+    if v == "type":
+        return f"{path}: Invalid value: {shown}: {path} in body must be of type {error.validator_value}"
+    if v == "pattern":
+        return f"{path}: Invalid value: {shown}: {path} in body should match '{error.validator_value}'"
+    return f"{path}: Invalid value: {shown}: {error.message}"
+
+
+_ENVIRONMENT = celpy.Environment()
+
+
+@functools.cache
+def _program(rule: str) -> Any:
+    return _ENVIRONMENT.program(_ENVIRONMENT.compile(rule))
+
+
+def _rule_errors(schema: dict[str, Any], value: Any, path: str) -> Iterator[str]:
+    for rule in schema.get("x-kubernetes-validations", ()):
+        problem = _evaluate(rule["rule"], value)
+        if problem is not None:
+            shown = '"object"' if isinstance(value, dict) else f'"{value}"' if isinstance(value, str) else repr(value)
+            yield f"{path or '<root>'}: Invalid value: {shown}: {rule.get('message') if problem is False else problem}"
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            sub = properties.get(key) or (extra if isinstance(extra, dict) else None)
+            if sub is not None:
+                yield from _rule_errors(sub, item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            yield from _rule_errors(schema["items"], item, f"{path}[{i}]")
+
+
+def _evaluate(rule: str, value: Any) -> bool | str | None:
+    """None when the rule holds, False when it does not, or the evaluation error in the API server's words."""
+    try:
+        result = _program(rule).evaluate({"self": celpy.json_to_cel(value)})
+    except celpy.CELEvalError as exc:
+        return _describe(exc)
+    if isinstance(result, celpy.CELEvalError):
+        return _describe(result)
+    return None if bool(result) else False
+
+
+def _describe(error: Exception) -> str:
+    text = str(error)
+    literal = re.search(r"invalid literal for int\(\) with base 10: StringType\([\\']*([^'\\]*)", text)
+    if literal:  # cel-python's wording of the conversion failure Kubernetes' CEL reports
+        return f"type conversion error from string to int: {literal.group(1)!r}"
+    undeclared = re.search(r"undeclared reference to '([^']+)'", text)
+    if undeclared:
+        return f"rule uses {undeclared.group(1)!r}, a Kubernetes CEL extension cel-python lacks; not checked here"
+    return f"rule could not be evaluated: {text.splitlines()[0][:200]}"

@@ -1,0 +1,33 @@
+"""Everything checked before `pulumi up`: the settings, GCP's certificate rules, and the mesh analysis."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+
+from components.core.findings import Finding, errors
+from components.edge import certificates
+from components.mesh import analysis as mesh
+from components.stack import settings
+
+
+def check_stack(
+    config: Mapping[str, str], project_root: Path, now: dt.datetime | None = None
+) -> tuple[settings.StackSettings | None, list[Finding]]:
+    """Settings (None when any error stands) and every finding of the run, errors and warnings."""
+    stack_settings, findings = settings.parse(config, project_root)
+    if stack_settings is None:
+        return None, findings
+    edge = stack_settings.edge
+    if edge is not None:
+        findings += certificates.check_trust_config(
+            edge.trust_anchors,
+            edge.intermediate_cas,
+            edge.allowlisted_certificates,
+            now or dt.datetime.now(dt.UTC),
+            edge.expiry_warning_days,
+        )
+    if stack_settings.mesh is not None:
+        findings += mesh.analyze(stack_settings.mesh)
+    return (None if errors(findings) else stack_settings), findings

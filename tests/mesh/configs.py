@@ -1,0 +1,102 @@
+"""Mesh configurations the tests share: the seed scenario and one configuration per generated shape.
+
+Every configuration here is rendered and validated against Istio's CRDs in tests/test_istio_schema.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.core.findings import Finding
+from components.mesh.analysis import analyze
+from components.mesh.settings import MESH, MeshSettings, build_mesh
+
+KEY = "gke-mtls:mesh"
+
+SEED: dict[str, Any] = {
+    "rootNamespace": "istio-system",
+    "mode": "STRICT",
+    "workloads": [{"namespace": "my-namespace", "selector": {"app": "my-special-app"}, "mode": "PERMISSIVE"}],
+    "authorization": [
+        {
+            "name": "httpbin-policy",
+            "namespace": "default",
+            "selector": {"app": "httpbin"},
+            "action": "ALLOW",
+            "rules": [
+                {
+                    "from": [{"source": {"principals": ["cluster.local/ns/default/sa/sleep"]}}],
+                    "to": [{"operation": {"methods": ["GET"], "paths": ["/info*"]}}],
+                }
+            ],
+        }
+    ],
+}
+
+EVERY_SHAPE: dict[str, Any] = {
+    "mode": "PERMISSIVE",
+    "namespaces": {"legacy": "DISABLE", "payments": "STRICT"},
+    "workloads": [
+        {
+            "namespace": "shop",
+            "selector": {"app": "web", "tier": "front"},
+            "mode": "STRICT",
+            "ports": {"8080": "PERMISSIVE", "9090": "DISABLE"},
+            "service": "web",
+            "servicePorts": {"9090": 90},
+        },
+        {
+            "namespace": "batch",
+            "selector": {"app": "old"},
+            "mode": "DISABLE",
+            "service": "old",
+            "name": "old-plaintext",
+        },
+        {"namespace": "ops"},
+    ],
+    "authorization": [
+        {
+            "name": "deny-admin",
+            "namespace": "shop",
+            "action": "DENY",
+            "rules": [{"to": [{"operation": {"paths": ["/admin*"], "ports": ["8080"]}}]}],
+        },
+        {"name": "audit-all", "namespace": "shop", "action": "AUDIT", "rules": [{}]},
+        {
+            "name": "ext-authz",
+            "namespace": "shop",
+            "selector": {"app": "web"},
+            "action": "CUSTOM",
+            "provider": "oauth2-proxy",
+            "rules": [{"to": [{"operation": {"hosts": ["shop.example.com"]}}]}],
+        },
+        {
+            "name": "by-header",
+            "namespace": "payments",
+            "selector": {"app": "api"},
+            "rules": [
+                {
+                    "from": [{"source": {"namespaces": ["shop"]}}],
+                    "when": [{"key": "request.headers[x-tenant]", "values": ["acme"]}],
+                }
+            ],
+        },
+    ],
+    "denyByDefault": ["payments"],
+    "meshWideIstioMutual": True,
+}
+
+
+def settings_of(raw: dict[str, Any]) -> MeshSettings:
+    findings: list[Finding] = []
+    mesh = build_mesh(MESH.read(raw, KEY, findings), KEY, findings)
+    assert findings == [] and mesh is not None, [str(f) for f in findings]
+    return mesh
+
+
+def findings_of(raw: dict[str, Any]) -> list[str]:
+    return [f"{f.severity.value} {f}" for f in analyze(settings_of(raw))]
+
+
+def codes_of(raw: dict[str, Any]) -> list[str]:
+    return [f.code for f in analyze(settings_of(raw))]

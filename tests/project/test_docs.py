@@ -1,0 +1,28 @@
+"""Docs and project files agree with the config key definitions the settings code reads."""
+
+from __future__ import annotations
+
+import yaml
+
+from mtls import docs as config_docs
+from tests.conftest import PROJECT_ROOT
+
+
+def test_readme_embeds_the_generated_config_reference():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert config_docs.reference() in readme, "README.md is stale: paste the output of `python -m mtls docs`"
+
+
+def test_reference_lists_every_key_once():
+    reference = config_docs.reference()
+    for key in config_docs.all_keys():
+        assert reference.count(f"| `{key}` |") == 1, key
+
+
+def test_pulumi_yaml_declares_exactly_the_projects_top_level_keys():
+    project = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())
+    declared = {k for k in project["template"]["config"] if k.startswith("gke-mtls:")}
+    top_level = {k for k in config_docs.all_keys() if "." not in k}
+    assert declared == top_level
+    assert project["name"] == "gke-mtls"
+    assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
