@@ -21,9 +21,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent
 async def main() -> dict:
     settings = stack.load_settings(PROJECT_ROOT)  # every finding at once; errors stop here
     outputs: dict = {}
-    if settings.edge is not None and settings.backend is not None:
+    if settings.edge is not None and settings.trust is not None and settings.backend is not None:
         backend = await find_backend_service(settings.backend)
-        edge = Edge("edge", EdgeArgs(settings=settings.edge, backend=backend))
+        edge = Edge("edge", EdgeArgs(settings.edge, settings.trust, backend))
         monitoring = EdgeMonitoring(
             "edge-monitoring",
             EdgeMonitoringArgs(

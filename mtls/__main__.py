@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from components.core.findings import Finding, Severity, errors
+from components.core.findings import Finding, errors
 from components.edge import certificates, client_check
 from components.mesh import schema as istio_schema
 from components.stack import istio_resources, preflight
@@ -53,11 +53,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _read(path: str) -> tuple[list[certificates.LoadedCertificate], list[Finding]]:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        return [], [Finding(Severity.ERROR, "cert.file", path, f"{path}: cannot be read ({exc.strerror}).")]
-    return certificates.load_pem_file(data, path, path)
+    return certificates.read_pem_file(path, path, code="cert.file")
 
 
 def _cert(args: argparse.Namespace) -> int:
@@ -65,15 +61,7 @@ def _cert(args: argparse.Namespace) -> int:
     failed = False
     for path in args.files:
         loaded, findings = _read(path)
-        if len(loaded) > 1:
-            findings.append(
-                Finding(
-                    Severity.ERROR,
-                    "cert.count",
-                    path,
-                    f"{path}: holds {len(loaded)} certificates; a trust config entry holds one.",
-                )
-            )
+        findings += certificates.one_per_file(loaded, path, path)
         for one in loaded:
             findings += [
                 one.finding(v)
@@ -106,10 +94,12 @@ def _client(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        edge = stack_settings.edge
-        trust = client_check.TrustConfig(edge.trust_anchors, edge.intermediate_cas, edge.allowlisted_certificates)
+        if stack_settings.trust is None:
+            print(f"error: stack {args.stack!r} has no gke-mtls:edge, so it has no trust config.", file=sys.stderr)
+            return 2
+        trust = stack_settings.trust
     else:
-        trust = client_check.TrustConfig(
+        trust = certificates.TrustConfig(
             _load_group(args.anchors, problems),
             _load_group(args.intermediates, problems),
             _load_group(args.allowlisted, problems),

@@ -298,8 +298,9 @@ def run_program(
 
 
 def _backend_output_name(config: Mapping[str, str]) -> str:
-    from components.stack.settings import BACKEND, namespace_values
+    from components.edge.settings import BackendSettings
+    from components.stack.settings import namespace_values
 
-    default = BACKEND.by_name["output"].default
+    default = BackendSettings.model_fields["output"].default
     backend = namespace_values(config).get("backend")
     return backend.get("output", default) if isinstance(backend, dict) else default

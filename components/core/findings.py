@@ -1,7 +1,8 @@
-"""What preflight reports: one finding per problem, each naming its config key and the fix."""
+"""What preflight reports: one finding per problem, each naming its config key (or file) and the fix."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,7 +17,7 @@ class Severity(StrEnum):
 class Finding:
     severity: Severity
     code: str  # stable, documented in the README; tests and users match on it
-    key: str  # full config key, e.g. "gke-mtls:edge.trustAnchors[0]"
+    key: str  # full config key, e.g. "gke-mtls:edge.trustAnchors[0]", or a file
     message: str  # what is wrong and what to do
 
     def __str__(self) -> str:
@@ -37,3 +38,9 @@ def errors(findings: Iterable[Finding]) -> list[Finding]:
 
 def warnings(findings: Iterable[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity is Severity.WARNING]
+
+
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The known name a misspelt one most likely meant, for a "did you mean" hint."""
+    found = difflib.get_close_matches(name, list(known), n=1)
+    return found[0] if found else None

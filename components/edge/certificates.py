@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -20,7 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from components.core.findings import Finding, Severity
+from components.core.findings import Finding, Severity, error
+from components.edge.settings import KEY, EdgeSettings
 
 # "Each certificate provided in PEM format may occupy up to 5kB" (Certificate Manager API); read as 5000 bytes.
 MAX_PEM_BYTES = 5000
@@ -147,18 +149,71 @@ def load_pem_file(data: bytes, source: str, key: str) -> tuple[list[LoadedCertif
 def load_one(data: bytes, source: str, key: str) -> tuple[LoadedCertificate | None, list[Finding]]:
     """Exactly one certificate: each trust config entry holds one."""
     loaded, findings = load_pem_file(data, source, key)
-    if len(loaded) > 1:
-        findings.append(
-            Finding(
-                Severity.ERROR,
-                "cert.count",
-                key,
-                f"{source}: holds {len(loaded)} certificates; put each in its own file and list each one.",
-            )
-        )
+    findings += one_per_file(loaded, source, key)
     if findings or not loaded:
         return None, findings
     return loaded[0], []
+
+
+def one_per_file(loaded: list[LoadedCertificate], source: str, key: str) -> list[Finding]:
+    if len(loaded) <= 1:
+        return []
+    return [
+        error(
+            "cert.count",
+            key,
+            f"{source}: holds {len(loaded)} certificates; a trust config entry holds one, so put each in its own "
+            "file and list each one.",
+        )
+    ]
+
+
+def read_pem_file(
+    source: str, key: str, root: Path | None = None, code: str = "config.file"
+) -> tuple[list[LoadedCertificate], list[Finding]]:
+    """Every certificate in the file `source` (relative to `root`, if given), or findings that say why there is none.
+    `code` says where the path came from: a config key, or the command line."""
+    under = f" under {root}" if root is not None else ""
+    try:
+        data = ((root or Path()) / source).read_bytes()
+    except FileNotFoundError:
+        return [], [error(code, key, f"{source}: no such file{under}; fix the path.")]
+    except IsADirectoryError:
+        return [], [error(code, key, f"{source}: is a directory; name a PEM file.")]
+    except OSError as exc:
+        return [], [error(code, key, f"{source}: cannot be read ({exc.strerror}); check its permissions.")]
+    return load_pem_file(data, source, key)
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """The certificates of a Certificate Manager trust config, read from their files."""
+
+    anchors: tuple[LoadedCertificate, ...]
+    intermediates: tuple[LoadedCertificate, ...] = ()
+    allowlisted: tuple[LoadedCertificate, ...] = ()
+
+
+def load_trust_config(edge: EdgeSettings, root: Path) -> tuple[TrustConfig | None, list[Finding]]:
+    """The edge's certificate files, each holding exactly one certificate; None when any cannot be used."""
+    findings: list[Finding] = []
+
+    def group(alias: str, paths: tuple[str, ...]) -> tuple[LoadedCertificate, ...]:
+        loaded = []
+        for i, path in enumerate(paths):
+            key = f"{KEY}.{alias}[{i}]"
+            found, problems = read_pem_file(path, key, root)
+            problems += one_per_file(found, path, key)
+            findings.extend(problems)
+            loaded += found[:1] if not problems else []
+        return tuple(loaded)
+
+    trust = TrustConfig(
+        group("trustAnchors", edge.trust_anchors),
+        group("intermediateCas", edge.intermediate_cas),
+        group("allowlistedCertificates", edge.allowlisted_certificates),
+    )
+    return (None if findings else trust), findings
 
 
 # --- rules on one certificate -------------------------------------------------------------------------------
@@ -451,7 +506,7 @@ def _unchained(anchors: list[LoadedCertificate], intermediates: list[LoadedCerti
 
 
 def _quota_findings(anchors: list, intermediates: list, allowlisted: list) -> list[Finding]:
-    key = "gke-mtls:edge"
+    key = KEY
     limits = [
         (
             len(anchors) + len(intermediates),

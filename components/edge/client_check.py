@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -18,14 +17,7 @@ from cryptography.x509 import verification
 
 from components.core.findings import Severity
 from components.edge import certificates
-from components.edge.certificates import LoadedCertificate
-
-
-@dataclass(frozen=True)
-class TrustConfig:
-    anchors: tuple[LoadedCertificate, ...]
-    intermediates: tuple[LoadedCertificate, ...] = ()
-    allowlisted: tuple[LoadedCertificate, ...] = ()
+from components.edge.certificates import TrustConfig
 
 
 def _reason(status: str, certificate: x509.Certificate, text: str) -> str:

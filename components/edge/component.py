@@ -6,18 +6,17 @@ trust config -> server TLS policy -> target HTTPS proxy <- URL map -> GKE backen
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 
+from components.core.names import GCE_NAME
 from components.edge.backend_service import BackendService, scheme_problem
+from components.edge.certificates import TrustConfig
 from components.edge.monitoring import METRIC_LABEL, metric_name, rejected_clients_filter
-from components.stack.settings import GCE_NAME, BackendSettings, EdgeSettings, RejectedClientsAlert
-
-KEY = "gke-mtls:backend"
+from components.edge.settings import BACKEND_KEY, BackendSettings, EdgeSettings, RejectedClientsAlert
 
 
 async def find_backend_service(backend: BackendSettings) -> BackendService:
@@ -29,23 +28,24 @@ async def find_backend_service(backend: BackendSettings) -> BackendService:
     service = BackendService(name=name, self_link=found.self_link, load_balancing_scheme=found.load_balancing_scheme)
     problem = scheme_problem(service)
     if problem is not None:
-        raise pulumi.RunError(f"{KEY}: {problem}")
+        raise pulumi.RunError(f"{BACKEND_KEY}: {problem}")
     return service
 
 
 async def _name_from_stack(backend: BackendSettings) -> str:
     assert backend.stack is not None
     reference = pulumi.StackReference(backend.stack)
-    # get_output rather than require_output: the latter fails with a bare KeyError naming neither stack nor key.
-    name = await reference.get_output(backend.output).future()
+    # Not require_output: it fails with a bare KeyError naming neither the stack nor the key.
+    details = await reference.get_output_details(backend.output)
+    name = details.value if details.value is not None else details.secret_value
     if name is None:
         raise pulumi.RunError(
-            f"{KEY}.output: stack {backend.stack!r} has no output {backend.output!r}. Export the backend service "
-            f"name from that stack under this name, or set {KEY}.output to the output it does export."
+            f"{BACKEND_KEY}.output: stack {backend.stack!r} has no output {backend.output!r}. Export the backend "
+            f"service name from that stack under this name, or set {BACKEND_KEY}.output to the output it does export."
         )
-    if not isinstance(name, str) or not re.fullmatch(str(GCE_NAME.pattern), name):
+    if not isinstance(name, str) or not GCE_NAME.matches(name):
         raise pulumi.RunError(
-            f"{KEY}.output: output {backend.output!r} of stack {backend.stack!r} is {name!r}, not a backend "
+            f"{BACKEND_KEY}.output: output {backend.output!r} of stack {backend.stack!r} is {name!r}, not a backend "
             "service name; export the name of the backend service GKE generated."
         )
     return name
@@ -58,6 +58,7 @@ LOCATION = "global"
 @dataclass(frozen=True)
 class EdgeArgs:
     settings: EdgeSettings
+    trust: TrustConfig  # the certificates of edge.trustAnchors, intermediateCas and allowlistedCertificates
     backend: BackendService
 
 
@@ -70,7 +71,7 @@ class Edge(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-mtls:edge:Edge", name, None, opts)
-        edge, backend = args.settings, args.backend
+        edge, trust, backend = args.settings, args.trust, args.backend
         child = pulumi.ResourceOptions(parent=self)
         # No fixed `name` on any child: Pulumi's auto-names let a replacement be created before the old one is
         # deleted, so a proxy is never left pointing at a deleted policy (resourceInUseByAnotherResource).
@@ -98,11 +99,11 @@ class Edge(pulumi.ComponentResource):
         trust_stores: list[Any] | None = (
             [
                 {
-                    "trust_anchors": [{"pem_certificate": f.pem} for f in edge.trust_anchors],
-                    "intermediate_cas": [{"pem_certificate": f.pem} for f in edge.intermediate_cas],
+                    "trust_anchors": [{"pem_certificate": f.pem} for f in trust.anchors],
+                    "intermediate_cas": [{"pem_certificate": f.pem} for f in trust.intermediates],
                 }
             ]
-            if edge.trust_anchors
+            if trust.anchors
             else None
         )
         trust_config = gcp.certificatemanager.TrustConfig(
@@ -110,7 +111,7 @@ class Edge(pulumi.ComponentResource):
             location=LOCATION,
             description="Client CAs for frontend mTLS (gke-mtls)",
             trust_stores=trust_stores,
-            allowlisted_certificates=[{"pem_certificate": f.pem} for f in edge.allowlisted_certificates] or None,
+            allowlisted_certificates=[{"pem_certificate": f.pem} for f in trust.allowlisted] or None,
             opts=child,
         )
         server_tls_policy = gcp.networksecurity.ServerTlsPolicy(

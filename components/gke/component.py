@@ -1,5 +1,6 @@
-"""The GKE side of the edge: BackendConfig, NEG-enabled Service and the anchor Ingress that make GKE's Ingress
-controller create the backend service the edge fronts, and keep it in step."""
+"""The GKE side's Pulumi part: the explicit provider of the cluster, and `GkeBackend` (BackendConfig, NEG-enabled
+Service and the anchor Ingress that make GKE's Ingress controller create the backend service the edge fronts, and
+keep it in step)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.gke import objects as rules
-from components.gke.objects import GkeBackendSettings
-from components.mesh.settings import ClusterSettings
+from components.gke import objects
+from components.gke.settings import ClusterSettings, GkeBackendSettings
 
 
 @dataclass(frozen=True)
@@ -32,21 +32,21 @@ class GkeBackend(pulumi.ComponentResource):
             api_version="cloud.google.com/v1",
             kind="BackendConfig",
             metadata={"name": s.backend_config_name, "namespace": s.namespace},
-            spec=rules.backend_config_spec(s),
+            spec=objects.backend_config_spec(s),
             opts=child,
         )
         # Plain dicts (checked against Kubernetes' schemas in the tests), not the SDK's TypedDicts.
         metadata: Any = {
             "name": s.service,
             "namespace": s.namespace,
-            "annotations": rules.service_annotations(s),
+            "annotations": objects.service_annotations(s),
         }
         service: k8s.core.v1.Service | k8s.core.v1.ServicePatch
         if s.create_service:
             service = k8s.core.v1.Service(
                 f"{name}-service",
                 metadata=metadata,
-                spec=cast(Any, rules.service_spec(s)),
+                spec=cast(Any, objects.service_spec(s)),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[backend_config]),
             )
         else:
@@ -59,12 +59,12 @@ class GkeBackend(pulumi.ComponentResource):
         anchor_metadata: Any = {
             "name": s.anchor_name,
             "namespace": s.namespace,
-            "annotations": rules.anchor_annotations(),
+            "annotations": objects.anchor_annotations(),
         }
         anchor = k8s.networking.v1.Ingress(
             f"{name}-anchor",
             metadata=anchor_metadata,
-            spec=cast(Any, rules.anchor_spec(s)),
+            spec=cast(Any, objects.anchor_spec(s)),
             # protect: deleting the anchor makes GKE delete the backend service the edge routes to (an outage).
             opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=[service]),
         )
@@ -76,14 +76,15 @@ class GkeBackend(pulumi.ComponentResource):
 
 def _name_or_pending(service_metadata: dict | None, anchor_metadata: dict | None, s: GkeBackendSettings) -> str:
     annotations = lambda metadata: (metadata or {}).get("annotations")  # noqa: E731
-    name = rules.backend_service_name(annotations(service_metadata), annotations(anchor_metadata), s)
+    name = objects.backend_service_name(annotations(service_metadata), annotations(anchor_metadata), s)
     if name is None:
-        pulumi.log.warn(rules.pending_message(s))
-        return rules.pending_message(s)
+        pulumi.log.warn(objects.pending_message(s))
+        return objects.pending_message(s)
     return name
 
 
 def cluster_provider(cluster: ClusterSettings) -> k8s.Provider:
+    """Every in-cluster resource goes through this provider, never the ambient default one."""
     return k8s.Provider(
         "cluster",
         kubeconfig=cluster.kubeconfig,

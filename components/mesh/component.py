@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.mesh.analysis import Manifest
+from components.core.manifest import Manifest
 
 
 @dataclass(frozen=True)
 class MeshArgs:
-    manifests: list[Manifest]  # from components.mesh.analysis.manifests(settings), already analysed
+    manifests: list[Manifest]  # analysed and ready: the mesh's own and the GKE side's guard
 
 
 class Mesh(pulumi.ComponentResource):

@@ -16,15 +16,15 @@ def check_stack(
     config: Mapping[str, str], project_root: Path, now: dt.datetime | None = None
 ) -> tuple[settings.StackSettings | None, list[Finding]]:
     """Settings (None when any error stands) and every finding of the run, errors and warnings."""
-    stack_settings, findings = settings.parse(config, project_root)
+    stack_settings, findings = settings.parse_stack(config, project_root)
     if stack_settings is None:
         return None, findings
-    edge = stack_settings.edge
-    if edge is not None:
+    edge, trust = stack_settings.edge, stack_settings.trust
+    if edge is not None and trust is not None:
         findings += certificates.check_trust_config(
-            edge.trust_anchors,
-            edge.intermediate_cas,
-            edge.allowlisted_certificates,
+            trust.anchors,
+            trust.intermediates,
+            trust.allowlisted,
             now or dt.datetime.now(dt.UTC),
             edge.expiry_warning_days,
         )

@@ -1,5 +1,5 @@
-"""The GKE side, without the engine: header rules, the generated objects against Kubernetes and GKE schemas, and
-the backend service name read from realistic controller annotations."""
+"""The GKE side, without the engine: the generated objects against Kubernetes and GKE schemas, and the backend
+service name read from realistic controller annotations."""
 
 from __future__ import annotations
 
@@ -10,93 +10,13 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
-from components.core.config import INVALID
-from components.core.findings import Finding
 from components.gke import objects as gke_backend
-from components.gke.objects import GKE_BACKEND, backend_service_name, build, header_findings
+from components.gke.objects import backend_service_name
 from tests.conftest import PROJECT_ROOT
+from tests.gke.configs import settings
 
 KEY = "gke-mtls:gkeBackend"
 K8S_VERSION = kubernetes_validate.latest_version()
-
-
-def settings(**raw: Any) -> gke_backend.GkeBackendSettings:
-    findings: list[Finding] = []
-    parsed = GKE_BACKEND.read({"namespace": "default", "service": "web", "port": 80, **raw}, KEY, findings)
-    assert parsed is not INVALID
-    result = build(parsed, KEY, findings)
-    assert findings == [] and result is not None, [str(f) for f in findings]
-    return result
-
-
-def header_messages(headers: dict[str, str]) -> list[str]:
-    return [str(f) for f in header_findings(headers, f"{KEY}.headers")]
-
-
-# --- header rules: each fails on one side and passes on the other ---
-
-
-def test_default_headers_carry_the_mtls_verdict_and_pass_every_rule():
-    assert header_messages(gke_backend.DEFAULT_HEADERS) == []
-    assert settings().header_for("client_cert_chain_verified") == "X-Client-Cert-Chain-Verified"
-
-
-def test_at_most_16_headers():
-    sixteen = {f"X-H{i}": "v" for i in range(16)}
-    assert header_messages(sixteen) == []
-    assert header_messages({**sixteen, "X-H16": "v"}) == [
-        f"{KEY}.headers: 17 headers; a backend service takes at most 16. [header.count]"
-    ]
-
-
-def test_at_most_8_kb_of_headers():
-    assert header_messages({"X-Big": "v" * (8192 - 5)}) == []
-    assert header_messages({"X-Big": "v" * 8192}) == [
-        f"{KEY}.headers: the headers take 8197 bytes; a backend service takes at most 8192 (names and values, before "
-        "variables expand). [header.size]"
-    ]
-
-
-@pytest.mark.parametrize(
-    "name, code",
-    [
-        ("X Client", "header.name"),
-        ("X-Client:Cert", "header.name"),
-        ("X-User-IP", "header.reserved"),
-        ("CDN-Loop", "header.reserved"),
-        ("Connection", "header.hop-by-hop"),
-        ("Keep-Alive", "header.hop-by-hop"),
-        ("TE", "header.hop-by-hop"),
-        ("Upgrade", "header.hop-by-hop"),
-        ("X-Google-Cert", "header.prefix"),
-        ("x-goog-cert", "header.prefix"),
-        ("X-GFE-Cert", "header.prefix"),
-        ("X-Amz-Cert", "header.prefix"),
-    ],
-)
-def test_rejects_names_gcp_refuses(name, code):
-    (finding,) = header_findings({name: "{client_cert_present}"}, f"{KEY}.headers")
-    assert (finding.code, finding.key) == (code, f"{KEY}.headers.{name}")
-
-
-@pytest.mark.parametrize("name", ["X-Client-Cert", "Client-Verified", "x_cert.hash~1"])
-def test_accepts_token_names(name):
-    assert header_messages({name: "{client_cert_present}"}) == []
-
-
-def test_rejects_duplicate_names_case_insensitively():
-    assert header_messages({"X-Cert": "a", "x-cert": "b"}) == [
-        f"{KEY}.headers.x-cert: x-cert repeats X-Cert (header names are case-insensitive). [header.duplicate]"
-    ]
-
-
-def test_rejects_unknown_client_cert_variables_and_accepts_every_known_one_and_escapes():
-    (finding,) = header_findings({"X-Cert": "{client_cert_fingerprint}"}, f"{KEY}.headers")
-    assert finding.code == "header.variable"
-    assert finding.message.startswith("{client_cert_fingerprint} is not a variable the load balancer knows")
-    every = {f"X-V{i}": "{" + v + "}" for i, v in enumerate(gke_backend.CLIENT_CERT_VARIABLES)}
-    assert header_messages(every) == []
-    assert header_messages({"X-Literal": "{{client_cert_anything}}"}) == []
 
 
 # --- the objects, against Kubernetes' schemas (kubernetes-validate) and the hand-checked BackendConfig schema ---
@@ -207,27 +127,6 @@ def test_mesh_guard_is_valid_istio_and_checks_the_configured_header():
     }
 
 
-def test_mesh_guard_needs_a_selector_and_the_verified_header():
-    findings: list[Finding] = []
-    raw = GKE_BACKEND.read(
-        {
-            "namespace": "default",
-            "service": "web",
-            "port": 80,
-            "meshGuard": True,
-            "headers": {"X-Client-Cert-Present": "{client_cert_present}"},
-        },
-        KEY,
-        findings,
-    )
-    assert build(raw, KEY, findings) is None
-    assert [str(f) for f in findings] == [
-        f"{KEY}.selector: meshGuard needs the pod labels of the application; add `selector`. [config.gke-backend]",
-        f"{KEY}.headers: meshGuard checks the header that carries {{client_cert_chain_verified}}; add one, such as "
-        "X-Client-Cert-Chain-Verified. [config.gke-backend]",
-    ]
-
-
 # --- the generated name ---
 
 NEG_STATUS = json.dumps(
@@ -282,27 +181,3 @@ def test_no_name_until_the_controller_has_run_and_the_message_says_what_to_do():
         "entry for port 80). Wait a minute for the NEG controller, then run `pulumi up --refresh` on "
         "this stack once more."
     )
-
-
-def test_log_sample_rate_must_be_a_number_from_0_to_1():
-    for value, message in [
-        (1.5, f"{KEY}.logSampleRate: 1.5 is out of range; use a number from 0.0 to 1.0. [config.range]"),
-        ("all", f"{KEY}.logSampleRate: must be a number, got a string 'all'. [config.type]"),
-    ]:
-        findings: list[Finding] = []
-        assert (
-            GKE_BACKEND.read(
-                {"namespace": "default", "service": "web", "port": 80, "logSampleRate": value}, KEY, findings
-            )["logSampleRate"]
-            is INVALID
-        )
-        assert [str(f) for f in findings] == [message]
-
-
-def test_creating_the_service_needs_its_selector():
-    findings: list[Finding] = []
-    raw = GKE_BACKEND.read({"namespace": "default", "service": "web", "port": 80, "createService": True}, KEY, findings)
-    assert build(raw, KEY, findings) is None
-    assert [str(f) for f in findings] == [
-        f"{KEY}.selector: createService needs the pod labels the Service selects; add `selector`. [config.gke-backend]"
-    ]

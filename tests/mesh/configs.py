@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.core.findings import Finding
+from components.core.settings import parse
 from components.mesh.analysis import analyze
-from components.mesh.settings import MESH, MeshSettings, build_mesh
+from components.mesh.settings import MeshSettings, check
 
 KEY = "gke-mtls:mesh"
 
@@ -88,9 +88,9 @@ EVERY_SHAPE: dict[str, Any] = {
 
 
 def settings_of(raw: dict[str, Any]) -> MeshSettings:
-    findings: list[Finding] = []
-    mesh = build_mesh(MESH.read(raw, KEY, findings), KEY, findings)
-    assert findings == [] and mesh is not None, [str(f) for f in findings]
+    mesh, findings = parse(MeshSettings, raw, KEY)
+    assert mesh is not None and findings == [], [str(f) for f in findings]
+    assert check(mesh) == []
     return mesh
 
 

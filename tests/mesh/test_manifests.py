@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.mesh.analysis import manifests
+from components.mesh.manifests import manifests
 from tests.mesh.configs import EVERY_SHAPE, SEED, settings_of
 
 

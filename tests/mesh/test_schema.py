@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from components.mesh import schema as istio_schema
-from components.mesh.analysis import manifests
+from components.mesh.manifests import manifests
 from tests.conftest import PROJECT_ROOT, committed_config
 from tests.mesh.configs import EVERY_SHAPE, SEED, settings_of
 

@@ -278,11 +278,12 @@ def test_all_problems_of_a_run_are_reported_together(run_stack, dev_config):
     dev_config["gke-mtls:backend"] = {}
     recording = run_stack(dev_config)
 
+    # Rules on one value (the domain) report while the keys are read, in key order; rules between keys follow.
     assert [m.rsplit(" [", 1)[1] for m in recording.messages("error")] == [
+        "config.domain]",
         "config.enum]",
         "config.type]",
         "config.backend]",
-        "config.domain]",
     ]
     assert str(recording.error).startswith("4 error(s) in the stack configuration")
     assert recording.resources == []

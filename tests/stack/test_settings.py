@@ -6,9 +6,11 @@ import dataclasses
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from components.core.findings import Severity
-from components.stack.settings import SslPolicySettings, parse
+from components.edge.settings import SslPolicy
+from components.stack.settings import parse_stack as parse
 from tests.conftest import PROJECT_ROOT, engine_config
 
 
@@ -27,9 +29,7 @@ def test_defaults_are_the_safe_choices():
     assert findings == []
     assert settings is not None
     assert settings.backend.output == "backendServiceName"
-    assert settings.edge.ssl_policy == SslPolicySettings(
-        profile="MODERN", min_tls_version="TLS_1_2", custom_features=()
-    )
+    assert settings.edge.ssl_policy == SslPolicy(profile="MODERN", min_tls_version="TLS_1_2", custom_features=())
     assert settings.edge.client_validation == "REJECT_INVALID"
     assert settings.edge.https_redirect is False
     assert settings.edge.intermediate_cas == () and settings.edge.allowlisted_certificates == ()
@@ -38,14 +38,17 @@ def test_defaults_are_the_safe_choices():
 def test_settings_are_immutable():
     settings, _ = parse(minimal_config(), PROJECT_ROOT)
     assert settings is not None
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ValidationError, match="Instance is frozen"):
         settings.edge.domains = ("other.example.com",)  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.edge = None  # type: ignore[misc]
 
 
 def test_certificate_files_keep_their_key_path_and_text():
     settings, _ = parse(minimal_config(), PROJECT_ROOT)
     assert settings is not None
-    (anchor,) = settings.edge.trust_anchors
+    assert settings.edge.trust_anchors == ("certs/dev/root-ca.pem",)
+    (anchor,) = settings.trust.anchors
     assert anchor.key == "gke-mtls:edge.trustAnchors[0]"
     assert anchor.source == "certs/dev/root-ca.pem"
     assert anchor.pem == (PROJECT_ROOT / "certs/dev/root-ca.pem").read_text()

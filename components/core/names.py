@@ -1,0 +1,70 @@
+"""The syntax of every name the settings accept, each written once: Kubernetes names, GCE names, stack references.
+
+Character classes are spelled out in ASCII, so no Unicode class or case folding widens them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
+
+LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"  # RFC 1123 label, lowercase: at most 63 characters
+SUBDOMAIN = rf"{LABEL}(\.{LABEL})*"  # RFC 1123 subdomain, lowercase
+SYNTAX_KEY = "x-syntax"  # where a JSON Schema carries a syntax's explanation
+
+
+@dataclass(frozen=True)
+class Syntax:
+    """A string syntax, usable as a pydantic annotation: `Annotated[str, GCE_NAME]` is checked when settings are
+    parsed, and its explanation goes into the JSON Schema, where messages and the config reference read it."""
+
+    pattern: str  # the whole value must match
+    explanation: str  # how the pattern reads to a person
+    max_length: int | None = None
+
+    def matches(self, text: str) -> bool:
+        fits = self.max_length is None or len(text) <= self.max_length
+        return fits and re.fullmatch(self.pattern, text) is not None
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.str_schema(pattern=f"^(?:{self.pattern})$", max_length=self.max_length)
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {**handler(schema), SYNTAX_KEY: self.explanation}
+
+
+NAMESPACE_NAME = Syntax(
+    LABEL,
+    "a namespace is a lowercase RFC 1123 label: up to 63 lowercase letters, digits or hyphens, starting and ending "
+    "with a letter or digit",
+)
+RESOURCE_NAME = Syntax(
+    SUBDOMAIN,
+    "a resource name is a lowercase RFC 1123 subdomain: dot-separated labels of lowercase letters, digits and '-', "
+    "each starting and ending with a letter or digit",
+    max_length=253,
+)
+GCE_NAME = Syntax(
+    r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?",
+    "a GCE resource name starts with a lowercase letter, then up to 62 lowercase letters, digits or hyphens, and "
+    "does not end with a hyphen",
+)
+STACK_REFERENCE = Syntax(
+    r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}",
+    "a stack reference is <organization>/<project>/<stack> (or <stack> for the current project)",
+)
+
+Namespace = Annotated[str, NAMESPACE_NAME]
+ResourceName = Annotated[str, RESOURCE_NAME]
+GceName = Annotated[str, GCE_NAME]
+StackReference = Annotated[str, STACK_REFERENCE]
+
+
+def is_host_label(text: str) -> bool:
+    """One label of a host name: RFC 1123, any case, ASCII only."""
+    return re.fullmatch(LABEL, text, re.IGNORECASE | re.ASCII) is not None

@@ -1,0 +1,252 @@
+"""The edge's settings: `gke-mtls:edge` (the load balancer) and `gke-mtls:backend` (where it finds the backend
+service), each key declared once; and the rules that relate several of them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
+
+from components.core.findings import Finding, error, warning
+from components.core.names import GceName, StackReference, Syntax, is_host_label
+from components.core.settings import SettingsModel, child_key, config_key
+
+KEY = config_key("edge")
+BACKEND_KEY = config_key("backend")
+# Google-managed certificates take at most 100 domains (compute ManagedSslCertificate).
+MAX_MANAGED_CERT_DOMAINS = 100
+
+CIPHER_SUITE = Syntax(r"TLS_[A-Z0-9_]+", "a feature is a cipher suite name such as TLS_AES_128_GCM_SHA256")
+CHANNEL = Syntax(
+    r"projects/[^/]+/notificationChannels/[^/]+", "a channel is projects/<project>/notificationChannels/<id>"
+)
+OutputName = Annotated[str, Syntax(r"\S+", "an output name is a non-empty word")]
+CipherSuite = Annotated[str, CIPHER_SUITE]
+NotificationChannel = Annotated[str, CHANNEL]
+PemPath = Annotated[str, Syntax(r".*\S.*", "a path is a non-empty file path relative to the project root")]
+
+
+def _domain_problem(domain: str) -> str | None:
+    if domain.startswith("*."):
+        return (
+            "Google-managed certificates do not support wildcard domains; list each host name "
+            "(or use a Certificate Manager certificate with DNS authorization)."
+        )
+    if domain.endswith("."):
+        return "write the name without the trailing dot."
+    labels = domain.split(".")
+    if len(domain) > 253 or len(labels) < 2 or not all(is_host_label(label) for label in labels):
+        return (
+            "is not a valid DNS name: use two or more labels of letters, digits and hyphens "
+            "(1 to 63 characters each, not starting or ending with a hyphen), at most 253 characters."
+        )
+    if labels[-1].isdigit():
+        return "is an IP address, not a DNS name; a Google-managed certificate needs host names."
+    return None
+
+
+def _host_name(domain: str) -> str:
+    problem = _domain_problem(domain)
+    if problem is not None:
+        raise PydanticCustomError("config.domain", f"{domain!r}: {problem}")
+    return domain
+
+
+def _distinct_hosts(domains: tuple[str, ...]) -> tuple[str, ...]:
+    if not domains:
+        raise PydanticCustomError("config.domain", "list at least one host name for the managed certificate.")
+    seen: set[str] = set()
+    for i, domain in enumerate(domains):
+        if domain.lower() in seen:
+            message = f"{domain!r}: is listed twice; list each host name once."
+            raise PydanticCustomError("config.domain", message, {"at": f"[{i}]"})
+        seen.add(domain.lower())
+    return domains
+
+
+HostName = Annotated[str, AfterValidator(_host_name)]
+Domains = Annotated[tuple[HostName, ...], Field(max_length=MAX_MANAGED_CERT_DOMAINS), AfterValidator(_distinct_hosts)]
+
+
+class BackendSettings(SettingsModel):
+    """Where the edge finds the backend service that GKE's Ingress controller generated. Set exactly one of `stack`
+    and `name`."""
+
+    stack: StackReference | None = Field(
+        None,
+        description="Stack that exports the backend service name (read through a StackReference).",
+        examples=["acme/gke-platform/dev"],
+    )
+    output: OutputName = Field(
+        "backendServiceName",
+        description="Name of that stack's output holding the backend service name.",
+        examples=["backendServiceName"],
+    )
+    name: GceName | None = Field(
+        None,
+        description="The backend service name itself, instead of a stack reference.",
+        examples=["k8s1-0123abcd-default-web-80-5104b449"],
+    )
+
+
+class SslPolicy(SettingsModel):
+    """The SSL policy of the HTTPS proxy."""
+
+    profile: Literal["MODERN", "RESTRICTED", "COMPATIBLE", "CUSTOM"] = Field(
+        "MODERN", description="Cipher profile.", examples=["MODERN"]
+    )
+    min_tls_version: Literal["TLS_1_0", "TLS_1_1", "TLS_1_2"] = Field(
+        "TLS_1_2", description="Lowest TLS version clients may negotiate.", examples=["TLS_1_2"]
+    )
+    custom_features: tuple[CipherSuite, ...] = Field(
+        (),
+        description="Cipher suites, only with profile CUSTOM.",
+        examples=[["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]],
+    )
+
+
+class RejectedClientsAlert(SettingsModel):
+    """An alert policy on the count of client certificates the edge rejected."""
+
+    threshold: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        description="Rejections per window that open an incident.", examples=[10]
+    )
+    window_seconds: Annotated[int, Field(ge=60, le=86_400)] = Field(
+        300, description="Length of the window.", examples=[300]
+    )
+    notification_channels: tuple[NotificationChannel, ...] = Field(
+        (),
+        description="Where incidents are sent.",
+        examples=[["projects/acme-dev/notificationChannels/1234567890"]],
+    )
+
+
+class EdgeSettings(SettingsModel):
+    """The external Application Load Balancer with client-certificate (mTLS) validation."""
+
+    domains: Domains = Field(
+        description="Host names of the Google-managed certificate (no wildcards, at most 100).",
+        examples=[["dev.example.com"]],
+    )
+    ssl_policy: SslPolicy = Field(
+        SslPolicy(), description="The SSL policy of the HTTPS proxy.", examples=[{"profile": "MODERN"}]
+    )
+    client_validation: Literal["REJECT_INVALID", "ALLOW_INVALID_OR_MISSING_CLIENT_CERT"] = Field(
+        "REJECT_INVALID",
+        description="What the load balancer does with a missing or invalid client certificate.",
+        examples=["REJECT_INVALID"],
+    )
+    trust_anchors: tuple[PemPath, ...] = Field(
+        (),
+        description="PEM files of the root CAs client chains must end in (paths relative to the project root).",
+        examples=[["certs/dev/root-ca.pem"]],
+    )
+    intermediate_cas: tuple[PemPath, ...] = Field(
+        (),
+        description="PEM files of intermediate CAs used to build client chains.",
+        examples=[["certs/dev/intermediate-ca.pem"]],
+    )
+    allowlisted_certificates: tuple[PemPath, ...] = Field(
+        (),
+        description="PEM files of client certificates accepted as they are (self-signed and expired ones too).",
+        examples=[["certs/legacy-client.pem"]],
+    )
+    https_redirect: bool = Field(False, description="Also listen on port 80 and redirect to HTTPS.", examples=[False])
+    rejected_clients_alert: RejectedClientsAlert | None = Field(
+        None,
+        description="An alert policy on the count of client certificates the edge rejected.",
+        examples=[{"threshold": 10, "notificationChannels": ["projects/acme-dev/notificationChannels/123"]}],
+    )
+    expiry_warning_days: Annotated[int, Field(ge=0, le=3650)] = Field(
+        30,
+        description="Warn when a trust anchor or intermediate CA expires within this many days.",
+        examples=[30],
+    )
+
+
+def check_backend(backend: BackendSettings) -> list[Finding]:
+    has_stack, has_name = backend.stack is not None, backend.name is not None
+    if has_stack == has_name:
+        return [
+            error(
+                "config.backend",
+                BACKEND_KEY,
+                "set exactly one of `stack` (a stack that exports the backend service name) "
+                "and `name` (the name itself)" + (", not both." if has_stack else "; neither is set."),
+            )
+        ]
+    if has_name and "output" in backend.model_fields_set:
+        return [
+            error("config.backend", f"{BACKEND_KEY}.output", "applies only with `stack`; remove it or use `stack`.")
+        ]
+    return []
+
+
+def check(edge: EdgeSettings) -> list[Finding]:
+    """The rules that relate several edge keys."""
+    found = _ssl_policy_findings(edge.ssl_policy)
+    trust = _trust_findings(edge)
+    if not trust and edge.client_validation == "ALLOW_INVALID_OR_MISSING_CLIENT_CERT":
+        trust.append(
+            warning(
+                "config.weak-validation",
+                f"{KEY}.clientValidation",
+                "requests without a valid client certificate reach the backend too; the application must refuse "
+                "them by the X-Client-Cert-Chain-Verified header (gke-mtls:gkeBackend.meshGuard does it in the "
+                "mesh). Use REJECT_INVALID unless you are migrating clients.",
+            )
+        )
+    return found + trust
+
+
+def _ssl_policy_findings(policy: SslPolicy) -> list[Finding]:
+    key = child_key(KEY, "sslPolicy")
+    if policy.profile == "CUSTOM" and not policy.custom_features:
+        return [error("config.ssl-policy", f"{key}.customFeatures", "profile CUSTOM needs the cipher suites to allow.")]
+    if policy.profile != "CUSTOM" and policy.custom_features:
+        return [
+            error(
+                "config.ssl-policy",
+                f"{key}.customFeatures",
+                f"applies only to profile CUSTOM, not {policy.profile}; remove it.",
+            )
+        ]
+    found = []
+    if policy.min_tls_version != "TLS_1_2":
+        found.append(
+            warning(
+                "config.weak-tls",
+                f"{key}.minTlsVersion",
+                f"{policy.min_tls_version} admits clients on TLS versions with known weaknesses; use TLS_1_2 unless "
+                "a client you must serve cannot.",
+            )
+        )
+    if policy.profile == "COMPATIBLE":
+        found.append(
+            warning(
+                "config.weak-tls", f"{key}.profile", "COMPATIBLE allows weak cipher suites; use MODERN or RESTRICTED."
+            )
+        )
+    return found
+
+
+def _trust_findings(edge: EdgeSettings) -> list[Finding]:
+    if not edge.trust_anchors and not edge.allowlisted_certificates:
+        return [
+            error(
+                "config.trust",
+                f"{KEY}.trustAnchors",
+                "the trust config is empty, so no client could ever be validated; list at least one trust anchor "
+                "(or an allowlisted certificate).",
+            )
+        ]
+    if edge.intermediate_cas and not edge.trust_anchors:
+        return [
+            error(
+                "config.trust",
+                f"{KEY}.intermediateCas",
+                "intermediate CAs need a trust anchor to chain to; add trustAnchors.",
+            )
+        ]
+    return []

@@ -1,0 +1,79 @@
+"""The Istio resources the mesh settings ask for, as plain manifests. Facts: ../shared/reference/istio-mesh-mtls.md."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from components.core.manifest import ISTIO_NETWORKING, ISTIO_SECURITY, Manifest
+from components.mesh.settings import MeshSettings, WorkloadPolicy
+
+
+def _selector(labels: Mapping[str, str]) -> dict[str, Any]:
+    return {"selector": {"matchLabels": dict(labels)}} if labels else {}
+
+
+def workload_name(workload: WorkloadPolicy) -> str:
+    if workload.name:
+        return workload.name
+    if not workload.selector:
+        return "default"
+    made = "-".join(workload.selector.values()).lower()
+    return re.sub(r"[^a-z0-9-]+", "-", made).strip("-")[:63] or "workload"
+
+
+def manifests(mesh: MeshSettings) -> list[Manifest]:
+    found = [
+        Manifest(ISTIO_SECURITY, "PeerAuthentication", "default", mesh.root_namespace, {"mtls": {"mode": mesh.mode}})
+    ]
+    found += [
+        Manifest(ISTIO_SECURITY, "PeerAuthentication", "default", ns, {"mtls": {"mode": mode}})
+        for ns, mode in mesh.namespaces.items()
+    ]
+    for w in mesh.workloads:
+        spec: dict[str, Any] = {**_selector(w.selector), "mtls": {"mode": w.mode}}
+        if w.ports:
+            spec["portLevelMtls"] = {port: {"mode": mode} for port, mode in w.ports.items()}
+        found.append(Manifest(ISTIO_SECURITY, "PeerAuthentication", workload_name(w), w.namespace, spec))
+        found += _plaintext_destination_rule(w)
+    for p in mesh.authorization:
+        spec = {**_selector(p.selector), "action": p.action}
+        if p.provider is not None:
+            spec["provider"] = {"name": p.provider}
+        if p.rules is not None:
+            spec["rules"] = list(p.rules)
+        found.append(Manifest(ISTIO_SECURITY, "AuthorizationPolicy", p.name, p.namespace, spec))
+    found += [Manifest(ISTIO_SECURITY, "AuthorizationPolicy", "allow-nothing", ns, {}) for ns in mesh.deny_by_default]
+    if mesh.mesh_wide_istio_mutual:
+        found.append(
+            Manifest(
+                ISTIO_NETWORKING,
+                "DestinationRule",
+                "mesh-wide-istio-mutual",
+                mesh.root_namespace,
+                {"host": "*.local", "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}},
+            )
+        )
+    return found
+
+
+def _plaintext_destination_rule(w: WorkloadPolicy) -> list[Manifest]:
+    """Auto mTLS reads only mesh and namespace policies, so a workload or port set to DISABLE still gets mTLS from
+    meshed clients unless a DestinationRule turns it off for that host (istio/istio #32079)."""
+    if w.service is None:
+        return []
+    spec: dict[str, Any] = {"host": f"{w.service}.{w.namespace}.svc.cluster.local"}
+    disabled_ports = [port for port, mode in w.ports.items() if mode == "DISABLE"]
+    if w.mode == "DISABLE":
+        spec["trafficPolicy"] = {"tls": {"mode": "DISABLE"}}
+    elif disabled_ports:
+        spec["trafficPolicy"] = {
+            "portLevelSettings": [
+                {"port": {"number": w.service_ports.get(port, int(port))}, "tls": {"mode": "DISABLE"}}
+                for port in disabled_ports
+            ]
+        }
+    else:
+        return []
+    return [Manifest(ISTIO_NETWORKING, "DestinationRule", f"{w.service}-plaintext", w.namespace, spec)]
