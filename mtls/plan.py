@@ -6,7 +6,8 @@ from typing import Any
 
 from cryptography import x509
 
-from mtls.offline import Placeholders, Recording, Registration
+from components.stack.engine import Recording, Registration
+from mtls.offline import Placeholders
 
 PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.stack.engine import Recording
 from mtls import offline
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -34,9 +35,7 @@ def dev_config() -> dict[str, Any]:
 def run_stack():
     """Runs __main__.py under the mock engine with a config (YAML values) and returns the recording."""
 
-    def run(
-        config: dict[str, Any], stack: str = "dev", preview: bool = False, **placeholders: Any
-    ) -> offline.Recording:
+    def run(config: dict[str, Any], stack: str = "dev", preview: bool = False, **placeholders: Any) -> Recording:
         return offline.run_program(
             stack, engine_config(config), offline.Placeholders(**placeholders), PROJECT_ROOT, preview=preview
         )

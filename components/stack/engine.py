@@ -1,14 +1,32 @@
-"""The running Pulumi stack as the program sees it: its config map and where findings are reported."""
+"""The one adapter to Pulumi's engine; no other module touches the SDK's internals.
+
+For the program: the stack's config map (with misspelt top-level keys too) and where findings are reported.
+For the offline tools and the tests: the program run under Pulumi's mock engine, with every registration recorded.
+An SDK upgrade that changes these internals breaks this module alone.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import runpy
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import pulumi
+from google.protobuf import json_format
 from pulumi.runtime import config as runtime_config
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime import settings as runtime_settings
 
 from components.core.findings import Finding, Severity, errors
 from components.stack import preflight, settings
+
+# --- the real engine -------------------------------------------------------------------------------------------
 
 
 def config_map() -> dict[str, str]:
@@ -27,7 +45,7 @@ def report(findings: list[Finding]) -> None:
     if errors(findings):
         raise pulumi.RunError(
             f"{len(errors(findings))} error(s) in the stack configuration (listed above); nothing was registered. "
-            "Run `python -m mtls check --stack <stack>` to see them offline."
+            f"Run `python -m mtls check --stack {pulumi.get_stack()}` to see them offline."
         )
 
 
@@ -37,3 +55,219 @@ def load_settings(project_root: Path) -> settings.StackSettings:
     report(findings)
     assert stack_settings is not None  # report() raised otherwise
     return stack_settings
+
+
+# --- the mock engine -------------------------------------------------------------------------------------------
+
+
+class Cloud(Protocol):
+    """What the cloud would answer, as plain data: an id and state for each resource, a result for each lookup."""
+
+    def resource(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]: ...
+
+    def invoke(self, token: str, args: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclass
+class Registration:
+    type: str
+    name: str
+    urn: str
+    parent: str
+    inputs: dict[str, Any]
+    custom: bool
+    protect: bool
+    delete_before_replace: bool
+    retain_on_delete: bool
+    read: bool = False
+    provider: str = ""  # "<provider urn>::<id>" for resources of an explicit provider
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)  # input -> URNs it came from
+    dependencies: list[str] = field(default_factory=list)  # depends_on and property dependencies, as URNs
+    options: dict[str, Any] = field(default_factory=dict)  # the other resource options the engine received
+
+
+@dataclass
+class Invocation:
+    token: str
+    args: dict[str, Any]
+    result: dict[str, Any]
+
+
+@dataclass
+class Recording:
+    stack: str
+    resources: list[Registration] = field(default_factory=list)
+    invokes: list[Invocation] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    logs: list[tuple[str, str]] = field(default_factory=list)  # (level, message)
+    error: BaseException | None = None
+
+    def of_type(self, typ: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == typ]
+
+    def one(self, typ: str) -> Registration:
+        found = self.of_type(typ)
+        if len(found) != 1:
+            raise AssertionError(f"expected one {typ}, found {len(found)}")
+        return found[0]
+
+    def named(self, name: str) -> Registration:
+        found = [r for r in self.resources if r.name == name]
+        if len(found) != 1:
+            raise AssertionError(f"expected one resource named {name}, found {len(found)}")
+        return found[0]
+
+    def cloud_resources(self) -> list[Registration]:
+        """Resources a provider would create (not components, stacks, providers or reads)."""
+        return [r for r in self.resources if r.custom and not r.read and not r.type.startswith("pulumi:")]
+
+    def messages(self, level: str) -> list[str]:
+        return [m for lvl, m in self.logs if lvl == level]
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    def __init__(self, cloud: Cloud):
+        self.cloud = cloud
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        return self.cloud.resource(args.typ, args.name, dict(args.inputs))
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        return self.cloud.invoke(args.token, dict(args.args)), []
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    """The mock engine's monitor, writing down each registration with its inputs and options as the engine got them."""
+
+    def __init__(self, mock: pulumi.runtime.Mocks, recording: Recording, project: str):
+        super().__init__(mock)
+        self.recording = recording
+        self.project = project
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.recording.resources.append(
+                Registration(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    parent=request.parent,
+                    inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+                    custom=request.custom,
+                    protect=request.protect,
+                    delete_before_replace=request.deleteBeforeReplace,
+                    retain_on_delete=request.retainOnDelete,
+                    provider=request.provider,
+                    property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                    dependencies=sorted(request.dependencies),
+                    options={
+                        "ignoreChanges": list(request.ignoreChanges),
+                        "replaceOnChanges": list(request.replaceOnChanges),
+                        "additionalSecretOutputs": list(request.additionalSecretOutputs),
+                        "aliases": [json_format.MessageToDict(alias) for alias in request.aliases],
+                        "customTimeouts": json_format.MessageToDict(request.customTimeouts),
+                        "deletedWith": request.deletedWith,
+                        "importId": request.importId,
+                    },
+                )
+            )
+        return response
+
+    def ReadResource(self, request):  # noqa: N802
+        response = super().ReadResource(request)
+        inputs = rpc.deserialize_properties(request.properties)
+        self.recording.resources.append(
+            Registration(
+                request.type, request.name, response.urn, request.parent, inputs, True, False, False, False, read=True
+            )
+        )
+        return response
+
+    def Invoke(self, request):  # noqa: N802
+        args = rpc.deserialize_properties(request.args)
+        try:
+            response = super().Invoke(request)
+        except Exception as exc:
+            self.recording.invokes.append(Invocation(request.tok, args, {"error": str(exc)}))
+            raise
+        result = rpc.deserialize_properties(getattr(response, "return"))
+        self.recording.invokes.append(Invocation(request.tok, args, result))
+        return response
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802
+        if request.urn.endswith(f"::pulumi:pulumi:Stack::{self.project}-{self.recording.stack}"):
+            self.recording.outputs = rpc.deserialize_properties(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+
+class _WorkerLoops:
+    """The SDK gives every executor thread an event loop of its own and never closes it; we make those loops
+    ourselves so that they are closed with the run, not found half torn down at interpreter exit."""
+
+    def __init__(self) -> None:
+        self.loops: list[asyncio.AbstractEventLoop] = []
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        with self.lock:
+            self.loops.append(loop)
+
+    def close(self) -> None:
+        for loop in self.loops:
+            loop.close()
+
+
+class _LogCollector(logging.Handler):
+    def __init__(self, recording: Recording):
+        super().__init__()
+        self.recording = recording
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.recording.logs.append((record.levelname.lower(), record.getMessage()))
+
+
+def run_under_mocks(
+    program_dir: Path, project: str, stack: str, config: Mapping[str, str], cloud: Cloud, preview: bool = False
+) -> Recording:
+    """Runs `<program_dir>/__main__.py` as the Pulumi language host would, against the mock engine (as
+    `pulumi preview` when `preview`, else as `pulumi up`), and records what it registers."""
+    recording = Recording(stack=stack)
+    logger = logging.getLogger(f"gke-mtls.offline.{id(recording)}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(_LogCollector(recording))
+    mock = _Mocks(cloud)
+    loop = asyncio.new_event_loop()
+    worker_loops = _WorkerLoops()
+    loop.set_default_executor(ThreadPoolExecutor(initializer=worker_loops.start))
+    asyncio.set_event_loop(loop)
+    try:
+        pulumi.runtime.set_mocks(
+            mock,
+            project=project,
+            stack=stack,
+            preview=preview,
+            logger=logger,
+            monitor=_RecordingMonitor(mock, recording, project),
+        )
+        pulumi.runtime.set_all_config(dict(config))
+        # run_in_stack makes the root stack itself, as the language host does.
+        runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
+
+        def program() -> None:
+            runpy.run_path(str(program_dir), run_name="__main__")
+
+        try:
+            loop.run_until_complete(pulumi.runtime.run_in_stack(program))
+        except Exception as exc:  # the program's own failure is part of what we record
+            recording.error = exc
+    finally:
+        loop.run_until_complete(loop.shutdown_default_executor())
+        worker_loops.close()
+        asyncio.set_event_loop(None)
+        loop.close()
+        logger.handlers.clear()
+    return recording

@@ -112,7 +112,8 @@ def test_rejects_two_certificates_in_one_file(root):
     other = pki.issue("other", key_seed=3)
     _, findings = load_one(root.pem + other.pem, "both.pem", "k")
     assert [str(f) for f in findings] == [
-        "k: both.pem: holds 2 certificates; a trust config entry holds one, so put each in its own file and list each one. [cert.count]"
+        "k: both.pem: holds 2 certificates; a trust config entry holds one, so put each in its own file and list "
+        "each one. [cert.count]"
     ]
 
 
