@@ -4,7 +4,8 @@
 
 For each size it generates a stack config, runs the real program through the mock engine in a fresh process
 several times, then the floor (the same resources registered directly through the same mocks), and prints one
-table and a final `ratio@1000=X.XX` line. It also times the test suite and `python -m mtls plan --stack dev`.
+table and a final `ratio@1000=X.XX` line. It also times the test suite, `python -m mtls plan --stack dev`, and the
+commands that must stay light (`check --stack dev`, `--help`).
 """
 
 from __future__ import annotations
@@ -95,8 +96,12 @@ def main() -> None:
         print(f"growth 100->1000 relative to resources: {growth:.2f} (1.00 = linear)")
     suite = wall([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"])
     plan = statistics.median(wall([sys.executable, "-m", "mtls", "plan", "--stack", "dev"]) for _ in range(3))
+    # The commands that do not load Pulumi; the target is "well under a second", interpreter start included.
+    check = statistics.median(wall([sys.executable, "-m", "mtls", "check", "--stack", "dev"]) for _ in range(5))
+    usage = statistics.median(wall([sys.executable, "-m", "mtls", "--help"]) for _ in range(5))
     print(f"test suite wall time: {suite:.1f} s")
     print(f"plan --stack dev wall time: {plan:.2f} s")
+    print(f"check --stack dev wall time: {check:.2f} s, --help: {usage:.2f} s (target: well under 1 s)")
     if 1000 in by_size:
         print(f"ratio@1000={by_size[1000]['program'] / by_size[1000]['floor']:.2f}")
 

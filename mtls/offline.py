@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from components.stack.engine import Recording, run_under_mocks
+if TYPE_CHECKING:
+    from components.stack.engine import Recording
 
 PROJECT = "gke-mtls"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -104,6 +105,8 @@ def run_program(
 ) -> Recording:
     """Runs `<project_root>/__main__.py` under the mock engine, the cloud answering with placeholders (as
     `pulumi preview` when `preview`, else as `pulumi up`)."""
+    from components.stack.engine import run_under_mocks  # Pulumi loads here, not for the CLI's other commands
+
     if placeholders.stack_outputs is None:
         placeholders = replace(placeholders, stack_outputs={_backend_output_name(config): placeholders.backend_name})
     return run_under_mocks(project_root, PROJECT, stack, config, PlaceholderCloud(placeholders), preview)
