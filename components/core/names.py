@@ -13,8 +13,9 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
-LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"  # RFC 1123 label, lowercase: at most 63 characters
-SUBDOMAIN = rf"{LABEL}(\.{LABEL})*"  # RFC 1123 subdomain, lowercase
+# Kubernetes' own (apimachinery IsDNS1123Label, at most 63 characters; IsDNS1123Subdomain, at most 253).
+DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS1123_SUBDOMAIN = rf"{DNS1123_LABEL}(\.{DNS1123_LABEL})*"
 SYNTAX_KEY = "x-syntax"  # where a JSON Schema carries a syntax's explanation
 
 
@@ -39,14 +40,15 @@ class Syntax:
 
 
 NAMESPACE_NAME = Syntax(
-    LABEL,
+    DNS1123_LABEL,
     "a namespace is a lowercase RFC 1123 label: up to 63 lowercase letters, digits or hyphens, starting and ending "
     "with a letter or digit",
+    max_length=63,
 )
 RESOURCE_NAME = Syntax(
-    SUBDOMAIN,
-    "a resource name is a lowercase RFC 1123 subdomain: dot-separated labels of lowercase letters, digits and '-', "
-    "each starting and ending with a letter or digit",
+    DNS1123_SUBDOMAIN,
+    "a resource name is a lowercase RFC 1123 subdomain: lowercase letters, digits, '-' and '.', each dot-separated "
+    "part starting and ending with a letter or digit",
     max_length=253,
 )
 GCE_NAME = Syntax(
@@ -66,5 +68,5 @@ StackReference = Annotated[str, STACK_REFERENCE]
 
 
 def is_host_label(text: str) -> bool:
-    """One label of a host name: RFC 1123, any case, ASCII only."""
-    return re.fullmatch(LABEL, text, re.IGNORECASE | re.ASCII) is not None
+    """One label of a host name: RFC 1123, any case, ASCII only, at most 63 characters."""
+    return len(text) <= 63 and re.fullmatch(DNS1123_LABEL, text, re.IGNORECASE | re.ASCII) is not None

@@ -67,11 +67,11 @@ class _AsDeclared(GenerateJsonSchema):
 
 
 def _finding(details: ErrorDetails, schema: dict[str, Any], root: str) -> Finding:
-    loc, value, kind = details["loc"], details["input"], details["type"]
+    loc, value, kind, ctx = details["loc"], details["input"], details["type"], details.get("ctx", {})
     key = _key(root, loc)
     at = _at(schema, loc)
     if "." in kind:  # our own rule, raised by a validator with its finding code
-        return error(kind, key + str((details.get("ctx") or {}).get("at", "")), details["msg"])
+        return error(kind, key + str(ctx.get("at", "")), details["msg"])
     if kind == "missing":
         return error("config.required", key, f"is required: {at.get('description', '')}")
     if kind == "extra_forbidden":
@@ -116,8 +116,10 @@ def _key(root: str, loc: tuple[int | str, ...]) -> str:
 def _at(schema: dict[str, Any], loc: tuple[int | str, ...]) -> dict[str, Any]:
     """The JSON Schema of the value at `loc`: its description, type, bounds, allowed values and keys."""
     at = resolve(schema, schema)
-    for part in loc:
+    for i, part in enumerate(loc):
         if part == "[key]":
+            continue
+        if loc[i + 1 : i + 2] == ("[key]",):  # the problem is this map key itself, not its value
             at = at.get("propertyNames", {"type": "string"})
         elif isinstance(part, int):
             at = at.get("items", {})

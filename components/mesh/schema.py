@@ -18,6 +18,8 @@ import celpy
 import jsonschema
 import yaml
 
+from components.core.names import NAMESPACE_NAME, RESOURCE_NAME
+
 # Istio's published CRDs (security.istio.io and networking.istio.io), kept beside the project, not in it.
 DEFAULT_CRDS = Path(__file__).resolve().parents[3] / "shared" / "istio" / "crds.yaml"
 CRDS_ENV = "GKE_MTLS_ISTIO_CRDS"
@@ -25,8 +27,6 @@ WHERE_TO_GET = (
     "get Istio's CRDs from manifests/charts/base/files/crd-all.gen.yaml of istio/istio (the release you run) "
     f"and put them at {DEFAULT_CRDS} or point {CRDS_ENV} at the file"
 )
-DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 class CrdsMissingError(Exception):
@@ -115,14 +115,12 @@ def _metadata_errors(metadata: Any) -> list[str]:
         return ["metadata.name: Required value: name or generateName is required"]
     errors = []
     name, namespace = metadata["name"], metadata.get("namespace")
-    if not isinstance(name, str) or len(name) > 253 or not DNS_SUBDOMAIN.fullmatch(name):
+    if not isinstance(name, str) or not RESOURCE_NAME.matches(name):
         errors.append(
             f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower '
             "case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
         )
-    if namespace is not None and (
-        not isinstance(namespace, str) or len(namespace) > 63 or not DNS_LABEL.fullmatch(namespace)
-    ):
+    if namespace is not None and (not isinstance(namespace, str) or not NAMESPACE_NAME.matches(namespace)):
         errors.append(
             f'metadata.namespace: Invalid value: "{namespace}": a lowercase RFC 1123 label must consist of '
             "lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
