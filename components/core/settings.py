@@ -73,7 +73,7 @@ def _finding(details: ErrorDetails, schema: dict[str, Any], root: str) -> Findin
     if "." in kind:  # our own rule, raised by a validator with its finding code
         return error(kind, key + str(ctx.get("at", "")), details["msg"])
     if kind == "missing":
-        return error("config.required", key, f"is required: {at.get('description', '')}")
+        return error("config.required", key, f"is required: {description(at)}")
     if kind == "extra_forbidden":
         known = list(_at(schema, loc[:-1]).get("properties", {}))
         hint = closest(str(loc[-1]), known)
@@ -144,6 +144,11 @@ def resolve(root: dict[str, Any], at: dict[str, Any]) -> dict[str, Any]:
         target = root["$defs"][at["$ref"].rsplit("/", 1)[1]]
         at = {**target, **{k: v for k, v in at.items() if k != "$ref"}}
     return at
+
+
+def description(at: dict[str, Any]) -> str:
+    """A key's description on one line (a model's docstring keeps its line breaks)."""
+    return " ".join(at.get("description", "").split())
 
 
 def _json_type(value: Any) -> str:

@@ -71,7 +71,7 @@ Domains = Annotated[tuple[HostName, ...], Field(max_length=MAX_MANAGED_CERT_DOMA
 
 class BackendSettings(SettingsModel):
     """Where the edge finds the backend service that GKE's Ingress controller generated. Set exactly one of `stack`
-    and `name`."""
+    and `name`. Required with `edge`."""
 
     stack: StackReference | None = Field(
         None,
@@ -129,9 +129,7 @@ class EdgeSettings(SettingsModel):
         description="Host names of the Google-managed certificate (no wildcards, at most 100).",
         examples=[["dev.example.com"]],
     )
-    ssl_policy: SslPolicy = Field(
-        SslPolicy(), description="The SSL policy of the HTTPS proxy.", examples=[{"profile": "MODERN"}]
-    )
+    ssl_policy: SslPolicy = Field(SslPolicy(), examples=[{"profile": "MODERN"}])
     client_validation: Literal["REJECT_INVALID", "ALLOW_INVALID_OR_MISSING_CLIENT_CERT"] = Field(
         "REJECT_INVALID",
         description="What the load balancer does with a missing or invalid client certificate.",
@@ -155,7 +153,6 @@ class EdgeSettings(SettingsModel):
     https_redirect: bool = Field(False, description="Also listen on port 80 and redirect to HTTPS.", examples=[False])
     rejected_clients_alert: RejectedClientsAlert | None = Field(
         None,
-        description="An alert policy on the count of client certificates the edge rejected.",
         examples=[{"threshold": 10, "notificationChannels": ["projects/acme-dev/notificationChannels/123"]}],
     )
     expiry_warning_days: Annotated[int, Field(ge=0, le=3650)] = Field(

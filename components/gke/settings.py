@@ -25,7 +25,8 @@ RequestPath = Annotated[str, Syntax(r"/\S*", "a path starts with /")]
 
 
 class ClusterSettings(SettingsModel):
-    """How Pulumi reaches the GKE cluster (an explicit Kubernetes provider). Set `context`, `kubeconfig`, or both."""
+    """How Pulumi reaches the GKE cluster (an explicit Kubernetes provider). Set `context`, `kubeconfig`, or both.
+    Required with `mesh` and `gkeBackend`."""
 
     kubeconfig: KubeconfigPath | None = Field(
         None,
@@ -77,7 +78,8 @@ class HealthCheck(SettingsModel):
 
 class GkeBackendSettings(SettingsModel):
     """The anchor that makes GKE's Ingress controller create the backend service the edge fronts, with the mTLS
-    headers and logging on it (for a platform stack; the edge stack reads its `backendServiceName` output)."""
+    headers and logging on it (for a platform stack; the edge stack reads its `backendServiceName` output). Needs
+    `cluster`."""
 
     namespace: Namespace = Field(description="Namespace of the application.", examples=["default"])
     service: ResourceName = Field(description="Name of the application's Service.", examples=["web"])
@@ -91,11 +93,7 @@ class GkeBackendSettings(SettingsModel):
     target_port: Port | None = Field(
         None, description="Container port behind `port`; default: the same number.", examples=[8080]
     )
-    health_check: HealthCheck = Field(
-        HealthCheck(),
-        description="The load balancer's health check of the pods (BackendConfig healthCheck).",
-        examples=[{"requestPath": "/healthz"}],
-    )
+    health_check: HealthCheck = Field(HealthCheck(), examples=[{"requestPath": "/healthz"}])
     log_sample_rate: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         1.0, description="Share of requests logged by the load balancer.", examples=[1.0]
     )

@@ -143,7 +143,6 @@ class MeshSettings(SettingsModel):
     )
     edge_backend: EdgeBackendSettings | None = Field(
         None,
-        description="What the edge load balancer's backend reaches: a workload port, or the Istio ingress gateway.",
         examples=[{"namespace": "default", "selector": {"app": "web"}, "port": 8080}],
     )
 

@@ -25,36 +25,20 @@ from components.mesh import settings as mesh_settings
 
 
 class StackConfig(SettingsModel):
-    """The project's stack configuration: one key per section."""
+    """The project's stack configuration: one key per section; each section's model describes it."""
 
-    backend: edge_settings.BackendSettings | None = Field(
-        None,
-        description="Where the edge finds the backend service that GKE's Ingress controller generated. Set exactly "
-        "one of `stack` and `name`. Required with `edge`.",
-        examples=[{"stack": "acme/gke-platform/dev"}],
-    )
+    backend: edge_settings.BackendSettings | None = Field(None, examples=[{"stack": "acme/gke-platform/dev"}])
     edge: edge_settings.EdgeSettings | None = Field(
-        None,
-        description="The external Application Load Balancer with client-certificate (mTLS) validation.",
-        examples=[{"domains": ["dev.example.com"], "trustAnchors": ["certs/dev/root-ca.pem"]}],
+        None, examples=[{"domains": ["dev.example.com"], "trustAnchors": ["certs/dev/root-ca.pem"]}]
     )
     cluster: gke_settings.ClusterSettings | None = Field(
-        None,
-        description="How Pulumi reaches the GKE cluster (an explicit Kubernetes provider). Set `context`, "
-        "`kubeconfig`, or both. Required with `mesh` and `gkeBackend`.",
-        examples=[{"context": "gke_acme-dev_europe-west1_platform"}],
+        None, examples=[{"context": "gke_acme-dev_europe-west1_platform"}]
     )
     mesh: mesh_settings.MeshSettings | None = Field(
-        None,
-        description="Istio mTLS and authorization for the cluster.",
-        examples=[{"mode": "STRICT", "namespaces": {"legacy": "PERMISSIVE"}}],
+        None, examples=[{"mode": "STRICT", "namespaces": {"legacy": "PERMISSIVE"}}]
     )
     gke_backend: gke_settings.GkeBackendSettings | None = Field(
-        None,
-        description="The anchor that makes GKE's Ingress controller create the backend service the edge fronts, "
-        "with the mTLS headers and logging on it (for a platform stack; the edge stack reads its "
-        "`backendServiceName` output). Needs `cluster`.",
-        examples=[{"namespace": "default", "service": "web", "port": 80}],
+        None, examples=[{"namespace": "default", "service": "web", "port": 80}]
     )
 
 

@@ -26,3 +26,12 @@ def test_pulumi_yaml_declares_exactly_the_projects_top_level_keys():
     assert declared == top_level
     assert project["name"] == "gke-mtls"
     assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
+
+
+def test_reference_has_one_table_row_per_key_and_reaches_into_lists():
+    rows = config_docs.reference().splitlines()[3:-1]
+    assert len(rows) == len(config_docs.all_keys())
+    assert all(row.startswith("| `gke-mtls") and row.count(" | ") == 4 and row.endswith(" |") for row in rows)
+    # Keys of list entries: a workload's name and servicePorts were missing from the hand-written reference.
+    assert "gke-mtls:mesh.workloads[].name" in config_docs.all_keys()
+    assert "gke-mtls:mesh.workloads[].servicePorts" in config_docs.all_keys()
