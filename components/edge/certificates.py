@@ -182,6 +182,8 @@ def read_pem_file(
         return [], [error(code, key, f"{source}: is a directory; name a PEM file.")]
     except OSError as exc:
         return [], [error(code, key, f"{source}: cannot be read ({exc.strerror}); check its permissions.")]
+    except ValueError:  # the operating system takes no path with a NUL character
+        return [], [error(code, key, f"{source!r}: a path cannot hold a NUL character; fix the path.")]
     return load_pem_file(data, source, key)
 
 

@@ -47,6 +47,8 @@ class ClusterSettings(SettingsModel):
         root = (info.context or {}).get("project_root")
         if kubeconfig is None or root is None:
             return kubeconfig
+        if "\x00" in kubeconfig:  # the operating system takes no such path
+            raise PydanticCustomError("config.file", f"{kubeconfig!r}: a path cannot hold a NUL character; fix it.")
         path = (Path(root) / Path(kubeconfig).expanduser()).resolve()
         if not path.is_file():
             raise PydanticCustomError(

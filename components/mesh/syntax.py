@@ -57,7 +57,8 @@ def label_findings(labels: Mapping[str, str], key: str) -> list[Finding]:
 
 def port_problem(port: Any) -> str | None:
     text = str(port)
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    # ASCII digits only: str.isdigit() also takes superscript and fullwidth digits, which int() or Istio refuse.
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
         return f"{port!r} is not a port; use a number from 1 to 65535, written as a string."
     return None
 

@@ -94,7 +94,7 @@ def test_rejects_labels_istio_refuses(selector, message):
     assert findings_of(with_workload(namespace="shop", selector=selector)) == [message]
 
 
-@pytest.mark.parametrize("port", ["0", "65536", "http"])
+@pytest.mark.parametrize("port", ["0", "65536", "http", "\u00b2", "\uff18\uff10\uff18\uff10"])
 def test_rejects_ports_outside_1_to_65535(port):
     raw = with_workload(namespace="shop", selector={"app": "web"}, ports={port: "PERMISSIVE"})
     assert findings_of(raw) == [

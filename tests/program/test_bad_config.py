@@ -199,6 +199,17 @@ CASES: list[tuple[str, Edit, str]] = [
         "gke-mtls:edge.trustAnchors[0]: certs/dev/missing.pem: no such file under {root}; fix the path. [config.file]",
     ),
     (
+        "nul_in_certificate_path",
+        edge(trustAnchors=["certs/dev/root-ca.pem\x00"]),
+        "gke-mtls:edge.trustAnchors[0]: 'certs/dev/root-ca.pem\\x00': a path cannot hold a NUL character; fix the "
+        "path. [config.file]",
+    ),
+    (
+        "nul_in_kubeconfig_path",
+        top("gke-mtls:cluster", {"kubeconfig": "kube\x00config"}),
+        "gke-mtls:cluster.kubeconfig: 'kube\\x00config': a path cannot hold a NUL character; fix it. [config.file]",
+    ),
+    (
         "directory_as_certificate",
         edge(intermediateCas=["certs/dev"]),
         "gke-mtls:edge.intermediateCas[0]: certs/dev: is a directory; name a PEM file. [config.file]",
