@@ -94,10 +94,10 @@ def _finding(details: ErrorDetails, schema: dict[str, Any], root: str) -> Findin
             f"{value} is out of range; use {what} from {at.get('minimum')} to {at.get('maximum')}.",
         )
     if kind == "too_long":
-        return error("config.range", key, f"has {len(value)} entries; at most {at.get('maxItems')} are allowed.")
+        return error("config.range", key, f"has {len(value)} entries; at most {ctx['max_length']} are allowed.")
     if kind == "string_too_long":
         return error(
-            "config.syntax", key, f"{value!r} is {len(value)} characters; at most {at.get('maxLength')} are allowed."
+            "config.syntax", key, f"{value!r} is {len(value)} characters; at most {ctx['max_length']} are allowed."
         )
     if kind == "string_pattern_mismatch":
         return error("config.syntax", key, f"{value!r} is not valid: {at.get(SYNTAX_KEY, 'see the reference')}.")

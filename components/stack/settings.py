@@ -71,19 +71,11 @@ def namespace_values(config: Mapping[str, str]) -> dict[str, Any]:
 def parse_stack(config: Mapping[str, str], project_root: Path) -> tuple[StackSettings | None, list[Finding]]:
     """Settings, or None when any error stands; and every finding of the run."""
     values = {k: v for k, v in namespace_values(config).items() if v is not None}
-    # Unknown top-level keys first; then each section on its own, so one bad section hides nothing in the others.
-    _, findings = parse(StackConfig, dict.fromkeys(values), CONFIG_NAMESPACE)
-    sections: dict[str, Any] = {}
-    for name, field in StackConfig.model_fields.items():
-        alias = field.alias or name
-        if alias in values:
-            sections[alias], found = parse(
-                _section_model(field.annotation), values[alias], config_key(alias), {"project_root": project_root}
-            )
-            findings += found
-    findings += _between_sections(set(values), findings)
+    sections, findings = _parse_sections(values, project_root)
+    findings += _between_sections(set(values), sections.get("gkeBackend"), findings)
     backend, edge = sections.get("backend"), sections.get("edge")
     cluster, mesh, gke_backend = sections.get("cluster"), sections.get("mesh"), sections.get("gkeBackend")
+    # The rules that relate keys of one section run once that section has parsed.
     trust = None
     if backend is not None:
         findings += edge_settings.check_backend(backend)
@@ -97,17 +89,22 @@ def parse_stack(config: Mapping[str, str], project_root: Path) -> tuple[StackSet
         findings += mesh_settings.check(mesh)
     if gke_backend is not None:
         findings += gke_settings.check(gke_backend)
-        if gke_backend.mesh_guard and "mesh" not in values:
-            findings.append(
-                error(
-                    "config.gke-backend",
-                    f"{gke_settings.KEY}.meshGuard",
-                    "is an Istio policy, so it needs gke-mtls:mesh; add the mesh or turn meshGuard off.",
-                )
-            )
     if errors(findings):
         return None, findings
     return StackSettings(backend, edge, trust, cluster, mesh, gke_backend), findings
+
+
+def _parse_sections(values: dict[str, Any], project_root: Path) -> tuple[dict[str, Any], list[Finding]]:
+    """Each section on its own, so that one bad section hides nothing in the others; unknown top-level keys first."""
+    _, findings = parse(StackConfig, dict.fromkeys(values), CONFIG_NAMESPACE)
+    sections: dict[str, Any] = {}
+    for name, field in StackConfig.model_fields.items():
+        alias = field.alias or name
+        if alias in values:
+            model = _section_model(field.annotation)
+            sections[alias], found = parse(model, values[alias], config_key(alias), {"project_root": project_root})
+            findings += found
+    return sections, findings
 
 
 def _section_model(annotation: Any) -> type[SettingsModel]:
@@ -115,8 +112,18 @@ def _section_model(annotation: Any) -> type[SettingsModel]:
     return next(t for t in typing.get_args(annotation) if isinstance(t, type) and issubclass(t, SettingsModel))
 
 
-def _between_sections(present: set[str], findings: list[Finding]) -> list[Finding]:
+def _between_sections(
+    present: set[str], gke_backend: gke_settings.GkeBackendSettings | None, findings: list[Finding]
+) -> list[Finding]:
     found = _require_together(present, "edge", "backend", "the edge needs to know which backend service to front")
+    if gke_backend is not None and gke_backend.mesh_guard and "mesh" not in present:
+        found.append(
+            error(
+                "config.gke-backend",
+                f"{gke_settings.KEY}.meshGuard",
+                "is an Istio policy, so it needs gke-mtls:mesh; add the mesh or turn meshGuard off.",
+            )
+        )
     if "cluster" not in present:
         found += [
             error(
