@@ -20,8 +20,6 @@ BACKENDS_ANNOTATION = "ingress.kubernetes.io/backends"
 # Source ranges of Google's front ends and health checkers (GCP load balancing docs).
 GOOGLE_FRONT_END_RANGES = ("130.211.0.0/22", "35.191.0.0/16")
 
-# --- the objects --------------------------------------------------------------------------------------------------
-
 
 def backend_config_spec(s: GkeBackendSettings) -> dict[str, Any]:
     h = s.health_check

@@ -119,3 +119,10 @@ def test_client_with_an_unreadable_leaf_exits_2(tmp_path, capsys):
     anchors = write(tmp_path / "root.pem", pki.issue("cli-root", key_kind="rsa2048"))
     assert main(["client", "--anchors", anchors, str(tmp_path / "missing.pem")]) == 2
     assert f"error: {tmp_path / 'missing.pem'}: no such file; fix the path. [cert.file]" in capsys.readouterr().err
+
+
+def test_client_against_a_stack_without_an_edge_says_so(tmp_path, capsys):
+    stranger = pki.issue("stranger-ca")
+    leaf = write(tmp_path / "leaf.pem", pki.client("stranger", stranger))
+    assert main(["client", "--stack", "platform-dev", leaf]) == 2
+    assert capsys.readouterr().err == "error: stack 'platform-dev' has no gke-mtls:edge, so it has no trust config.\n"
