@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from components.core.findings import Finding, errors
-from components.edge import certificates, client_check
+from components.edge import certificates, client_check, pem
 from components.stack import istio_resources, preflight
 from mtls import offline, stack_files
 
@@ -56,8 +56,8 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _read(path: str) -> tuple[list[certificates.LoadedCertificate], list[Finding]]:
-    return certificates.read_pem_file(path, path, code="cert.file")
+def _read(path: str) -> tuple[list[pem.LoadedCertificate], list[Finding]]:
+    return pem.read_pem_file(path, path, code="cert.file")
 
 
 def _cert(args: argparse.Namespace) -> int:
@@ -65,7 +65,7 @@ def _cert(args: argparse.Namespace) -> int:
     failed = False
     for path in args.files:
         loaded, findings = _read(path)
-        findings += certificates.one_per_file(loaded, path, path)
+        findings += pem.one_per_file(loaded, path, path)
         for one in loaded:
             findings += [
                 one.finding(v)
@@ -77,8 +77,8 @@ def _cert(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _load_group(paths: list[str], problems: list[Finding]) -> tuple[certificates.LoadedCertificate, ...]:
-    group: list[certificates.LoadedCertificate] = []
+def _load_group(paths: list[str], problems: list[Finding]) -> tuple[pem.LoadedCertificate, ...]:
+    group: list[pem.LoadedCertificate] = []
     for path in paths:
         loaded, found = _read(path)
         problems += found

@@ -77,7 +77,7 @@ def _default(at: dict[str, Any], required: bool) -> str:
 
 
 def _meaning(at: dict[str, Any]) -> str:
-    syntax = at.get(SYNTAX_KEY) or at.get("propertyNames", {}).get(SYNTAX_KEY)
+    syntax = at.get(SYNTAX_KEY) or at.get("propertyNames", {}).get(SYNTAX_KEY) or at.get("items", {}).get(SYNTAX_KEY)
     return description(at) + (f" Syntax: {syntax}." if syntax else "")
 
 

@@ -36,10 +36,6 @@ def errors(findings: Iterable[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity is Severity.ERROR]
 
 
-def warnings(findings: Iterable[Finding]) -> list[Finding]:
-    return [f for f in findings if f.severity is Severity.WARNING]
-
-
 def closest(name: str, known: Iterable[str]) -> str | None:
     """The known name a misspelt one most likely meant, for a "did you mean" hint."""
     found = difflib.get_close_matches(name, list(known), n=1)

@@ -1,4 +1,5 @@
-"""The syntax of every name the settings accept, each written once: Kubernetes names, GCE names, stack references.
+"""The syntax of the names and numbers the settings share, each written once: Kubernetes names, GCE names, stack
+references, ports.
 
 Character classes are spelled out in ASCII, so no Unicode class or case folding widens them.
 """
@@ -9,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
@@ -17,6 +18,7 @@ from pydantic_core import CoreSchema, core_schema
 DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS1123_SUBDOMAIN = rf"{DNS1123_LABEL}(\.{DNS1123_LABEL})*"
 SYNTAX_KEY = "x-syntax"  # where a JSON Schema carries a syntax's explanation
+NUL_IN_PATH = "a path cannot hold a NUL character; fix the path."
 
 
 @dataclass(frozen=True)
@@ -70,3 +72,16 @@ StackReference = Annotated[str, STACK_REFERENCE]
 def is_host_label(text: str) -> bool:
     """One label of a host name: RFC 1123, any case, ASCII only, at most 63 characters."""
     return len(text) <= 63 and re.fullmatch(DNS1123_LABEL, text, re.IGNORECASE | re.ASCII) is not None
+
+
+def word(what: str) -> Syntax:
+    return Syntax(r"\S+", f"{what} is a non-empty word")
+
+
+def file_path(what: str) -> Syntax:
+    return Syntax(r".*\S.*", f"{what} is a non-empty file path")
+
+
+MIN_PORT, MAX_PORT = 1, 65535
+Port = Annotated[int, Field(ge=MIN_PORT, le=MAX_PORT)]
+Labels = dict[str, str]  # each concern checks the label rules its consumer has (the mesh analysis: Istio's)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
-from pydantic_core import ErrorDetails
+from pydantic_core import CoreSchema, ErrorDetails
 
 from components.core.findings import Finding, closest, error
 from components.core.names import SYNTAX_KEY
@@ -32,9 +32,23 @@ def child_key(key: str, name: str) -> str:
 
 
 class SettingsModel(BaseModel):
-    """Keys as users write them (camelCase, like Pulumi's own); no key unknown, no type coerced, nothing mutable."""
+    """Keys as users write them (camelCase, like Pulumi's own); no key unknown, no type coerced, no attribute
+    reassigned. Code and tests may build settings by field name; a stack's config is read by alias only."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=True)
+
+
+class _NotNull:
+    """In a stack's config, a key written as null is a mistake, not a key left out: this validates the value against
+    the key's type without its None, while leaving the key out still gives the default."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        schema = handler(source)
+        return schema["schema"] if schema["type"] == "nullable" else schema
+
+
+T = TypeVar("T")
+Omittable = Annotated[T | None, _NotNull()]  # a key that may be left out (None), but not written as null
 
 
 Model = TypeVar("Model", bound=SettingsModel)
@@ -47,7 +61,8 @@ def parse(
     them."""
     try:
         # JSON mode: a list may fill a tuple, and nothing else is converted.
-        return model.model_validate_json(json.dumps(values), strict=True, context=context), []
+        document = json.dumps(values)
+        return model.model_validate_json(document, strict=True, context=context, by_alias=True, by_name=False), []
     except ValidationError as exc:
         schema = json_schema(model)
         return None, [_finding(details, schema, key) for details in exc.errors(include_url=False)]

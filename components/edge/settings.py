@@ -3,14 +3,16 @@ service), each key declared once; and the rules that relate several of them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from components.core.findings import Finding, error, warning
-from components.core.names import GceName, StackReference, Syntax, is_host_label
-from components.core.settings import SettingsModel, child_key, config_key
+from components.core.names import GceName, StackReference, Syntax, file_path, is_host_label, word
+from components.core.settings import Omittable, SettingsModel, child_key, config_key
+from components.edge.pem import read_certificate
 
 KEY = config_key("edge")
 BACKEND_KEY = config_key("backend")
@@ -21,10 +23,27 @@ CIPHER_SUITE = Syntax(r"TLS_[A-Z0-9_]+", "a feature is a cipher suite name such 
 CHANNEL = Syntax(
     r"projects/[^/]+/notificationChannels/[^/]+", "a channel is projects/<project>/notificationChannels/<id>"
 )
-OutputName = Annotated[str, Syntax(r"\S+", "an output name is a non-empty word")]
+OutputName = Annotated[str, word("an output name")]
 CipherSuite = Annotated[str, CIPHER_SUITE]
 NotificationChannel = Annotated[str, CHANNEL]
-PemPath = Annotated[str, Syntax(r".*\S.*", "a path is a non-empty file path relative to the project root")]
+
+
+def _one_certificate(path: str, info: ValidationInfo) -> str:
+    """Parsed with the project root as context, the file must be readable and hold exactly one certificate: so a
+    wrong file is reported together with every other problem of the run."""
+    root = (info.context or {}).get("project_root")
+    if root is not None:
+        _, problems = read_certificate(path, "", Path(root))
+        if problems:
+            raise PydanticCustomError(problems[0].code, problems[0].message)
+    return path
+
+
+PemPath = Annotated[
+    str,
+    file_path("a certificate's path, relative to the project root,"),
+    AfterValidator(_one_certificate),
+]
 
 
 def _domain_problem(domain: str) -> str | None:
@@ -53,27 +72,21 @@ def _host_name(domain: str) -> str:
     return domain
 
 
-def _distinct_hosts(domains: tuple[str, ...]) -> tuple[str, ...]:
+def _not_empty(domains: tuple[str, ...]) -> tuple[str, ...]:
     if not domains:
         raise PydanticCustomError("config.domain", "list at least one host name for the managed certificate.")
-    seen: set[str] = set()
-    for i, domain in enumerate(domains):
-        if domain.lower() in seen:
-            message = f"{domain!r}: is listed twice; list each host name once."
-            raise PydanticCustomError("config.domain", message, {"at": f"[{i}]"})
-        seen.add(domain.lower())
     return domains
 
 
 HostName = Annotated[str, AfterValidator(_host_name)]
-Domains = Annotated[tuple[HostName, ...], Field(max_length=MAX_MANAGED_CERT_DOMAINS), AfterValidator(_distinct_hosts)]
+Domains = Annotated[tuple[HostName, ...], Field(max_length=MAX_MANAGED_CERT_DOMAINS), AfterValidator(_not_empty)]
 
 
 class BackendSettings(SettingsModel):
     """Where the edge finds the backend service that GKE's Ingress controller generated. Set exactly one of `stack`
     and `name`. Required with `edge`."""
 
-    stack: StackReference | None = Field(
+    stack: Omittable[StackReference] = Field(
         None,
         description="Stack that exports the backend service name (read through a StackReference).",
         examples=["acme/gke-platform/dev"],
@@ -83,7 +96,7 @@ class BackendSettings(SettingsModel):
         description="Name of that stack's output holding the backend service name.",
         examples=["backendServiceName"],
     )
-    name: GceName | None = Field(
+    name: Omittable[GceName] = Field(
         None,
         description="The backend service name itself, instead of a stack reference.",
         examples=["k8s1-0123abcd-default-web-80-5104b449"],
@@ -151,7 +164,7 @@ class EdgeSettings(SettingsModel):
         examples=[["certs/legacy-client.pem"]],
     )
     https_redirect: bool = Field(False, description="Also listen on port 80 and redirect to HTTPS.", examples=[False])
-    rejected_clients_alert: RejectedClientsAlert | None = Field(
+    rejected_clients_alert: Omittable[RejectedClientsAlert] = Field(
         None,
         examples=[{"threshold": 10, "notificationChannels": ["projects/acme-dev/notificationChannels/123"]}],
     )
@@ -173,7 +186,7 @@ def check_backend(backend: BackendSettings) -> list[Finding]:
                 "and `name` (the name itself)" + (", not both." if has_stack else "; neither is set."),
             )
         ]
-    if has_name and "output" in backend.model_fields_set:
+    if has_name and backend.output != BackendSettings.model_fields["output"].default:
         return [
             error("config.backend", f"{BACKEND_KEY}.output", "applies only with `stack`; remove it or use `stack`.")
         ]
@@ -181,8 +194,8 @@ def check_backend(backend: BackendSettings) -> list[Finding]:
 
 
 def check(edge: EdgeSettings) -> list[Finding]:
-    """The rules that relate several edge keys."""
-    found = _ssl_policy_findings(edge.ssl_policy)
+    """The rules that relate several edge keys, or several entries of one."""
+    found = _duplicate_domains(edge.domains) + _ssl_policy_findings(edge.ssl_policy)
     trust = _trust_findings(edge)
     if not trust and edge.client_validation == "ALLOW_INVALID_OR_MISSING_CLIENT_CERT":
         trust.append(
@@ -195,6 +208,17 @@ def check(edge: EdgeSettings) -> list[Finding]:
             )
         )
     return found + trust
+
+
+def _duplicate_domains(domains: tuple[str, ...]) -> list[Finding]:
+    seen: set[str] = set()
+    found = []
+    for i, domain in enumerate(domains):
+        if domain.lower() in seen:
+            message = f"{domain!r}: is listed twice; list each host name once."
+            found.append(error("config.domain", f"{KEY}.domains[{i}]", message))
+        seen.add(domain.lower())
+    return found
 
 
 def _ssl_policy_findings(policy: SslPolicy) -> list[Finding]:

@@ -10,17 +10,15 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from components.core.findings import Finding, error
-from components.core.names import Namespace, ResourceName, Syntax
-from components.core.settings import SettingsModel, config_key
+from components.core.names import NUL_IN_PATH, Labels, Namespace, Port, ResourceName, Syntax, file_path, word
+from components.core.settings import Omittable, SettingsModel, config_key
 from components.gke.headers import DEFAULT_HEADERS, header_findings
 
 CLUSTER_KEY = config_key("cluster")
 KEY = config_key("gkeBackend")
 
-Port = Annotated[int, Field(ge=1, le=65535)]
-Labels = dict[str, str]
-KubeconfigPath = Annotated[str, Syntax(r".*\S.*", "a path is a non-empty file path")]
-ContextName = Annotated[str, Syntax(r"\S+", "a context name is a non-empty word")]
+KubeconfigPath = Annotated[str, file_path("a kubeconfig path")]
+ContextName = Annotated[str, word("a context name")]
 RequestPath = Annotated[str, Syntax(r"/\S*", "a path starts with /")]
 
 
@@ -28,13 +26,13 @@ class ClusterSettings(SettingsModel):
     """How Pulumi reaches the GKE cluster (an explicit Kubernetes provider). Set `context`, `kubeconfig`, or both.
     Required with `mesh` and `gkeBackend`."""
 
-    kubeconfig: KubeconfigPath | None = Field(
+    kubeconfig: Omittable[KubeconfigPath] = Field(
         None,
         description="Path of a kubeconfig file (relative to the project root, or absolute); default: the KUBECONFIG "
         "the CLI sees.",
         examples=["~/.kube/config"],
     )
-    context: ContextName | None = Field(
+    context: Omittable[ContextName] = Field(
         None,
         description="Context in that kubeconfig, as written by `gcloud container clusters get-credentials`.",
         examples=["gke_acme-dev_europe-west1_platform"],
@@ -47,10 +45,16 @@ class ClusterSettings(SettingsModel):
         root = (info.context or {}).get("project_root")
         if kubeconfig is None or root is None:
             return kubeconfig
-        if "\x00" in kubeconfig:  # the operating system takes no such path
-            raise PydanticCustomError("config.file", f"{kubeconfig!r}: a path cannot hold a NUL character; fix it.")
-        path = (Path(root) / Path(kubeconfig).expanduser()).resolve()
-        if not path.is_file():
+        try:
+            path = (Path(root) / Path(kubeconfig).expanduser()).resolve()
+            found = path.is_file()
+        except ValueError:  # the operating system takes no path with a NUL character
+            raise PydanticCustomError("config.file", f"{kubeconfig!r}: {NUL_IN_PATH}") from None
+        except (OSError, RuntimeError) as exc:  # a name too long; a ~user that does not exist
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            message = f"{kubeconfig[:80]!r}: cannot be used as a path ({reason})."
+            raise PydanticCustomError("config.file", message) from None
+        if not found:
             raise PydanticCustomError(
                 "config.file",
                 f"{kubeconfig}: no such file; run `gcloud container clusters get-credentials` or fix the path.",
@@ -62,7 +66,9 @@ class HealthCheck(SettingsModel):
     """The load balancer's health check of the pods (BackendConfig healthCheck)."""
 
     request_path: RequestPath = Field("/", description="HTTP path probed.", examples=["/healthz"])
-    port: Port | None = Field(None, description="Container port probed; default: the serving port.", examples=[8080])
+    port: Omittable[Port] = Field(
+        None, description="Container port probed; default: the serving port.", examples=[8080]
+    )
     type: Literal["HTTP", "HTTPS", "HTTP2"] = Field("HTTP", description="Protocol of the probe.", examples=["HTTP"])
     check_interval_sec: Annotated[int, Field(ge=1, le=300)] = Field(
         15, description="Seconds between probes.", examples=[15]
@@ -92,7 +98,7 @@ class GkeBackendSettings(SettingsModel):
     selector: Labels = Field(
         {}, description="Pod labels; needed to create the Service and for meshGuard.", examples=[{"app": "web"}]
     )
-    target_port: Port | None = Field(
+    target_port: Omittable[Port] = Field(
         None, description="Container port behind `port`; default: the same number.", examples=[8080]
     )
     health_check: HealthCheck = Field(HealthCheck(), examples=[{"requestPath": "/healthz"}])

@@ -10,14 +10,13 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from components.core.findings import Finding, error
-from components.core.names import Namespace, ResourceName, Syntax
-from components.core.settings import SettingsModel, config_key
+from components.core.names import Labels, Namespace, Port, ResourceName, word
+from components.core.settings import Omittable, SettingsModel, config_key
 from components.mesh.istio_api import Action, Mode
 
 KEY = config_key("mesh")
-Labels = dict[str, str]  # Istio's label rules are checked by the analysis, with their reasons
-Port = str  # "8080": any string here; the analysis reports one that is not a port, with its key
-ProviderName = Annotated[str, Syntax(r"\S+", "a provider name is a non-empty word")]
+PortKey = str  # "8080": any string here; the analysis reports one that is not a port, with its key
+ProviderName = Annotated[str, word("a provider name")]
 
 
 def workload_key(index: int) -> str:
@@ -43,21 +42,21 @@ class WorkloadPolicy(SettingsModel):
     mode: Mode = Field(
         "UNSET", description="mTLS mode of the workload; UNSET inherits the namespace's.", examples=["PERMISSIVE"]
     )
-    ports: dict[Port, Mode] = Field(
+    ports: dict[PortKey, Mode] = Field(
         {}, description="Per container port modes (portLevelMtls); needs a selector.", examples=[{"8080": "DISABLE"}]
     )
-    name: ResourceName | None = Field(
+    name: Omittable[ResourceName] = Field(
         None,
         description="metadata.name of the PeerAuthentication; default: made from the selector.",
         examples=["my-special-app"],
     )
-    service: ResourceName | None = Field(
+    service: Omittable[ResourceName] = Field(
         None,
         description="The Kubernetes Service in front of the workload; needed for DISABLE, so that clients get a "
         "DestinationRule that turns mTLS off.",
         examples=["my-special-app"],
     )
-    service_ports: dict[Port, Annotated[int, Field(ge=1, le=65535)]] = Field(
+    service_ports: dict[PortKey, Port] = Field(
         {},
         description="Service port for each container port in `ports`, where they differ.",
         examples=[{"8080": 80}],
@@ -75,10 +74,10 @@ class AuthorizationSettings(SettingsModel):
         {}, description="Pod labels the policy applies to; none: the whole namespace.", examples=[{"app": "httpbin"}]
     )
     action: Action = Field("ALLOW", description="What a matching request gets.", examples=["ALLOW"])
-    provider: ProviderName | None = Field(
+    provider: Omittable[ProviderName] = Field(
         None, description="Extension provider, only with CUSTOM.", examples=["ext-authz"]
     )
-    rules: tuple[Any, ...] | None = Field(
+    rules: Omittable[tuple[Any, ...]] = Field(
         None,
         description="Istio rules: from.source, to.operation, when (checked by the analysis, with Istio's field names).",
         examples=[[{"from": [{"source": {"principals": ["cluster.local/ns/default/sa/sleep"]}}]}]],
@@ -88,13 +87,11 @@ class AuthorizationSettings(SettingsModel):
 class EdgeBackendSettings(SettingsModel):
     """What the edge load balancer's backend reaches: a workload port, or the Istio ingress gateway."""
 
-    namespace: Namespace | None = Field(
+    namespace: Omittable[Namespace] = Field(
         None, description="Namespace of the workload behind the GKE backend service.", examples=["default"]
     )
     selector: Labels = Field({}, description="Its pod labels.", examples=[{"app": "web"}])
-    port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
-        None, description="The container port the load balancer sends to.", examples=[8080]
-    )
+    port: Omittable[Port] = Field(None, description="The container port the load balancer sends to.", examples=[8080])
     istio_ingress_gateway: bool = Field(
         False, description="True when the backend is the Istio ingress gateway instead.", examples=[False]
     )
@@ -141,7 +138,7 @@ class MeshSettings(SettingsModel):
         "to services without a sidecar.",
         examples=[False],
     )
-    edge_backend: EdgeBackendSettings | None = Field(
+    edge_backend: Omittable[EdgeBackendSettings] = Field(
         None,
         examples=[{"namespace": "default", "selector": {"app": "web"}, "port": 8080}],
     )

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from components.core.findings import Finding, closest, error
+from components.core.names import MAX_PORT, MIN_PORT
 from components.mesh.istio_api import (
     CONDITION_FIELDS,
     CONDITION_KEY_PREFIXES,
@@ -58,8 +59,8 @@ def label_findings(labels: Mapping[str, str], key: str) -> list[Finding]:
 def port_problem(port: Any) -> str | None:
     text = str(port)
     # ASCII digits only: str.isdigit() also takes superscript and fullwidth digits, which int() or Istio refuse.
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
-        return f"{port!r} is not a port; use a number from 1 to 65535, written as a string."
+    if not (text.isascii() and text.isdigit()) or not MIN_PORT <= int(text) <= MAX_PORT:
+        return f"{port!r} is not a port; use a number from {MIN_PORT} to {MAX_PORT}, written as a string."
     return None
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import Field
 
 from components.core.findings import Finding, error, errors
-from components.core.settings import CONFIG_NAMESPACE, SettingsModel, config_key, parse
+from components.core.settings import CONFIG_NAMESPACE, Omittable, SettingsModel, config_key, parse
 from components.edge import settings as edge_settings
 from components.edge.certificates import TrustConfig, load_trust_config
 from components.gke import settings as gke_settings
@@ -27,17 +27,17 @@ from components.mesh import settings as mesh_settings
 class StackConfig(SettingsModel):
     """The project's stack configuration: one key per section; each section's model describes it."""
 
-    backend: edge_settings.BackendSettings | None = Field(None, examples=[{"stack": "acme/gke-platform/dev"}])
-    edge: edge_settings.EdgeSettings | None = Field(
+    backend: Omittable[edge_settings.BackendSettings] = Field(None, examples=[{"stack": "acme/gke-platform/dev"}])
+    edge: Omittable[edge_settings.EdgeSettings] = Field(
         None, examples=[{"domains": ["dev.example.com"], "trustAnchors": ["certs/dev/root-ca.pem"]}]
     )
-    cluster: gke_settings.ClusterSettings | None = Field(
+    cluster: Omittable[gke_settings.ClusterSettings] = Field(
         None, examples=[{"context": "gke_acme-dev_europe-west1_platform"}]
     )
-    mesh: mesh_settings.MeshSettings | None = Field(
+    mesh: Omittable[mesh_settings.MeshSettings] = Field(
         None, examples=[{"mode": "STRICT", "namespaces": {"legacy": "PERMISSIVE"}}]
     )
-    gke_backend: gke_settings.GkeBackendSettings | None = Field(
+    gke_backend: Omittable[gke_settings.GkeBackendSettings] = Field(
         None, examples=[{"namespace": "default", "service": "web", "port": 80}]
     )
 
@@ -70,7 +70,7 @@ def namespace_values(config: Mapping[str, str]) -> dict[str, Any]:
 
 def parse_stack(config: Mapping[str, str], project_root: Path) -> tuple[StackSettings | None, list[Finding]]:
     """Settings, or None when any error stands; and every finding of the run."""
-    values = {k: v for k, v in namespace_values(config).items() if v is not None}
+    values = namespace_values(config)
     sections, findings = _parse_sections(values, project_root)
     findings += _between_sections(set(values), sections.get("gkeBackend"), findings)
     backend, edge = sections.get("backend"), sections.get("edge")
@@ -96,10 +96,10 @@ def parse_stack(config: Mapping[str, str], project_root: Path) -> tuple[StackSet
 
 def _parse_sections(values: dict[str, Any], project_root: Path) -> tuple[dict[str, Any], list[Finding]]:
     """Each section on its own, so that one bad section hides nothing in the others; unknown top-level keys first."""
-    _, findings = parse(StackConfig, dict.fromkeys(values), CONFIG_NAMESPACE)
+    aliases = {field.alias or name: field for name, field in StackConfig.model_fields.items()}
+    _, findings = parse(StackConfig, {k: None for k in values if k not in aliases}, CONFIG_NAMESPACE)
     sections: dict[str, Any] = {}
-    for name, field in StackConfig.model_fields.items():
-        alias = field.alias or name
+    for alias, field in aliases.items():
         if alias in values:
             model = _section_model(field.annotation)
             sections[alias], found = parse(model, values[alias], config_key(alias), {"project_root": project_root})

@@ -14,8 +14,8 @@ import pytest
 from cryptography.x509 import DNSName
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from components.edge.certificates import load_pem_file
 from components.edge.client_check import TrustConfig, check_client
+from components.edge.pem import load_pem_file
 from tests import pki
 
 

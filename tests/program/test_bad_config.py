@@ -199,6 +199,39 @@ CASES: list[tuple[str, Edit, str]] = [
         "gke-mtls:edge.trustAnchors[0]: certs/dev/missing.pem: no such file under {root}; fix the path. [config.file]",
     ),
     (
+        "snake_case_key",
+        ssl_policy(min_tls_version="TLS_1_0"),
+        "gke-mtls:edge.sslPolicy.min_tls_version: is not a known key; did you mean 'minTlsVersion'? known keys here "
+        "are profile, minTlsVersion, customFeatures. [config.unknown-key]",
+    ),
+    (
+        "snake_case_section",
+        top("gke-mtls:gke_backend", {"namespace": "default", "service": "web", "port": 80}),
+        "gke-mtls:gke_backend: is not a known key; did you mean 'gkeBackend'? known keys here are backend, edge, "
+        "cluster, mesh, gkeBackend. [config.unknown-key]",
+    ),
+    (
+        "null_section",
+        top("gke-mtls:mesh", None),
+        "gke-mtls:mesh: must be an object, got null. [config.type]",
+    ),
+    (
+        "null_key",
+        edge(rejectedClientsAlert=None),
+        "gke-mtls:edge.rejectedClientsAlert: must be an object, got null. [config.type]",
+    ),
+    (
+        "null_optional_string",
+        backend({"stack": None, "name": "k8s1-0123abcd-default-web-80-5104b449"}),
+        "gke-mtls:backend.stack: must be a string, got null. [config.type]",
+    ),
+    (
+        "kubeconfig_of_an_unknown_user",
+        top("gke-mtls:cluster", {"kubeconfig": "~no-such-user-here/config"}),
+        "gke-mtls:cluster.kubeconfig: '~no-such-user-here/config': cannot be used as a path (Could not determine "
+        "home directory.). [config.file]",
+    ),
+    (
         "nul_in_certificate_path",
         edge(trustAnchors=["certs/dev/root-ca.pem\x00"]),
         "gke-mtls:edge.trustAnchors[0]: 'certs/dev/root-ca.pem\\x00': a path cannot hold a NUL character; fix the "
@@ -207,7 +240,8 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "nul_in_kubeconfig_path",
         top("gke-mtls:cluster", {"kubeconfig": "kube\x00config"}),
-        "gke-mtls:cluster.kubeconfig: 'kube\\x00config': a path cannot hold a NUL character; fix it. [config.file]",
+        "gke-mtls:cluster.kubeconfig: 'kube\\x00config': a path cannot hold a NUL character; fix the path. "
+        "[config.file]",
     ),
     (
         "directory_as_certificate",
@@ -282,6 +316,26 @@ def test_bad_config_stops_the_program_with_its_message_and_registers_nothing(run
         "1 error(s) in the stack configuration (listed above); nothing was registered."
     )
     assert recording.resources == []  # not even the StackReference or the edge component
+
+
+def test_the_default_backend_output_beside_a_name_is_accepted(run_stack, dev_config):
+    dev_config["gke-mtls:backend"] = {"name": "k8s1-0123abcd-default-web-80-5104b449", "output": "backendServiceName"}
+    assert run_stack(dev_config).error is None
+
+
+def test_a_bad_certificate_file_is_reported_together_with_the_other_problems_of_its_section(run_stack, dev_config):
+    dev_config["gke-mtls:edge"].update(domains=["*.example.com"], trustAnchors=["certs/dev/missing.pem"])
+    recording = run_stack(dev_config)
+    assert [m.rsplit(" [", 1)[1] for m in recording.messages("error")] == ["config.domain]", "config.file]"]
+
+
+def test_every_duplicate_domain_is_named(run_stack, dev_config):
+    dev_config["gke-mtls:edge"]["domains"] = ["a.example.com", "A.example.com", "b.example.com", "b.example.com"]
+    recording = run_stack(dev_config)
+    assert recording.messages("error") == [
+        "gke-mtls:edge.domains[1]: 'A.example.com': is listed twice; list each host name once. [config.domain]",
+        "gke-mtls:edge.domains[3]: 'b.example.com': is listed twice; list each host name once. [config.domain]",
+    ]
 
 
 def test_all_problems_of_a_run_are_reported_together(run_stack, dev_config):

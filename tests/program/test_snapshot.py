@@ -2,7 +2,7 @@
 
 A change to any resource's type, name, URN, parent, inputs or options fails here. Refactors must leave this file's
 snapshots untouched: an unchanged snapshot means no deployed resource changes. Regenerate only for an intended
-change to the deployed resources: `pytest tests/test_snapshot.py --snapshot-update`, and review the diff.
+change to the deployed resources: `pytest tests/program/test_snapshot.py --snapshot-update`, and review the diff.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from tests.conftest import committed_config
 
-# The committed stacks, plus shapes they do not cover: a created Service, and every kind of mesh resource.
+# The committed stacks, plus shapes they do not cover: a created Service, every kind of mesh resource, and the
+# edge's and the GKE side's other options. All were recorded by the code before the move by concern.
 EVERY_MESH_SHAPE: dict[str, Any] = {
     "mode": "PERMISSIVE",
     "namespaces": {"legacy": "DISABLE", "payments": "STRICT"},
@@ -66,6 +67,33 @@ def dev_with_every_mesh_shape() -> dict[str, Any]:
     return config
 
 
+def edge_with_every_option() -> dict[str, Any]:
+    config = committed_config("edge-dev")
+    config["gke-mtls:backend"] = {"name": "k8s1-0123abcd-default-web-80-5104b449"}
+    config["gke-mtls:edge"].update(
+        sslPolicy={"profile": "CUSTOM", "customFeatures": ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]},
+        clientValidation="ALLOW_INVALID_OR_MISSING_CLIENT_CERT",
+        allowlistedCertificates=["certs/prod/intermediate-ca.pem"],
+        httpsRedirect=True,
+        expiryWarningDays=10,
+    )
+    return config
+
+
+def platform_with_every_option() -> dict[str, Any]:
+    config = committed_config("platform-dev")
+    backend = config["gke-mtls:gkeBackend"]
+    del backend["targetPort"]
+    backend.update(
+        logSampleRate=0.5,
+        healthCheck={"requestPath": "/ready", "port": 8443, "type": "HTTPS", "checkIntervalSec": 30},
+        headers={"X-Mtls-Verified": "{client_cert_chain_verified}", "X-Mtls-Sans": "{client_cert_uri_sans}"},
+    )
+    config["gke-mtls:mesh"]["workloads"][0]["ports"] = {"80": "PERMISSIVE"}
+    config["gke-mtls:mesh"]["edgeBackend"]["port"] = 80
+    return config
+
+
 # snapshot id -> (stack name, config)
 STACKS = {
     "dev": ("dev", lambda: committed_config("dev")),
@@ -74,6 +102,8 @@ STACKS = {
     "platform-dev": ("platform-dev", lambda: committed_config("platform-dev")),
     "platform-dev-create-service": ("platform-dev", platform_creating_its_service),
     "dev-every-mesh-shape": ("dev", dev_with_every_mesh_shape),
+    "edge-dev-every-option": ("edge-dev", edge_with_every_option),
+    "platform-dev-every-option": ("platform-dev", platform_with_every_option),
 }
 
 

@@ -3,7 +3,7 @@
 - a concern (edge, mesh, gke) imports only core and itself; stack composes them; core imports no concern;
 - only the components (`component.py`), the program and the engine adapter import Pulumi;
 - only the engine adapter touches Pulumi's internals;
-- the rules never import the CLI.
+- the rules never import the CLI, a component or the adapter.
 """
 
 from __future__ import annotations
@@ -104,3 +104,5 @@ def test_the_rules_never_import_the_cli_or_a_component():
         used = imports(path)
         assert not any(m.split(".")[0] == "mtls" for m in used), relative(path)
         assert not any(".component" in m for m in used), relative(path)
+        if path != ADAPTER:
+            assert not any(m.startswith("components.stack.engine") for m in used), relative(path)
