@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections import Counter
 from pathlib import Path
 
 import yaml
 
-from components.core.findings import Finding, errors
+from components.core.findings import Finding, Severity, errors
 from components.edge import certificates, client_check, pem
 from components.stack import istio_resources, preflight
 from mtls import offline, stack_files
@@ -43,17 +44,19 @@ def _stack_findings(args: argparse.Namespace):
     return preflight.check_stack(config, root)
 
 
-def _check(args: argparse.Namespace) -> int:
-    _, findings = _stack_findings(args)
+def _report(name: str, findings: list[Finding]) -> int:
+    """Findings on stdout, then a count; exit 1 when an error stands."""
     for finding in findings:
         print(f"{finding.severity.value}: {finding}")
-    failed = errors(findings)
-    print(
-        f"{args.stack}: {len(failed)} error(s), {len(findings) - len(failed)} warning(s)"
-        if findings
-        else f"{args.stack}: ok"
-    )
-    return 1 if failed else 0
+    counts = Counter(f.severity for f in findings)
+    summary = ", ".join(f"{counts[s]} {s.value}(s)" for s in Severity if counts[s] or s is not Severity.NOTE)
+    print(f"{name}: {summary}" if findings else f"{name}: ok")
+    return 1 if errors(findings) else 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    _, findings = _stack_findings(args)
+    return _report(args.stack, findings)
 
 
 def _read(path: str) -> tuple[list[pem.LoadedCertificate], list[Finding]]:

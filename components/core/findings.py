@@ -11,6 +11,7 @@ from enum import StrEnum
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
+    NOTE = "note"  # worth knowing, nothing to fix: never fails a run
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ def error(code: str, key: str, message: str) -> Finding:
 
 def warning(code: str, key: str, message: str) -> Finding:
     return Finding(Severity.WARNING, code, key, message)
+
+
+def note(code: str, key: str, message: str) -> Finding:
+    return Finding(Severity.NOTE, code, key, message)
 
 
 def errors(findings: Iterable[Finding]) -> list[Finding]:

@@ -19,15 +19,24 @@ class Manifest:
     name: str
     namespace: str
     spec: dict[str, Any]
+    origin: str = ""  # the settings key it was made from, so the analysis names what to change
+    annotations: dict[str, str] | None = None
 
     @property
     def document(self) -> dict[str, Any]:
         return {
             "apiVersion": self.api_version,
             "kind": self.kind,
-            "metadata": {"name": self.name, "namespace": self.namespace},
+            "metadata": self.metadata,
             "spec": self.spec,
         }
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        metadata: dict[str, Any] = {"name": self.name, "namespace": self.namespace}
+        if self.annotations:
+            metadata["annotations"] = dict(self.annotations)
+        return metadata
 
     @property
     def logical_name(self) -> str:

@@ -65,7 +65,11 @@ def parse(
         return model.model_validate_json(document, strict=True, context=context, by_alias=True, by_name=False), []
     except ValidationError as exc:
         schema = json_schema(model)
-        return None, [_finding(details, schema, key) for details in exc.errors(include_url=False)]
+        problems = exc.errors(include_url=False)
+        # A list whose only entries were refused is also "too short": the entries' own findings say it better.
+        inner = {p["loc"][:-1] for p in problems if p["loc"]}
+        problems = [p for p in problems if not (p["type"] == "too_short" and p["loc"] in inner)]
+        return None, [_finding(details, schema, key) for details in problems]
 
 
 @functools.cache
@@ -110,6 +114,14 @@ def _finding(details: ErrorDetails, schema: dict[str, Any], root: str) -> Findin
         )
     if kind == "too_long":
         return error("config.range", key, f"has {len(value)} entries; at most {ctx['max_length']} are allowed.")
+    if kind == "too_short":
+        return error("config.range", key, f"has {len(value)} entries; at least {ctx['min_length']} are needed.")
+    if kind in ("ip_any_network", "ip_v4_network", "ip_v6_network"):
+        return error(
+            "config.syntax",
+            key,
+            f"{value!r} is not an IP range: write a CIDR such as 10.8.0.0/14, with no host bits set, or one address.",
+        )
     if kind == "string_too_long":
         return error(
             "config.syntax", key, f"{value!r} is {len(value)} characters; at most {ctx['max_length']} are allowed."

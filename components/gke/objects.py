@@ -10,15 +10,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from components.core.load_balancer import FRONT_END_RANGES
 from components.core.manifest import ISTIO_SECURITY, Manifest
-from components.gke.settings import GkeBackendSettings
+from components.gke.settings import KEY, GkeBackendSettings
 
 NEG_ANNOTATION = "cloud.google.com/neg"
 NEG_STATUS_ANNOTATION = "cloud.google.com/neg-status"
 BACKEND_CONFIG_ANNOTATION = "cloud.google.com/backend-config"
 BACKENDS_ANNOTATION = "ingress.kubernetes.io/backends"
-# Source ranges of Google's front ends and health checkers (GCP load balancing docs).
-GOOGLE_FRONT_END_RANGES = ("130.211.0.0/22", "35.191.0.0/16")
 
 
 def backend_config_spec(s: GkeBackendSettings) -> dict[str, Any]:
@@ -98,11 +97,12 @@ def mesh_guard(s: GkeBackendSettings) -> Manifest:
                     "when": [{"key": f"request.headers[{verified}]", "notValues": ["true"]}],
                 },
                 {
-                    "from": [{"source": {**plaintext, "notIpBlocks": list(GOOGLE_FRONT_END_RANGES)}}],
+                    "from": [{"source": {**plaintext, "notIpBlocks": list(FRONT_END_RANGES)}}],
                     "to": [{"operation": port}],
                 },
             ],
         },
+        origin=f"{KEY}.meshGuard",
     )
 
 

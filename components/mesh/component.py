@@ -26,7 +26,7 @@ class Mesh(pulumi.ComponentResource):
                 m.logical_name,
                 api_version=m.api_version,
                 kind=m.kind,
-                metadata={"name": m.name, "namespace": m.namespace},
+                metadata=m.metadata,
                 spec=m.spec,
                 opts=pulumi.ResourceOptions(parent=self),
             )

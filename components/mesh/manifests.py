@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.core.manifest import ISTIO_NETWORKING, ISTIO_SECURITY, Manifest
-from components.mesh.settings import MeshSettings, WorkloadPolicy
+from components.mesh.settings import KEY, MeshSettings, WorkloadPolicy, policy_key, workload_key
 
 
 def _selector(labels: Mapping[str, str]) -> dict[str, Any]:
@@ -24,27 +24,30 @@ def workload_name(workload: WorkloadPolicy) -> str:
 
 
 def manifests(mesh: MeshSettings) -> list[Manifest]:
-    found = [
-        Manifest(ISTIO_SECURITY, "PeerAuthentication", "default", mesh.root_namespace, {"mtls": {"mode": mesh.mode}})
-    ]
+    mesh_mode = {"mtls": {"mode": mesh.mode}}
+    found = [Manifest(ISTIO_SECURITY, "PeerAuthentication", "default", mesh.root_namespace, mesh_mode, f"{KEY}.mode")]
     found += [
-        Manifest(ISTIO_SECURITY, "PeerAuthentication", "default", ns, {"mtls": {"mode": mode}})
-        for ns, mode in mesh.namespaces.items()
+        Manifest(ISTIO_SECURITY, "PeerAuthentication", "default", ns, {"mtls": {"mode": m}}, f"{KEY}.namespaces.{ns}")
+        for ns, m in mesh.namespaces.items()
     ]
-    for w in mesh.workloads:
+    for i, w in enumerate(mesh.workloads):
         spec: dict[str, Any] = {**_selector(w.selector), "mtls": {"mode": w.mode}}
         if w.ports:
             spec["portLevelMtls"] = {port: {"mode": mode} for port, mode in w.ports.items()}
-        found.append(Manifest(ISTIO_SECURITY, "PeerAuthentication", workload_name(w), w.namespace, spec))
-        found += _plaintext_destination_rule(w)
-    for p in mesh.authorization:
+        key = workload_key(i)
+        found.append(Manifest(ISTIO_SECURITY, "PeerAuthentication", workload_name(w), w.namespace, spec, key))
+        found += _plaintext_destination_rule(w, f"{key}.service")
+    for i, p in enumerate(mesh.authorization):
         spec = {**_selector(p.selector), "action": p.action}
         if p.provider is not None:
             spec["provider"] = {"name": p.provider}
         if p.rules is not None:
             spec["rules"] = list(p.rules)
-        found.append(Manifest(ISTIO_SECURITY, "AuthorizationPolicy", p.name, p.namespace, spec))
-    found += [Manifest(ISTIO_SECURITY, "AuthorizationPolicy", "allow-nothing", ns, {}) for ns in mesh.deny_by_default]
+        found.append(Manifest(ISTIO_SECURITY, "AuthorizationPolicy", p.name, p.namespace, spec, policy_key(i)))
+    found += [
+        Manifest(ISTIO_SECURITY, "AuthorizationPolicy", "allow-nothing", ns, {}, f"{KEY}.denyByDefault[{i}]")
+        for i, ns in enumerate(mesh.deny_by_default)
+    ]
     if mesh.mesh_wide_istio_mutual:
         found.append(
             Manifest(
@@ -53,12 +56,13 @@ def manifests(mesh: MeshSettings) -> list[Manifest]:
                 "mesh-wide-istio-mutual",
                 mesh.root_namespace,
                 {"host": "*.local", "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}},
+                f"{KEY}.meshWideIstioMutual",
             )
         )
     return found
 
 
-def _plaintext_destination_rule(w: WorkloadPolicy) -> list[Manifest]:
+def _plaintext_destination_rule(w: WorkloadPolicy, key: str) -> list[Manifest]:
     """Auto mTLS reads only mesh and namespace policies, so a workload or port set to DISABLE still gets mTLS from
     meshed clients unless a DestinationRule turns it off for that host (istio/istio #32079)."""
     if w.service is None:
@@ -76,4 +80,4 @@ def _plaintext_destination_rule(w: WorkloadPolicy) -> list[Manifest]:
         }
     else:
         return []
-    return [Manifest(ISTIO_NETWORKING, "DestinationRule", f"{w.service}-plaintext", w.namespace, spec)]
+    return [Manifest(ISTIO_NETWORKING, "DestinationRule", f"{w.service}-plaintext", w.namespace, spec, key)]

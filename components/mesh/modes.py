@@ -1,57 +1,111 @@
-"""Effective mTLS modes, resolved the way istiod composes PeerAuthentications: port over workload over namespace
-over mesh, UNSET inheriting, and PERMISSIVE where nothing is set."""
+"""Effective mTLS modes, resolved the way istiod composes PeerAuthentications (`ComposePeerAuthentication`): port over
+workload over namespace over mesh, UNSET inheriting, PERMISSIVE where nothing is set, and of rivals at one level
+the oldest winning. Facts: ../shared/reference/istio-mesh-mtls.md section 1.3."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
-from components.mesh.settings import MeshSettings, WorkloadPolicy, workload_key
+from components.mesh.istio_objects import IstioObject, by_age
+
+ANY_PORT = "*"
 
 
-class EffectiveModes:
-    """Indexed by namespace, so resolving one workload does not scan the mesh."""
+def mode_of(obj: IstioObject) -> str:
+    mtls = obj.spec.get("mtls")
+    return str(mtls.get("mode") or "UNSET") if isinstance(mtls, Mapping) else "UNSET"
 
-    def __init__(self, mesh: MeshSettings):
-        self.mesh_mode = mesh.mode
-        self.namespace_mode: dict[str, str] = {}
-        self.workloads: dict[str, list[tuple[str, WorkloadPolicy]]] = defaultdict(list)
-        for ns, mode in mesh.namespaces.items():
-            self.namespace_mode.setdefault(ns, mode)
-        for i, w in enumerate(mesh.workloads):
-            if w.selector:
-                self.workloads[w.namespace].append((workload_key(i), w))
+
+def port_modes(obj: IstioObject) -> dict[str, str]:
+    ports = obj.spec.get("portLevelMtls")
+    if not isinstance(ports, Mapping):
+        return {}
+    return {str(p): str(m.get("mode") or "UNSET") if isinstance(m, Mapping) else "UNSET" for p, m in ports.items()}
+
+
+class LabelIndex:
+    """Objects with a selector, found by the labels of a workload without scanning their namespace: each object is
+    filed under one of its label pairs, so a lookup reads only the objects that share a pair with the workload."""
+
+    def __init__(self, objects: Iterable[IstioObject]):
+        self._by_pair: dict[tuple[str, str, str], list[IstioObject]] = defaultdict(list)
+        for obj in objects:
+            key, value = min(obj.selector.items())
+            self._by_pair[(obj.namespace, key, value)].append(obj)
+
+    def matching(self, namespace: str, labels: Mapping[str, str]) -> list[IstioObject]:
+        """Objects in `namespace` whose selector every one of `labels`' pods satisfies, oldest first."""
+        found = [
+            obj
+            for pair in labels.items()
+            for obj in self._by_pair.get((namespace, *pair), ())
+            if all(labels.get(k) == v for k, v in obj.selector.items())
+        ]
+        return by_age(found)
+
+
+@dataclass(frozen=True)
+class WorkloadModes:
+    """One workload's modes: `ports` holds the port-level ones, `other` applies to every other port."""
+
+    other: str
+    ports: Mapping[str, str]
+    policy: IstioObject | None  # the workload-level PeerAuthentication in force
+
+    def at(self, port: str) -> str:
+        return self.ports.get(port, self.other)
+
+    def all(self) -> dict[str, str]:
+        return {ANY_PORT: self.other, **self.ports}
+
+
+class PeerAuthentications:
+    """Istio's PeerAuthentications of one mesh, indexed by namespace and label."""
+
+    def __init__(self, objects: Iterable[IstioObject], root_namespace: str):
+        self.root_namespace = root_namespace
+        ordered = by_age(o for o in objects if o.kind == "PeerAuthentication")
+        self.namespace_wide: dict[str, IstioObject] = {}  # the root namespace's is the mesh's
+        self.ignored: list[tuple[IstioObject, IstioObject]] = []  # (ignored, the one in force)
+        self.root_selectors: list[IstioObject] = []  # ignored by Istio
+        workload: list[IstioObject] = []
+        for pa in ordered:
+            if not pa.selector:
+                earlier = self.namespace_wide.setdefault(pa.namespace, pa)
+                if earlier is not pa:
+                    self.ignored.append((pa, earlier))
+            elif pa.namespace == root_namespace:
+                self.root_selectors.append(pa)
             else:
-                self.namespace_mode.setdefault(w.namespace, w.mode)
+                workload.append(pa)
+        self.workload = workload
+        self.index = LabelIndex(workload)
+
+    @property
+    def mesh_mode(self) -> str:
+        mesh = self.namespace_wide.get(self.root_namespace)
+        return mode_of(mesh) if mesh is not None else "UNSET"
 
     def base(self, namespace: str) -> str:
-        mode = self.namespace_mode.get(namespace, "UNSET")
+        """The mode of a namespace's workloads that no workload policy selects."""
+        own = self.namespace_wide.get(namespace)
+        mode = mode_of(own) if own is not None and namespace != self.root_namespace else "UNSET"
         if mode == "UNSET":
             mode = self.mesh_mode
         return "PERMISSIVE" if mode == "UNSET" else mode
 
-    def _workload(self, namespace: str, labels: Mapping[str, str]) -> WorkloadPolicy | None:
-        for _, w in self.workloads.get(namespace, ()):
-            if all(labels.get(k) == v for k, v in w.selector.items()):
-                return w  # the oldest wins in Istio; duplicates are reported separately
-        return None
-
-    def at(self, namespace: str, labels: Mapping[str, str], port: str | None) -> dict[str, str]:
-        """Effective mode per port ('*' for the workload's other ports)."""
+    def at(self, namespace: str, labels: Mapping[str, str]) -> WorkloadModes:
         base = self.base(namespace)
-        w = self._workload(namespace, labels)
-        own = base if w is None or w.mode == "UNSET" else w.mode
-        modes = {"*": own}
-        for p, mode in w.ports.items() if w is not None else ():
-            modes[p] = own if mode == "UNSET" else mode
-        if port is not None:
-            return {port: modes.get(port, own)}
-        return modes
+        candidates = self.index.matching(namespace, labels) if labels else []
+        if not candidates:
+            return WorkloadModes(base, {}, None)
+        pa = candidates[0]  # the oldest wins; rivals are reported separately
+        own = mode_of(pa)
+        other = base if own == "UNSET" else own
+        ports = {port: other if mode == "UNSET" else mode for port, mode in port_modes(pa).items()}
+        return WorkloadModes(other, ports, pa)
 
-    def in_namespace(self, namespace: str) -> dict[str, str]:
-        """Every mode some workload of the namespace may end up with, keyed by where it comes from."""
-        modes = {f"namespace {namespace}": self.base(namespace)}
-        for key, w in self.workloads.get(namespace, ()):
-            for port, mode in self.at(namespace, w.selector, None).items():
-                modes[key + ("" if port == "*" else f" port {port}")] = mode
-        return modes
+    def namespaces(self) -> set[str]:
+        return set(self.namespace_wide) | {pa.namespace for pa in self.workload}

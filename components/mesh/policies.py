@@ -1,13 +1,33 @@
-"""Rules on one policy at a time: what Istio refuses or ignores in a PeerAuthentication or an AuthorizationPolicy."""
+"""Rules on the mesh settings one entry at a time: what Istio refuses in a PeerAuthentication or an
+AuthorizationPolicy as written in the settings, and what a settings entry promises that its objects would not keep.
+The analysis of the objects together is `analysis.py`'s."""
 
 from __future__ import annotations
 
 from components.core.findings import Finding, error, warning
-from components.mesh.settings import AuthorizationSettings, WorkloadPolicy
+from components.mesh.settings import (
+    EDGE_BACKEND_KEY,
+    AuthorizationSettings,
+    MeshSettings,
+    WorkloadPolicy,
+    policy_key,
+    workload_key,
+)
 from components.mesh.syntax import label_findings, port_problem, rule_findings
 
 
-def workload_findings(key: str, w: WorkloadPolicy, root_namespace: str) -> list[Finding]:
+def settings_findings(mesh: MeshSettings) -> list[Finding]:
+    found = []
+    for i, w in enumerate(mesh.workloads):
+        found += workload_findings(workload_key(i), w)
+    for i, p in enumerate(mesh.authorization):
+        found += authorization_findings(policy_key(i), p)
+    if mesh.edge_backend is not None:
+        found += label_findings(mesh.edge_backend.selector, EDGE_BACKEND_KEY)
+    return found
+
+
+def workload_findings(key: str, w: WorkloadPolicy) -> list[Finding]:
     found = label_findings(w.selector, key)
     for port in [*w.ports, *w.service_ports]:
         problem = port_problem(port)
@@ -22,15 +42,6 @@ def workload_findings(key: str, w: WorkloadPolicy, root_namespace: str) -> list[
                 "Istio rejects portLevelMtls on a namespace-wide policy. Add the workload's labels.",
             )
         )
-    if w.selector and w.namespace == root_namespace:
-        found.append(
-            error(
-                "mesh.root-selector",
-                key,
-                f"a PeerAuthentication with a selector in the root "
-                f"namespace {root_namespace} is ignored by Istio; put it in the workload's own namespace.",
-            )
-        )
     disabled = w.mode == "DISABLE" or "DISABLE" in w.ports.values()
     if disabled and w.selector and w.service is None:
         found.append(
@@ -41,6 +52,17 @@ def workload_findings(key: str, w: WorkloadPolicy, root_namespace: str) -> list[
                 "side DestinationRule (auto mTLS only reads mesh and namespace policies, so meshed "
                 "clients would keep sending mTLS and fail); set `service` to the Service in front of "
                 "the workload, or use PERMISSIVE.",
+            )
+        )
+    strict_ports = sorted(port for port, mode in w.ports.items() if mode == "STRICT")
+    if w.mode == "DISABLE" and w.service is not None and strict_ports:
+        found.append(
+            error(
+                "mesh.disable-meets-strict",
+                f"{key}.ports",
+                f"the workload is DISABLE, so its Service {w.service} gets a DestinationRule that turns mTLS off for "
+                f"every port, but port {', '.join(strict_ports)} is STRICT and would refuse those plaintext requests. "
+                "Make the workload PERMISSIVE and list its DISABLE ports in `ports`, or make those ports PERMISSIVE.",
             )
         )
     return found

@@ -7,16 +7,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, IPvAnyNetwork
 
 from components.core.findings import Finding, error
-from components.core.names import Labels, Namespace, Port, ResourceName, word
+from components.core.names import Labels, Namespace, Port, ResourceName, Syntax, word
 from components.core.settings import Omittable, SettingsModel, config_key
-from components.mesh.istio_api import Action, Mode
+from components.mesh.istio_api import PRINCIPAL, Action, Mode
 
 KEY = config_key("mesh")
 PortKey = str  # "8080": any string here; the analysis reports one that is not a port, with its key
 ProviderName = Annotated[str, word("a provider name")]
+Principal = Annotated[
+    str,
+    Syntax(
+        PRINCIPAL.pattern,
+        "a principal is <trust-domain>/ns/<namespace>/sa/<service-account>, e.g. cluster.local/ns/shop/sa/checkout "
+        "(no spiffe:// prefix, no wildcard)",
+        max_length=320,
+    ),
+]
 
 
 def workload_key(index: int) -> str:
@@ -25,6 +34,10 @@ def workload_key(index: int) -> str:
 
 def policy_key(index: int) -> str:
     return f"{KEY}.authorization[{index}]"
+
+
+def caller_key(index: int) -> str:
+    return f"{KEY}.callers[{index}]"
 
 
 EDGE_BACKEND_KEY = f"{KEY}.edgeBackend"
@@ -97,6 +110,40 @@ class EdgeBackendSettings(SettingsModel):
     )
 
 
+class CallerSource(SettingsModel):
+    """Where a caller's requests come from: a mesh identity, or plaintext from IP ranges."""
+
+    principal: Omittable[Principal] = Field(
+        None, description="Its mesh identity, when it has a sidecar.", examples=["cluster.local/ns/shop/sa/checkout"]
+    )
+    ip_blocks: tuple[IPvAnyNetwork, ...] = Field(
+        (),
+        description="Without a sidecar: the ranges its plaintext requests come from (pod or node CIDRs).",
+        examples=[["10.8.0.0/14"]],
+    )
+
+
+class CallerTarget(SettingsModel):
+    """What a caller calls: a workload's container ports."""
+
+    namespace: Namespace = Field(description="Namespace of the workload called.", examples=["shop"])
+    selector: Labels = Field(description="Its pod labels.", examples=[{"app": "payments"}])
+    ports: tuple[Port, ...] = Field(description="The container ports called.", min_length=1, examples=[[8443]])
+
+
+class CallerSettings(SettingsModel):
+    """A client whose requests must get through: the analysis checks the mTLS mode and the AuthorizationPolicies
+    it meets on every port it calls."""
+
+    name: Annotated[str, word("a caller name")] = Field(
+        description="What to call it in messages.", examples=["checkout"]
+    )
+    source: CallerSource = Field(alias="from", examples=[{"principal": "cluster.local/ns/shop/sa/checkout"}])
+    target: CallerTarget = Field(
+        alias="to", examples=[{"namespace": "shop", "selector": {"app": "payments"}, "ports": [8443]}]
+    )
+
+
 class MeshSettings(SettingsModel):
     """Istio mTLS and authorization for the cluster."""
 
@@ -138,6 +185,20 @@ class MeshSettings(SettingsModel):
         "to services without a sidecar.",
         examples=[False],
     )
+    callers: tuple[CallerSettings, ...] = Field(
+        (),
+        description="Clients whose requests must get through, checked against the modes and policies they meet; "
+        "the edge's load balancer and Google's health checks are added when `edgeBackend` is set.",
+        examples=[
+            [
+                {
+                    "name": "prometheus",
+                    "from": {"ipBlocks": ["10.8.0.0/14"]},
+                    "to": {"namespace": "shop", "selector": {"app": "payments"}, "ports": [9090]},
+                }
+            ]
+        ],
+    )
     edge_backend: Omittable[EdgeBackendSettings] = Field(
         None,
         examples=[{"namespace": "default", "selector": {"app": "web"}, "port": 8080}],
@@ -146,6 +207,23 @@ class MeshSettings(SettingsModel):
 
 def check(mesh: MeshSettings) -> list[Finding]:
     """The rules that relate several mesh keys."""
+    return [*_callers(mesh), *_edge_backend(mesh)]
+
+
+def _callers(mesh: MeshSettings) -> list[Finding]:
+    return [
+        error(
+            "config.caller",
+            f"{caller_key(i)}.from",
+            "set either `principal` (a caller with a sidecar) or `ipBlocks` (plaintext from those ranges), not both "
+            "and not neither.",
+        )
+        for i, c in enumerate(mesh.callers)
+        if (c.source.principal is None) == (not c.source.ip_blocks)
+    ]
+
+
+def _edge_backend(mesh: MeshSettings) -> list[Finding]:
     backend = mesh.edge_backend
     if backend is None:
         return []

@@ -40,6 +40,8 @@ def report(findings: list[Finding]) -> None:
     for finding in findings:
         if finding.severity is Severity.WARNING:
             pulumi.log.warn(f"{finding}")
+        elif finding.severity is Severity.NOTE:
+            pulumi.log.info(f"{finding}")
         else:
             pulumi.log.error(f"{finding}")
     if errors(findings):

@@ -1,17 +1,44 @@
-"""Every Istio resource a stack applies: the mesh's own, plus the edge guard of the GKE backend when asked for."""
+"""Every Istio resource a stack applies, and the callers the analysis checks them against: the mesh's own, the
+rule that lets the edge's load balancer in, and the edge guard of the GKE backend when asked for."""
 
 from __future__ import annotations
 
 from components.core.manifest import Manifest
 from components.gke import objects as gke_backend
+from components.mesh import callers as mesh_callers
+from components.mesh.istio_objects import from_manifests
 from components.mesh.manifests import manifests
 from components.stack.settings import StackSettings
 
 
+def load_balancer_facts(settings: StackSettings) -> mesh_callers.LoadBalancerFacts:
+    gke = settings.gke_backend
+    if gke is None:
+        return mesh_callers.LoadBalancerFacts()
+    probe = gke.health_check
+    return mesh_callers.LoadBalancerFacts(
+        verified_header=gke.header_for("client_cert_chain_verified"),
+        health_check_port=probe.port or gke.container_port,
+        health_check_path=probe.request_path if probe.type in ("HTTP", "HTTP2") else None,
+    )
+
+
 def for_stack(settings: StackSettings) -> list[Manifest]:
-    if settings.mesh is None:
+    mesh = settings.mesh
+    if mesh is None:
         return []
-    found = manifests(settings.mesh)
+    found = manifests(mesh)
     if settings.gke_backend is not None and settings.gke_backend.mesh_guard:
         found.append(gke_backend.mesh_guard(settings.gke_backend))
+    if mesh_callers.needs_admission(mesh, from_manifests(found)):
+        found.append(mesh_callers.admission(mesh, load_balancer_facts(settings)))
     return found
+
+
+def callers(settings: StackSettings) -> list[mesh_callers.Caller]:
+    if settings.mesh is None:
+        return []
+    return [
+        *mesh_callers.load_balancer(settings.mesh, load_balancer_facts(settings)),
+        *mesh_callers.declared(settings.mesh),
+    ]

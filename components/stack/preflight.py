@@ -9,7 +9,8 @@ from pathlib import Path
 from components.core.findings import Finding, errors
 from components.edge import certificates
 from components.mesh import analysis as mesh
-from components.stack import settings
+from components.mesh import istio_objects, policies
+from components.stack import istio_resources, settings
 
 
 def check_stack(
@@ -28,6 +29,17 @@ def check_stack(
             now or dt.datetime.now(dt.UTC),
             edge.expiry_warning_days,
         )
-    if stack_settings.mesh is not None:
-        findings += mesh.analyze(stack_settings.mesh)
+    findings += mesh_findings(stack_settings)
     return (None if errors(findings) else stack_settings), findings
+
+
+def mesh_findings(stack_settings: settings.StackSettings) -> list[Finding]:
+    """The mesh entries one by one, then the analysis of every Istio object the stack applies, with its callers."""
+    if stack_settings.mesh is None:
+        return []
+    entries = policies.settings_findings(stack_settings.mesh)
+    if errors(entries):  # the analysis reads only entries that are well formed
+        return entries
+    objects = istio_objects.from_manifests(istio_resources.for_stack(stack_settings))
+    callers = istio_resources.callers(stack_settings)
+    return entries + mesh.analyze(objects, callers, stack_settings.mesh.root_namespace)

@@ -57,8 +57,11 @@ def test_check_prints_mesh_findings(tmp_path, capsys):
     (tmp_path / "Pulumi.x.yaml").write_text(yaml.safe_dump(config))
     assert main(["--project-root", str(tmp_path), "check", "--stack", "x"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("warning: gke-mtls:mesh.authorization[0]: relies on principals, which only mTLS carries")
-    assert out[-1] == "x: 0 error(s), 1 warning(s)"
+    assert out[0].startswith(
+        "note: gke-mtls:mesh.authorization[0]: plaintext is accepted where it applies (default/{app: httpbin} is "
+        "PERMISSIVE), but such requests carry no identity"
+    )
+    assert out[-1] == "x: 0 error(s), 0 warning(s), 1 note(s)"
 
 
 def test_render_of_a_stack_without_mesh_says_so(tmp_path, capsys):

@@ -111,20 +111,20 @@ def test_rejects_port_level_mtls_without_selector():
 
 
 def test_rejects_a_second_mesh_wide_policy():
+    """Istio's concept page: only the oldest mesh-wide PeerAuthentication takes effect."""
     assert findings_of(seed(namespaces={"istio-system": "PERMISSIVE"})) == [
-        "error gke-mtls:mesh.namespaces.istio-system: istio-system is the root namespace, so this is a second "
-        "mesh-wide policy beside gke-mtls:mesh.mode; Istio keeps only the oldest and silently ignores the other. Set "
-        "the mesh-wide mode in `mode` only. [mesh.duplicate-policy]"
+        "error gke-mtls:mesh.namespaces.istio-system: a second mesh-wide PeerAuthentication beside gke-mtls:mesh.mode; "
+        "Istio keeps only the oldest and silently ignores the other. Keep one. [mesh.duplicate-policy]"
     ]
     assert codes_of(with_workload(namespace="istio-system")) == ["mesh.duplicate-policy"]
 
 
 def test_rejects_a_second_namespace_wide_policy():
     raw = seed(namespaces={"legacy": "PERMISSIVE"})
-    raw["workloads"].append({"namespace": "legacy", "mode": "STRICT"})
+    raw["workloads"].append({"namespace": "legacy", "mode": "STRICT", "name": "strict"})
     assert findings_of(raw) == [
-        "error gke-mtls:mesh.workloads[1]: a second namespace-wide policy for legacy (the first is "
-        "gke-mtls:mesh.namespaces.legacy); Istio keeps only the oldest and silently ignores the other. Keep one. "
+        "error gke-mtls:mesh.workloads[1]: a second namespace-wide PeerAuthentication in legacy beside "
+        "gke-mtls:mesh.namespaces.legacy; Istio keeps only the oldest and silently ignores the other. Keep one. "
         "[mesh.duplicate-policy]"
     ]
 
@@ -145,12 +145,18 @@ def test_rejects_a_selector_policy_in_the_root_namespace():
 
 
 def test_rejects_two_resources_with_the_same_name():
-    assert codes_of(
-        with_workload(namespace="my-namespace", selector={"app": "my-special-app", "v": "2"}, name="my-special-app")
-    ) == ["mesh.duplicate-name"]
+    raw = with_workload(namespace="my-namespace", selector={"app": "my-special-app", "v": "2"}, name="my-special-app")
+    assert findings_of(raw) == [
+        "error gke-mtls:mesh.workloads[1]: would be the PeerAuthentication 'my-special-app' in my-namespace, like "
+        "gke-mtls:mesh.workloads[0]; one would overwrite the other. Give it a distinct name. [mesh.duplicate-name]",
+        "error gke-mtls:mesh.workloads[1]: every pod labelled {app: my-special-app, v: 2} is also selected by "
+        "gke-mtls:mesh.workloads[0] ({app: my-special-app}); Istio applies only the oldest of the two to those pods "
+        "and ignores the other. Make the selectors disjoint, or merge the two. [mesh.overlapping-policies]",
+    ]
     assert codes_of(with_policy(name="httpbin-policy", rules=operation_rule(methods=["GET"]))) == [
         "mesh.duplicate-name"
     ]
+    assert codes_of(seed(denyByDefault=["default", "default"])) == ["mesh.duplicate-name"]
 
 
 def test_disable_needs_the_service_for_its_client_side_destination_rule():
@@ -255,81 +261,78 @@ def test_warns_on_an_allow_policy_that_allows_everything():
     ]
 
 
-# --- identity needs mTLS (ISTIO-SECURITY-2021-004) ---
+# --- PeerAuthentications that meet (Kiali's KIA0003, and auto mTLS's limits) ---
 
 
-def test_identity_policy_on_a_permissive_workload_is_an_error_in_a_strict_mesh():
-    raw = with_policy(
-        namespace="my-namespace", selector={"app": "my-special-app"}, rules=source_rule(namespaces=["default"])
+def test_rejects_selectors_where_one_holds_all_labels_of_the_other():
+    """Concept page: for workload-level policies on the same pods, Istio "picks the oldest one"."""
+    raw = with_workload(namespace="my-namespace", selector={"app": "my-special-app", "track": "canary"}, name="canary")
+    assert findings_of(raw) == [
+        "error gke-mtls:mesh.workloads[1]: every pod labelled {app: my-special-app, track: canary} is also selected "
+        "by gke-mtls:mesh.workloads[0] ({app: my-special-app}); Istio applies only the oldest of the two to those pods "
+        "and ignores the other. Make the selectors disjoint, or merge the two. [mesh.overlapping-policies]"
+    ]
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [{"app": "other-app"}, {"app": "other-app", "track": "canary"}, {"track": "canary"}],
+    ids=["other-value", "other-value-more-labels", "other-key"],
+)
+def test_selectors_that_cannot_be_proven_to_overlap_are_quiet(selector):
+    """Different values for one key never pick the same pod; different keys may, but only pods can tell."""
+    assert findings_of(with_workload(namespace="my-namespace", selector=selector, name="other")) == []
+
+
+def test_rejects_a_strict_workload_under_a_disable_namespace():
+    """Auto mTLS infers the server's mode from namespace and mesh policies only (reference section 2.3;
+    istio/istio#56084): meshed clients send plaintext, which the STRICT workload refuses."""
+    raw = seed(namespaces={"legacy": "DISABLE"})
+    raw["workloads"] = [{"namespace": "legacy", "selector": {"app": "new"}, "ports": {"8443": "STRICT"}}]
+    assert findings_of(raw) == [
+        "error gke-mtls:mesh.workloads[0]: port 8443 is STRICT, but mTLS in legacy is DISABLE: meshed clients "
+        "choose plaintext from the namespace's mode (auto mTLS reads no workload policy) and are refused. Use "
+        "PERMISSIVE here, or make the namespace PERMISSIVE, or add a DestinationRule with ISTIO_MUTUAL for its "
+        "Service. [mesh.strict-under-disable]"
+    ]
+    raw["workloads"][0]["ports"] = {"8443": "PERMISSIVE"}
+    assert findings_of(raw) == []
+
+
+def test_rejects_a_strict_port_on_a_disable_workload_whose_service_gets_a_plaintext_destination_rule():
+    """The workload's DestinationRule turns TLS off for the whole Service, so the STRICT port refuses every call."""
+    raw = with_workload(
+        namespace="shop", selector={"app": "old"}, mode="DISABLE", service="old", ports={"8443": "STRICT"}
     )
     assert findings_of(raw) == [
-        "error gke-mtls:mesh.authorization[1]: relies on namespaces, which only mTLS carries, but my-namespace "
-        "{'app': 'my-special-app'} is PERMISSIVE: plaintext requests there carry no identity, so this policy can be "
-        "bypassed (ISTIO-SECURITY-2021-004). Make those STRICT, or match on something plaintext carries too. "
-        "[mesh.identity-without-mtls]"
+        "error gke-mtls:mesh.workloads[1].ports: the workload is DISABLE, so its Service old gets a DestinationRule "
+        "that turns mTLS off for every port, but port 8443 is STRICT and would refuse those plaintext requests. Make "
+        "the workload PERMISSIVE and list its DISABLE ports in `ports`, or make those ports PERMISSIVE. "
+        "[mesh.disable-meets-strict]"
     ]
-
-
-def test_identity_policy_in_a_permissive_mesh_is_a_warning():
-    findings = findings_of(seed(mode="PERMISSIVE"))
-    assert len(findings) == 1
-    assert findings[0].startswith(
-        "warning gke-mtls:mesh.authorization[0]: relies on principals, which only mTLS "
-        "carries, but default {'app': 'httpbin'} is PERMISSIVE"
-    )
-
-
-def test_identity_policy_sees_a_port_level_exception():
-    raw = seed()
-    raw["workloads"].append({"namespace": "default", "selector": {"app": "httpbin"}, "ports": {"8000": "PERMISSIVE"}})
-    findings = findings_of(raw)
-    assert len(findings) == 1 and "default {'app': 'httpbin'} port 8000 is PERMISSIVE" in findings[0]
-
-
-def test_identity_policy_limited_to_strict_ports_ignores_a_permissive_metrics_port():
-    raw = seed()
-    raw["workloads"].append({"namespace": "default", "selector": {"app": "httpbin"}, "ports": {"9090": "PERMISSIVE"}})
-    raw["authorization"][0]["rules"][0]["to"][0]["operation"]["ports"] = ["8000"]
+    raw["workloads"][1]["ports"] = {"8443": "PERMISSIVE"}
     assert findings_of(raw) == []
-    raw["authorization"][0]["rules"][0]["to"][0]["operation"]["ports"] = ["8000", "9090"]
-    findings = findings_of(raw)
-    assert len(findings) == 1 and "default {'app': 'httpbin'} port 9090 is PERMISSIVE" in findings[0]
 
 
-def test_identity_conditions_count_too_and_namespace_wide_policies_see_every_workload():
-    raw = with_policy(
-        namespace="my-namespace", rules=[{"when": [{"key": "source.principal", "values": ["cluster.local/ns/a/sa/b"]}]}]
-    )
-    findings = findings_of(raw)
-    assert len(findings) == 1
-    assert "relies on source.principal" in findings[0]
-    assert "gke-mtls:mesh.workloads[0] is PERMISSIVE" in findings[0]
+# --- the `*.local` ISTIO_MUTUAL DestinationRule ---
 
 
-def test_root_namespace_policy_sees_permissive_namespaces():
-    raw = with_policy(namespace="istio-system", selector={"app": "anything"}, rules=source_rule(notNamespaces=["evil"]))
-    raw["namespaces"] = {"legacy": "PERMISSIVE"}
-    findings = findings_of(raw)
-    assert len(findings) == 1 and "namespace legacy is PERMISSIVE" in findings[0]
-
-
-# --- the edge and the mesh ---
-
-
-def test_edge_backend_under_strict_is_an_error_with_both_ways_out():
-    assert findings_of(seed(edgeBackend={"namespace": "default", "selector": {"app": "web"}, "port": 8080})) == [
-        "error gke-mtls:mesh.edgeBackend: the edge load balancer sends requests (and health checks) straight to port "
-        "8080 of {app: web} in default without an Istio client certificate, but mTLS there is STRICT, so every request "
-        "would be refused. Either route the edge through the Istio ingress gateway (and set `istioIngressGateway: "
-        'true` here), or add a port-level exception to gke-mtls:mesh.workloads for this workload: `ports: {"8080": '
-        "PERMISSIVE}` (the edge's mTLS then guards that port). [mesh.edge-backend-strict]"
+def test_the_local_istio_mutual_rule_meeting_a_disable_namespace_is_an_error():
+    """The rule makes clients send mTLS to every *.local host; a DISABLE namespace takes plaintext only."""
+    assert findings_of(seed(meshWideIstioMutual=True, namespaces={"legacy": "DISABLE"})) == [
+        "error gke-mtls:mesh.meshWideIstioMutual: it makes every client send Istio mTLS to every *.local host, but "
+        "mTLS in namespace legacy is DISABLE: those servers take plaintext only, so every call to them fails. Remove "
+        "this rule (auto mTLS already picks mTLS or plaintext per server), or add a DestinationRule with "
+        "`tls: {mode: DISABLE}` for those hosts. [mesh.istio-mutual-meets-disable]"
     ]
 
 
-def test_mesh_wide_istio_mutual_destination_rule_only_on_request_and_with_a_warning():
-    findings = findings_of(seed(meshWideIstioMutual=True))
-    assert len(findings) == 1
-    assert findings[0].startswith(
-        "warning gke-mtls:mesh.meshWideIstioMutual: the `*.local` ISTIO_MUTUAL "
-        "DestinationRule forces mTLS to every *.local endpoint, including pods without a sidecar"
-    )
+def test_the_local_istio_mutual_rule_alone_gets_a_note_on_what_it_really_does():
+    """With auto mTLS on (the default since Istio 1.5) it changes nothing for servers with a sidecar."""
+    assert findings_of(seed(meshWideIstioMutual=True, namespaces={"legacy": "PERMISSIVE"})) == [
+        "note gke-mtls:mesh.meshWideIstioMutual: auto mTLS (on by default since Istio 1.5) already sends mTLS to "
+        "every server with a sidecar, so this rule changes nothing for them. What it does change: calls to *.local "
+        "servers without a sidecar (non-injected namespaces, the Kubernetes API service) get mTLS and fail, and any "
+        "more specific DestinationRule replaces it whole. Remove it unless auto mTLS is off in your mesh. "
+        "[mesh.istio-mutual-dr]"
+    ]

@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from components.mesh import schema as istio_schema
-from components.mesh.manifests import manifests
+from components.stack import istio_resources
 from tests.conftest import PROJECT_ROOT, committed_config
-from tests.mesh.configs import EVERY_SHAPE, SEED, settings_of
+from tests.mesh.configs import EDGE_BACKEND_WITH_CALLERS, EVERY_SHAPE, SEED, stack_of
 
 TESTDATA = istio_schema.DEFAULT_CRDS.parent / "validation-testdata"
 
@@ -105,12 +105,13 @@ def test_missing_crds_file_says_where_to_get_it(tmp_path, monkeypatch):
 
 
 def generated(raw) -> list[dict]:
-    return [m.document for m in manifests(settings_of(raw))]
+    return [m.document for m in istio_resources.for_stack(stack_of(raw))]
 
 
 CONFIGS = {
     "seed": SEED,
     "every-shape": EVERY_SHAPE,
+    "edge-backend-with-callers": EDGE_BACKEND_WITH_CALLERS,
     "dev": committed_config("dev")["gke-mtls:mesh"],
     "prod": committed_config("prod")["gke-mtls:mesh"],
 }

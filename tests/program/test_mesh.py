@@ -144,14 +144,21 @@ def test_mesh_errors_stop_the_program_before_anything_is_registered(run_stack, d
     mesh = dev_config["gke-mtls:mesh"]
     mesh["edgeBackend"] = {"namespace": "default", "selector": {"app": "httpbin"}, "port": 8000}
     mesh["authorization"][0]["rules"][0]["to"][0]["operation"]["methods"] = ["get"]
+    recording = run_stack(copy.deepcopy(dev_config), preview=True)
+    # The analysis reads only well-formed entries: the edge backend's problem shows once the method is fixed.
+    assert [m.rsplit(" [", 1)[1] for m in recording.messages("error")] == ["mesh.method]"]
+    assert recording.resources == []
+    mesh["authorization"][0]["rules"][0]["to"][0]["operation"]["methods"] = ["GET"]
     recording = run_stack(dev_config, preview=True)
-    assert [m.rsplit(" [", 1)[1] for m in recording.messages("error")] == ["mesh.method]", "mesh.edge-backend-strict]"]
+    assert [m.rsplit(" [", 1)[1] for m in recording.messages("error")] == ["mesh.edge-backend-strict]"]
     assert recording.resources == []
 
 
-def test_mesh_warnings_reach_the_engine(run_stack, dev_config):
+def test_mesh_warnings_and_notes_reach_the_engine(run_stack, dev_config):
     dev_config["gke-mtls:mesh"]["meshWideIstioMutual"] = True
+    dev_config["gke-mtls:mesh"]["authorization"][0]["rules"] = [{}]
     recording = run_stack(copy.deepcopy(dev_config))
     assert recording.error is None
-    assert [m.rsplit(" [", 1)[1] for m in recording.messages("warning")] == ["mesh.istio-mutual-dr]"]
+    assert [m.rsplit(" [", 1)[1] for m in recording.messages("warning")] == ["mesh.allow-all]"]
+    assert [m.rsplit(" [", 1)[1] for m in recording.messages("info")] == ["mesh.istio-mutual-dr]"]
     assert "dr-istio-system-mesh-wide-istio-mutual" in istio(recording)

@@ -1,0 +1,115 @@
+"""The clients whose requests must get through: those the user declares, and, whenever the stack has an edge
+backend, Google's load balancer and its health checks, which reach the pods in plaintext from Google's ranges."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from components.core.load_balancer import FRONT_END_RANGES
+from components.core.manifest import ISTIO_SECURITY, Manifest
+from components.mesh.authorization import AuthorizationPolicies, Request, action_of
+from components.mesh.istio_objects import IstioObject
+from components.mesh.settings import EDGE_BACKEND_KEY, MeshSettings, caller_key
+
+LOAD_BALANCER = "the load balancer"
+HEALTH_CHECKS = "Google's health checks"
+# The AuthorizationPolicy that lets the load balancer in where the stack's own ALLOW policies would deny it.
+ADMISSION_NAME = "edge-load-balancer"
+_FRONT_ENDS = tuple(ipaddress.ip_network(r) for r in FRONT_END_RANGES)
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    key: str  # the settings key that declares it
+    namespace: str
+    selector: Mapping[str, str]
+    requests: tuple[Request, ...]  # one per port called
+
+    @property
+    def plaintext(self) -> bool:
+        return self.requests[0].principal == ""
+
+    def where(self, port: str) -> str:
+        labels = ", ".join(f"{k}: {v}" for k, v in self.selector.items())
+        return f"{self.namespace}/{{{labels}}}:{port}"
+
+
+@dataclass(frozen=True)
+class LoadBalancerFacts:
+    """What the GKE side of the same stack tells about the load balancer's requests (None: not known here)."""
+
+    verified_header: str | None = None  # the header the load balancer sets to the chain's verdict
+    health_check_port: int | None = None
+    health_check_path: str | None = None
+
+
+def declared(mesh: MeshSettings) -> list[Caller]:
+    callers = []
+    for i, c in enumerate(mesh.callers):
+        principal = c.source.principal if c.source.principal is not None else ""
+        sources = tuple(c.source.ip_blocks) or None
+        requests = tuple(Request(str(p), principal=principal, sources=sources) for p in c.target.ports)
+        callers.append(Caller(f"caller {c.name}", caller_key(i), c.target.namespace, c.target.selector, requests))
+    return callers
+
+
+def load_balancer(mesh: MeshSettings, facts: LoadBalancerFacts) -> list[Caller]:
+    backend = mesh.edge_backend
+    if backend is None or backend.istio_ingress_gateway or backend.namespace is None or backend.port is None:
+        return []  # the ingress gateway has a mesh identity of its own
+    verified = facts.verified_header.lower() if facts.verified_header else None
+    requests = Request(
+        str(backend.port),
+        principal="",
+        sources=_FRONT_ENDS,
+        headers={verified: "true"} if verified else None,  # the requests that must pass: verified clients
+    )
+    found = [Caller(LOAD_BALANCER, EDGE_BACKEND_KEY, backend.namespace, backend.selector, (requests,))]
+    if facts.health_check_path is not None:
+        probe = Request(
+            str(facts.health_check_port or backend.port),
+            principal="",
+            sources=_FRONT_ENDS,
+            headers={"user-agent": "GoogleHC/1.0"},
+            headers_complete=True,
+            path=facts.health_check_path,
+            method="GET",
+        )
+        found.append(Caller(HEALTH_CHECKS, EDGE_BACKEND_KEY, backend.namespace, backend.selector, (probe,)))
+    return found
+
+
+def needs_admission(mesh: MeshSettings, policies: Iterable[IstioObject]) -> bool:
+    """An ALLOW policy of the stack applies to the backend, so the load balancer needs a rule of its own: without
+    any ALLOW policy, Istio allows it already, and adding one would deny every other caller."""
+    backend = mesh.edge_backend
+    if backend is None or backend.istio_ingress_gateway or backend.namespace is None:
+        return False
+    applying = AuthorizationPolicies.of(policies, mesh.root_namespace).applying_to(backend.namespace, backend.selector)
+    return any(action_of(p) == "ALLOW" for p in applying)
+
+
+def admission(mesh: MeshSettings, facts: LoadBalancerFacts) -> Manifest:
+    """Plaintext (no identity) from Google's front ends on the backend port, with the verified-chain header when the
+    GKE side sets one; and the health checks, which carry no such header, on their port and path."""
+    backend = mesh.edge_backend
+    assert backend is not None and backend.namespace is not None and backend.port is not None
+    front_ends = [{"source": {"notPrincipals": ["*"], "ipBlocks": list(FRONT_END_RANGES)}}]
+    serving: dict[str, object] = {"from": front_ends, "to": [{"operation": {"ports": [str(backend.port)]}}]}
+    rules = [serving]
+    if facts.verified_header:
+        serving["when"] = [{"key": f"request.headers[{facts.verified_header.lower()}]", "values": ["true"]}]
+        if facts.health_check_path is not None:
+            probe = {"ports": [str(facts.health_check_port or backend.port)], "paths": [facts.health_check_path]}
+            rules.append({"from": front_ends, "to": [{"operation": {**probe, "methods": ["GET"]}}]})
+    return Manifest(
+        ISTIO_SECURITY,
+        "AuthorizationPolicy",
+        ADMISSION_NAME,
+        backend.namespace,
+        {"selector": {"matchLabels": dict(backend.selector)}, "action": "ALLOW", "rules": rules},
+        origin=EDGE_BACKEND_KEY,
+    )

@@ -1,0 +1,147 @@
+"""The Istio objects the analysis reads, whatever they came from: the stack's settings (as manifests) or YAML files,
+such as `kubectl get peerauthentications,authorizationpolicies,destinationrules -A -o yaml`. Each object remembers
+where it came from, so a finding names the settings key or the file and document the user must change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.core.findings import Finding, error
+from components.core.manifest import Manifest
+
+KINDS = ("PeerAuthentication", "AuthorizationPolicy", "DestinationRule")
+GROUPS = ("security.istio.io", "networking.istio.io")
+DRY_RUN = "istio.io/dry-run"
+# Where `kubectl apply` puts an object whose metadata names no namespace.
+DEFAULT_NAMESPACE = "default"
+
+
+@dataclass(frozen=True)
+class Origin:
+    key: str  # a settings key ("gke-mtls:mesh.workloads[0]") or a document ("cluster.yaml[3]")
+    from_settings: bool
+
+    def at(self, settings_path: str, spec_path: str) -> str:
+        """The key of one field: settings and Istio spell some fields differently (`ports` vs `portLevelMtls`)."""
+        path = settings_path if self.from_settings else f"spec.{spec_path}"
+        return f"{self.key}.{path}" if path else self.key
+
+
+@dataclass(frozen=True)
+class IstioObject:
+    kind: str
+    namespace: str
+    name: str
+    spec: Mapping[str, Any]
+    origin: Origin
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    age: tuple[str, int] = ("", 0)  # (creationTimestamp, position): Istio lets the oldest of rivals win
+
+    @property
+    def title(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+    @property
+    def selector(self) -> dict[str, str]:
+        selector = self.spec.get("selector")
+        labels = selector.get("matchLabels") if isinstance(selector, Mapping) else None
+        return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
+
+    @property
+    def dry_run(self) -> bool:
+        """Istio evaluates and logs a dry-run AuthorizationPolicy but never enforces it."""
+        return str(self.annotations.get(DRY_RUN, "")).lower() == "true"
+
+    @property
+    def targets_gateways(self) -> bool:
+        """`targetRefs` binds a policy to gateways and waypoints, not to sidecars."""
+        return bool(self.spec.get("targetRefs") or self.spec.get("targetRef"))
+
+
+def from_manifests(manifests: Iterable[Manifest]) -> list[IstioObject]:
+    return [
+        IstioObject(
+            m.kind,
+            m.namespace,
+            m.name,
+            m.spec,
+            Origin(m.origin or f"{m.kind} {m.namespace}/{m.name}", bool(m.origin)),
+            dict(m.annotations or {}),
+            ("", position),
+        )
+        for position, m in enumerate(manifests)
+    ]
+
+
+def from_document(document: Mapping[str, Any], key: str, position: int) -> IstioObject | None:
+    """None for a document that is not one of the three kinds; `document` has passed schema validation."""
+    group = str(document.get("apiVersion", "")).split("/")[0]
+    if document.get("kind") not in KINDS or group not in GROUPS:
+        return None
+    metadata = document.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    return IstioObject(
+        str(document["kind"]),
+        str(metadata.get("namespace") or DEFAULT_NAMESPACE),
+        str(metadata.get("name", "")),
+        document.get("spec") or {},
+        Origin(key, False),
+        {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, Mapping) else {},
+        (str(metadata.get("creationTimestamp") or ""), position),
+    )
+
+
+def by_age(objects: Iterable[IstioObject]) -> list[IstioObject]:
+    """Oldest first, as istiod orders rivals; objects without a timestamp (files, settings) keep their order, after
+    those that have one, since they would be created now."""
+    return sorted(objects, key=lambda o: (o.age[0] == "", o.age[0], o.age[1]))
+
+
+# --- files -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Document:
+    key: str  # "path[index]", or "path[index].items[i]" inside a List
+    body: Any
+
+
+def _files(paths: Iterable[str]) -> Iterator[tuple[str, Path | None]]:
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            yield from ((str(p), p) for p in found)
+            if not found:
+                yield name, None
+        else:
+            yield name, path
+
+
+def read_documents(paths: Iterable[str]) -> tuple[list[Document], list[Finding]]:
+    """Every YAML document of the files and folders given, with each `List` opened into its items."""
+    documents: list[Document] = []
+    problems: list[Finding] = []
+    for name, path in _files(paths):
+        if path is None:
+            problems.append(error("analyze.file", name, "the folder holds no .yaml or .yml file."))
+            continue
+        try:
+            loaded = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(error("analyze.file", name, f"cannot be read ({exc.__class__.__name__}: {exc})."))
+            continue
+        except yaml.YAMLError as exc:
+            problems.append(error("analyze.file", name, f"is not valid YAML: {exc}"))
+            continue
+        for i, body in enumerate(d for d in loaded if d is not None):
+            if isinstance(body, dict) and body.get("kind") == "List" and isinstance(body.get("items"), list):
+                documents += [Document(f"{name}[{i}].items[{j}]", item) for j, item in enumerate(body["items"])]
+            else:
+                documents.append(Document(f"{name}[{i}]", body))
+    return documents, problems
