@@ -166,6 +166,63 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _analyze(args: argparse.Namespace) -> int:
+    from components.mesh import analysis, istio_objects
+    from components.mesh import schema as istio_schema
+    from mtls import cluster_files
+
+    try:
+        loaded = cluster_files.load(args.paths)
+    except istio_schema.CrdsMissingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    objects, findings, callers = loaded.objects, loaded.findings, []
+    root_namespace = args.root_namespace
+    name = " ".join(args.paths)
+    if args.stack:
+        stack_settings, stack_findings = _stack_findings(args)
+        if stack_settings is None:
+            return _report(f"{args.stack} (its settings)", stack_findings)
+        if stack_settings.mesh is None:
+            print(f"error: stack {args.stack!r} has no gke-mtls:mesh, so it adds nothing to analyse.", file=sys.stderr)
+            return 2
+        root_namespace = stack_settings.mesh.root_namespace
+        stack_objects = istio_objects.from_manifests(istio_resources.for_stack(stack_settings))
+        objects, conflicts = cluster_files.after_up(objects, stack_objects, args.stack)
+        findings += conflicts
+        callers = istio_resources.callers(stack_settings)
+        name += f" after `pulumi up` of {args.stack}"
+    findings += analysis.analyze(objects, callers, root_namespace)
+    status = _report(name, findings)
+    return 2 if loaded.unreadable else status
+
+
+def _import(args: argparse.Namespace) -> int:
+    from components.core.settings import parse
+    from components.mesh import from_cluster
+    from components.mesh import schema as istio_schema
+    from components.mesh import settings as mesh_settings
+    from components.stack.settings import StackSettings
+    from mtls import cluster_files
+
+    try:
+        loaded = cluster_files.load(args.paths)
+    except istio_schema.CrdsMissingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    block, findings = from_cluster.mesh_settings(loaded.objects, args.root_namespace)
+    mesh, problems = parse(mesh_settings.MeshSettings, block, mesh_settings.KEY)
+    if mesh is not None:
+        problems += mesh_settings.check(mesh)
+        problems += preflight.mesh_findings(StackSettings(None, None, None, None, mesh, None))
+    for finding in [*loaded.findings, *findings, *problems]:
+        print(f"{finding.severity.value}: {finding}", file=sys.stderr)
+    sys.stdout.write(yaml.safe_dump({mesh_settings.KEY: block}, sort_keys=False, default_flow_style=False))
+    if loaded.unreadable:
+        return 2
+    return 1 if errors([*loaded.findings, *problems]) else 0
+
+
 def _docs(_args: argparse.Namespace) -> int:
     from mtls import docs
 
@@ -231,6 +288,34 @@ def main(argv: list[str] | None = None) -> int:
     v = commands.add_parser("validate", help="check Istio YAML against Istio's CRD schemas and CEL rules")
     v.add_argument("files", nargs="+", metavar="FILE.yaml")
     v.set_defaults(run=_validate)
+
+    a = commands.add_parser(
+        "analyze",
+        help="analyse existing Istio YAML (files, folders, `kubectl get ... -o yaml` output), optionally with a stack",
+        description="Validates each PeerAuthentication, AuthorizationPolicy and DestinationRule as the API server "
+        "would, then runs the mesh analysis over the valid ones together. With --stack, adds what the stack would "
+        "apply, so you see the cluster as it will be after `pulumi up`. Exit 1 when an error stands, 2 when a file "
+        "cannot be read.",
+    )
+    a.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or folders")
+    a.add_argument("--stack", help="also apply Pulumi.<stack>.yaml's mesh, its callers and its edge backend")
+    a.add_argument(
+        "--root-namespace",
+        default="istio-system",
+        help="Istio's root namespace (meshConfig.rootNamespace) when no --stack says it; default: istio-system",
+    )
+    a.set_defaults(run=_analyze)
+
+    im = commands.add_parser(
+        "import",
+        help="turn existing PeerAuthentications and AuthorizationPolicies into a gke-mtls:mesh settings block",
+        description="Reads YAML files or folders like `analyze` and prints a gke-mtls:mesh block (YAML) to paste under "
+        "`config:` in Pulumi.<stack>.yaml. What the settings cannot express is listed on standard error, with the "
+        "findings of the block as the stack would check it. Exit 1 when the block still has errors to fix.",
+    )
+    im.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or folders")
+    im.add_argument("--root-namespace", default="istio-system", help="Istio's root namespace; default: istio-system")
+    im.set_defaults(run=_import)
 
     d = commands.add_parser("docs", help="print the config key reference (markdown) that README.md embeds")
     d.set_defaults(run=_docs)

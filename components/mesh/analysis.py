@@ -34,15 +34,16 @@ MAX_SUBSET_LABELS = 8
 def analyze(objects: Sequence[IstioObject], callers: Sequence[Caller], root_namespace: str) -> list[Finding]:
     peers = PeerAuthentications(objects, root_namespace)
     policies = AuthorizationPolicies.of(objects, root_namespace)
+    exposure = _Exposure(peers)
     rivals = _rival_peer_authentications(peers)
     return [
         *rivals,
         *_name_collisions(objects, {f.key for f in rivals}),
         *_overlapping_selectors(peers),
         *_strict_under_disable(peers),
-        *_plaintext_exposure(objects, peers, callers),
+        *_plaintext_exposure(objects, exposure, callers),
         *_caller_findings(callers, peers, policies),
-        *_mesh_wide_istio_mutual(objects, peers),
+        *_mesh_wide_istio_mutual(objects, exposure),
     ]
 
 
@@ -224,7 +225,13 @@ class _Exposure:
     @functools.cache  # noqa: B019 - one analysis, then dropped
     def places(self, namespace: str) -> list[tuple[str, dict[str, str]]]:
         """Every (place, modes by port) of a namespace: its workloads without a policy, and each workload policy."""
-        found = [(f"namespace {namespace}", {ANY_PORT: self.peers.base(namespace)})]
+        rest = namespace == self.peers.root_namespace  # the mesh-wide mode: every namespace without its own
+        found = [
+            (
+                "namespaces without a policy of their own" if rest else f"namespace {namespace}",
+                {ANY_PORT: self.peers.base(namespace)},
+            )
+        ]
         for pa in self.by_namespace.get(namespace, ()):
             modes = self.peers.at(namespace, pa.selector)
             if modes.policy is pa:
@@ -242,8 +249,8 @@ class _Exposure:
                 (f"{ns}/{_labels(policy.selector)}", self.peers.at(ns, policy.selector).all()) for ns in namespaces
             ]
         elif policy.namespace == self.peers.root_namespace:
-            places = [p for ns in sorted(self.peers.namespaces() | {""}) for p in self.places(ns)]
-            places = [(("namespaces without a policy" if p == "namespace " else p), m) for p, m in places]
+            everywhere = self.peers.namespaces() | {self.peers.root_namespace}
+            places = [p for ns in sorted(everywhere) for p in self.places(ns)]
         else:
             places = self.places(policy.namespace)
         exposed = []
@@ -256,9 +263,8 @@ class _Exposure:
 
 
 def _plaintext_exposure(
-    objects: Iterable[IstioObject], peers: PeerAuthentications, callers: Sequence[Caller]
+    objects: Iterable[IstioObject], exposure: _Exposure, callers: Sequence[Caller]
 ) -> list[Finding]:
-    exposure = _Exposure(peers)
     plaintext_targets = {(c.namespace, r.port) for c in callers if c.plaintext for r in c.requests}
     found = []
     for policy in objects:
@@ -392,10 +398,11 @@ def _tls_mode(spec: Mapping[str, Any]) -> str | None:
     return str(tls.get("mode")) if isinstance(tls, Mapping) and tls.get("mode") else None
 
 
-def _mesh_wide_istio_mutual(objects: Sequence[IstioObject], peers: PeerAuthentications) -> list[Finding]:
+def _mesh_wide_istio_mutual(objects: Sequence[IstioObject], exposure: _Exposure) -> list[Finding]:
     """With auto mTLS (on by default since Istio 1.5) the classic `*.local` ISTIO_MUTUAL rule adds nothing for
     servers with a sidecar; it forces mTLS where auto mTLS would send plaintext, and that is a conflict wherever
     servers take plaintext only (reference section 2.3 and 2.4)."""
+    peers = exposure.peers
     found = []
     exempt = {dr.spec.get("host") for dr in objects if dr.kind == "DestinationRule" and _tls_mode(dr.spec) == "DISABLE"}
     for dr in objects:
@@ -420,12 +427,27 @@ def _mesh_wide_istio_mutual(objects: Sequence[IstioObject], peers: PeerAuthentic
                 )
             )
         else:
+            permissive = [
+                f"{place}{'' if port == ANY_PORT else ':' + port}"
+                for ns in sorted(peers.namespaces() | {peers.root_namespace})
+                for place, modes in exposure.places(ns)
+                for port, mode in modes.items()
+                if mode == "PERMISSIVE"
+            ]
+            enforces = (
+                f" It enforces nothing either: a DestinationRule only sets what clients send, so "
+                f"{', '.join(permissive)} still take{'s' if len(permissive) == 1 else ''} plaintext from clients "
+                "without a sidecar."
+                if permissive
+                else ""
+            )
             found.append(
                 note(
                     "mesh.istio-mutual-dr",
                     dr.origin.key,
                     "auto mTLS (on by default since Istio 1.5) already sends mTLS to every server with a sidecar, "
-                    f"so this rule changes nothing for them. What it does change: calls to {dr.spec.get('host')} "
+                    f"so this rule changes nothing for them.{enforces} What it does change: calls to "
+                    f"{dr.spec.get('host')} "
                     "servers without a sidecar (non-injected namespaces, the Kubernetes API service) get mTLS and "
                     "fail, and any more specific DestinationRule replaces it whole. Remove it unless auto mTLS is off "
                     "in your mesh.",

@@ -41,6 +41,7 @@ class IstioObject:
     origin: Origin
     annotations: Mapping[str, str] = field(default_factory=dict)
     age: tuple[str, int] = ("", 0)  # (creationTimestamp, position): Istio lets the oldest of rivals win
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -51,6 +52,16 @@ class IstioObject:
         selector = self.spec.get("selector")
         labels = selector.get("matchLabels") if isinstance(selector, Mapping) else None
         return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """What the API server keys it by."""
+        return (self.kind, self.namespace, self.name)
+
+    @property
+    def managed_by_pulumi(self) -> bool:
+        """pulumi-kubernetes labels what it creates (`app.kubernetes.io/managed-by: pulumi`)."""
+        return self.labels.get("app.kubernetes.io/managed-by") == "pulumi"
 
     @property
     def dry_run(self) -> bool:
@@ -85,6 +96,7 @@ def from_document(document: Mapping[str, Any], key: str, position: int) -> Istio
         return None
     metadata = document.get("metadata") or {}
     annotations = metadata.get("annotations") or {}
+    labels = metadata.get("labels") or {}
     return IstioObject(
         str(document["kind"]),
         str(metadata.get("namespace") or DEFAULT_NAMESPACE),
@@ -93,6 +105,7 @@ def from_document(document: Mapping[str, Any], key: str, position: int) -> Istio
         Origin(key, False),
         {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, Mapping) else {},
         (str(metadata.get("creationTimestamp") or ""), position),
+        {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {},
     )
 
 

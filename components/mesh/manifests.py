@@ -9,6 +9,8 @@ from typing import Any
 from components.core.manifest import ISTIO_NETWORKING, ISTIO_SECURITY, Manifest
 from components.mesh.settings import KEY, MeshSettings, WorkloadPolicy, policy_key, workload_key
 
+MESH_WIDE_ISTIO_MUTUAL_NAME = "mesh-wide-istio-mutual"
+
 
 def _selector(labels: Mapping[str, str]) -> dict[str, Any]:
     return {"selector": {"matchLabels": dict(labels)}} if labels else {}
@@ -53,7 +55,7 @@ def manifests(mesh: MeshSettings) -> list[Manifest]:
             Manifest(
                 ISTIO_NETWORKING,
                 "DestinationRule",
-                "mesh-wide-istio-mutual",
+                MESH_WIDE_ISTIO_MUTUAL_NAME,
                 mesh.root_namespace,
                 {"host": "*.local", "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}},
                 f"{KEY}.meshWideIstioMutual",

@@ -331,7 +331,9 @@ def test_the_local_istio_mutual_rule_alone_gets_a_note_on_what_it_really_does():
     """With auto mTLS on (the default since Istio 1.5) it changes nothing for servers with a sidecar."""
     assert findings_of(seed(meshWideIstioMutual=True, namespaces={"legacy": "PERMISSIVE"})) == [
         "note gke-mtls:mesh.meshWideIstioMutual: auto mTLS (on by default since Istio 1.5) already sends mTLS to "
-        "every server with a sidecar, so this rule changes nothing for them. What it does change: calls to *.local "
+        "every server with a sidecar, so this rule changes nothing for them. It enforces nothing either: a "
+        "DestinationRule only sets what clients send, so namespace legacy, my-namespace/{app: my-special-app} still "
+        "take plaintext from clients without a sidecar. What it does change: calls to *.local "
         "servers without a sidecar (non-injected namespaces, the Kubernetes API service) get mTLS and fail, and any "
         "more specific DestinationRule replaces it whole. Remove it unless auto mTLS is off in your mesh. "
         "[mesh.istio-mutual-dr]"

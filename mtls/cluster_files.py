@@ -1,0 +1,85 @@
+"""Istio objects from YAML files or folders (a `kubectl get ... -o yaml` dump included), each validated as the API
+server would before the analysis reads it; and the cluster as it will be once a stack is applied."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from components.core.findings import Finding, error, note
+from components.mesh import istio_objects
+from components.mesh.istio_objects import GROUPS, KINDS, IstioObject
+
+
+@dataclass
+class Loaded:
+    objects: list[IstioObject] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    unreadable: bool = False  # a file could not be read at all
+
+
+def load(paths: Sequence[str]) -> Loaded:
+    """The three kinds' valid documents as objects; a finding for each invalid one, which the analysis skips."""
+    from components.mesh import schema as istio_schema  # loads Istio's CRDs: only the commands that read YAML
+
+    schemas = istio_schema.IstioSchemas.load()
+    documents, problems = istio_objects.read_documents(paths)
+    loaded = Loaded(findings=list(problems), unreadable=bool(problems))
+    skipped: dict[str, int] = {}
+    for position, document in enumerate(documents):
+        body = document.body
+        if not isinstance(body, dict) or "kind" not in body or "apiVersion" not in body:
+            loaded.findings.append(
+                error("analyze.document", document.key, "is not a Kubernetes object (no apiVersion and kind).")
+            )
+            continue
+        group = str(body["apiVersion"]).split("/")[0]
+        if body["kind"] not in KINDS or group not in GROUPS:
+            kind = f"{body['kind']} ({body['apiVersion']})"
+            skipped[kind] = skipped.get(kind, 0) + 1
+            continue
+        invalid = schemas.validate(body)
+        if invalid:
+            loaded.findings.append(
+                error(
+                    "analyze.invalid",
+                    document.key,
+                    f"the API server would refuse it, so the analysis leaves it out: {'; '.join(invalid)}.",
+                )
+            )
+            continue
+        obj = istio_objects.from_document(body, document.key, position)
+        if obj is not None:
+            loaded.objects.append(obj)
+    if skipped:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(skipped.items()))
+        loaded.findings.append(note("analyze.skipped", ", ".join(paths), f"not analysed: {kinds}."))
+    return loaded
+
+
+def after_up(
+    cluster: list[IstioObject], stack: list[IstioObject], stack_name: str
+) -> tuple[list[IstioObject], list[Finding]]:
+    """The cluster once `pulumi up` has applied the stack: the stack's objects replace those Pulumi already manages
+    under the same name, and are created after everything already there (so they lose to it where the oldest wins).
+    A same-named object that Pulumi does not manage would make `pulumi up` fail."""
+    ours = {obj.identity: obj for obj in stack}
+    kept, findings = [], []
+    for obj in cluster:
+        mine = ours.get(obj.identity)
+        if mine is None:
+            kept.append(obj)
+        elif not obj.managed_by_pulumi:
+            findings.append(
+                error(
+                    "analyze.conflict",
+                    mine.origin.key,
+                    f"{obj.title} already exists ({obj.origin.key}) and is not managed by Pulumi, so `pulumi up` of "
+                    f"{stack_name} would fail to create it. Give the stack's a distinct name, or import the existing "
+                    "one into the stack, or delete it.",
+                )
+            )
+    offset = len(cluster)
+    created = [dataclasses.replace(obj, age=("", offset + i)) for i, obj in enumerate(stack)]
+    return kept + created, findings

@@ -1,0 +1,188 @@
+"""`analyze` and `import`: existing Istio config, from files, folders or a `kubectl get ... -o yaml` dump."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.core.settings import parse
+from components.mesh.manifests import manifests
+from components.mesh.settings import KEY, MeshSettings
+from mtls.__main__ import main
+
+CLUSTER = Path(__file__).parent / "cluster"
+HAND_WRITTEN = CLUSTER / "hand-written.yaml"
+
+
+def documents(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def write_list(path: Path, items: list[dict[str, Any]]) -> str:
+    """What `kubectl get peerauthentications,authorizationpolicies,destinationrules -A -o yaml` prints."""
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {}}))
+    return str(path)
+
+
+def test_analyze_reports_the_real_effect_of_the_local_rule_in_the_hand_written_set(capsys):
+    assert main(["analyze", str(HAND_WRITTEN)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == (
+        f"note: {HAND_WRITTEN}[1]: auto mTLS (on by default since Istio 1.5) already sends mTLS to every server with a "
+        "sidecar, so this rule changes nothing for them. It enforces nothing either: a DestinationRule only sets what "
+        "clients send, so shop/{app: payments} still takes plaintext from clients without a sidecar. What it does "
+        "change: calls to *.local servers without a sidecar (non-injected namespaces, the Kubernetes API service) get "
+        "mTLS and fail, and any more specific DestinationRule replaces it whole. Remove it unless auto mTLS is off in "
+        "your mesh. [mesh.istio-mutual-dr]"
+    )
+    assert out[0].startswith(f"note: {HAND_WRITTEN}[3]: plaintext is accepted where it applies")
+    assert out[-1] == f"{HAND_WRITTEN}: 0 error(s), 0 warning(s), 2 note(s)"
+
+
+def test_analyze_reads_a_kubectl_list_with_v1beta1_and_skips_other_kinds(tmp_path, capsys):
+    items = documents(HAND_WRITTEN)
+    items[0]["apiVersion"] = "security.istio.io/v1beta1"
+    items[0]["spec"]["mtls"]["mode"] = "PERMISSIVE"
+    items.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {}})
+    items.append(
+        {
+            "apiVersion": "security.istio.io/v1beta1",
+            "kind": "AuthorizationPolicy",
+            "metadata": {"name": "deny-foo", "namespace": "shop"},
+            "spec": {"action": "DENY", "rules": [{"from": [{"source": {"namespaces": ["foo"]}}]}]},
+        }
+    )
+    dump = write_list(tmp_path / "cluster.yaml", items)
+    assert main(["analyze", dump]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert [line.rsplit(" [", 1)[1] for line in out[:-1]] == [
+        "analyze.skipped]",
+        "mesh.plaintext-denied]",
+        "mesh.plaintext-bypass]",
+        "mesh.istio-mutual-dr]",
+    ]
+    bypass = next(line for line in out if "mesh.plaintext-bypass" in line)
+    assert bypass.startswith(f"error: {dump}[0].items[5].spec.rules[0]: namespaces in a DENY rule never match")
+    assert "namespace shop is PERMISSIVE" in bypass  # the mesh-wide v1beta1 policy was read like v1
+    assert f"note: {dump}: not analysed: 1 Service (v1). [analyze.skipped]" in out
+
+
+def test_analyze_leaves_out_what_the_api_server_would_refuse(tmp_path, capsys):
+    broken = copy.deepcopy(documents(HAND_WRITTEN)[2])
+    broken["spec"]["mtls"]["mode"] = "STRICTT"
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(broken))
+    assert main(["analyze", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"error: {path}[0]: the API server would refuse it, so the analysis leaves it out: spec.mtls.mode: Unsupported "
+        'value: "STRICTT": supported values: "UNSET", "DISABLE", "PERMISSIVE", "STRICT". [analyze.invalid]'
+    ) in out
+
+
+def test_analyze_of_an_unreadable_path_exits_2(tmp_path, capsys):
+    assert main(["analyze", str(tmp_path / "nope.yaml")]) == 2
+    assert "[analyze.file]" in capsys.readouterr().out
+
+
+def test_analyze_with_a_stack_sees_the_load_balancer_denied_by_a_policy_already_in_the_cluster(tmp_path, capsys):
+    """platform-dev makes web:8080 the edge's backend; the cluster already holds an ALLOW policy on web by
+    principal, which the stack does not know of, so it generates no rule for the load balancer."""
+    policy = {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": "web-callers", "namespace": "default"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/shop/sa/checkout"]}}]}],
+        },
+    }
+    dump = write_list(tmp_path / "cluster.yaml", [policy])
+    assert main(["analyze", dump, "--stack", "platform-dev"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        "error: gke-mtls:mesh.edgeBackend: the load balancer's requests to default/{app: web}:8080 carry no "
+        f"principal; ALLOW policy default/web-callers ({dump}[0].items[0]) denies them (no rule of it matches them). "
+        "gke-mtls lets them in with its `edge-load-balancer` policy when its own ALLOW policies cover the backend; "
+        'for a policy from elsewhere, add a rule with `ipBlocks: [130.211.0.0/22, 35.191.0.0/16]` on port "8080" to '
+        "it. [mesh.caller-denied]"
+    )
+    assert out[-1] == f"{dump} after `pulumi up` of platform-dev: 2 error(s), 0 warning(s)"
+
+
+def test_analyze_with_a_stack_replaces_the_objects_pulumi_already_manages(tmp_path, capsys):
+    mesh_wide = documents(HAND_WRITTEN)[0]
+    dump = write_list(tmp_path / "cluster.yaml", [mesh_wide])
+    assert main(["analyze", dump, "--stack", "prod"]) == 1
+    assert "[analyze.conflict]" in capsys.readouterr().out
+    mesh_wide["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "pulumi"}
+    dump = write_list(tmp_path / "cluster.yaml", [mesh_wide])
+    assert main(["analyze", dump, "--stack", "prod"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"{dump} after `pulumi up` of prod: ok"
+
+
+# --- import -------------------------------------------------------------------------------------------------------
+
+
+def normalized(document: dict[str, Any]) -> tuple[Any, ...]:
+    spec = dict(document.get("spec") or {})
+    if document["kind"] == "AuthorizationPolicy":
+        spec.setdefault("action", "ALLOW")
+    return (document["kind"], document["metadata"]["namespace"], document["metadata"]["name"], spec)
+
+
+def test_import_then_render_gives_equivalent_objects(capsys):
+    assert main(["import", str(HAND_WRITTEN)]) == 0
+    captured = capsys.readouterr()
+    block = yaml.safe_load(captured.out)[KEY]
+    mesh, findings = parse(MeshSettings, block, KEY)
+    assert findings == [] and mesh is not None
+    rendered = [normalized(m.document) for m in manifests(mesh)]
+    original = [normalized(d) for d in documents(HAND_WRITTEN)]
+    assert sorted(o for o in original if o[0] != "DestinationRule") == sorted(
+        r for r in rendered if r[0] != "DestinationRule"
+    )
+    assert [r[3] for r in rendered if r[0] == "DestinationRule"] == [original[1][3]]
+    assert (
+        f"warning: {HAND_WRITTEN}[1]: DestinationRule istio-system/default becomes "
+        "istio-system/mesh-wide-istio-mutual. [import.renamed]"
+    ) in captured.err
+
+
+def test_import_says_what_it_cannot_express(tmp_path, capsys):
+    dry_run = {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": "observe", "namespace": "shop", "annotations": {"istio.io/dry-run": "true"}},
+        "spec": {"action": "DENY", "rules": [{}]},
+    }
+    gateway = {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": "at-the-gateway", "namespace": "shop"},
+        "spec": {"targetRefs": [{"kind": "Gateway", "group": "gateway.networking.k8s.io", "name": "gw"}]},
+    }
+    plaintext = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": {"name": "legacy", "namespace": "shop"},
+        "spec": {"host": "legacy.shop.svc.cluster.local", "trafficPolicy": {"tls": {"mode": "DISABLE"}}},
+    }
+    dump = write_list(tmp_path / "cluster.yaml", [dry_run, gateway, plaintext])
+    assert main(["import", dump]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[:4] == [
+        f"warning: {dump}[0].items[0]: AuthorizationPolicy shop/observe is not imported: its annotations "
+        "(istio.io/dry-run) have no key. [import.skipped]",
+        f"warning: {dump}[0].items[1]: AuthorizationPolicy shop/at-the-gateway is not imported: targetRefs has no key. "
+        "[import.skipped]",
+        f"warning: {dump}[0].items[2]: DestinationRule shop/legacy is not imported: the settings make DestinationRules "
+        "only for DISABLE workloads (from their `service`) and the `*.local` rule; keep it where it is, or set "
+        "`service` on the workload it serves. [import.skipped]",
+        "warning: istio-system: no mesh-wide PeerAuthentication was found, so `mode` is UNSET (Istio's default, "
+        "PERMISSIVE); the stack will create one. Set `mode: STRICT` once nothing sends plaintext. "
+        "[import.no-mesh-policy]",
+    ]

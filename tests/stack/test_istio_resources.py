@@ -1,0 +1,70 @@
+"""The Istio resources of a stack with both sides of the edge: the load balancer's admission rule reads what the GKE
+side knows (the verified-chain header, the health check), and Google's health checks become a caller."""
+
+from __future__ import annotations
+
+import copy
+
+from components.core.findings import Finding
+from components.stack import istio_resources
+from components.stack.preflight import mesh_findings
+from components.stack.settings import StackSettings
+from tests.gke.configs import settings as gke_settings
+from tests.mesh.configs import EDGE_BACKEND_WITH_CALLERS, settings_of
+
+
+def stack(health_check_port: int | None = None, **mesh_changes: object) -> StackSettings:
+    raw = copy.deepcopy(EDGE_BACKEND_WITH_CALLERS)
+    raw.update(mesh_changes)
+    health_check = {"requestPath": "/healthz", **({"port": health_check_port} if health_check_port else {})}
+    gke = gke_settings(selector={"app": "web"}, targetPort=8080, healthCheck=health_check, meshGuard=True)
+    return StackSettings(None, None, None, None, settings_of(raw), gke)
+
+
+def messages(findings: list[Finding]) -> list[str]:
+    return [f"{f.severity.value} {f}" for f in findings]
+
+
+def test_the_admission_rule_wants_the_verified_header_and_lets_the_probes_in_on_their_path():
+    admission = next(m for m in istio_resources.for_stack(stack()) if m.name == "edge-load-balancer")
+    front_ends = [{"source": {"notPrincipals": ["*"], "ipBlocks": ["130.211.0.0/22", "35.191.0.0/16"]}}]
+    assert admission.document == {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": "edge-load-balancer", "namespace": "default"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "action": "ALLOW",
+            "rules": [
+                {
+                    "from": front_ends,
+                    "to": [{"operation": {"ports": ["8080"]}}],
+                    "when": [{"key": "request.headers[x-client-cert-chain-verified]", "values": ["true"]}],
+                },
+                {
+                    "from": front_ends,
+                    "to": [{"operation": {"ports": ["8080"], "paths": ["/healthz"], "methods": ["GET"]}}],
+                },
+            ],
+        },
+    }
+    assert mesh_findings(stack()) == []
+
+
+def test_health_checks_on_a_strict_port_are_refused():
+    """The probes come from the same Google ranges in plaintext, on their own port when one is set."""
+    assert messages(mesh_findings(stack(health_check_port=8081))) == [
+        "error gke-mtls:mesh.edgeBackend: Google's health checks send plaintext to default/{app: web}:8081, but mTLS "
+        "there is STRICT, so every probe is refused. Give the caller a sidecar (and declare its `principal`), or add "
+        '`ports: {"8081": PERMISSIVE}` to the gke-mtls:mesh.workloads entry of that workload. [mesh.caller-refused]'
+    ]
+    open_port = [
+        {"namespace": "default", "selector": {"app": "web"}, "ports": {"8080": "PERMISSIVE", "8081": "PERMISSIVE"}}
+    ]
+    assert mesh_findings(stack(health_check_port=8081, workloads=open_port)) == []
+
+
+def test_the_mesh_guard_lets_the_probes_and_verified_requests_through():
+    """The guard denies plaintext without the verified header except on the health check path: neither the load
+    balancer's verified requests nor the probes match it (checked with no ALLOW policy in the way)."""
+    assert mesh_findings(stack(authorization=[])) == []
