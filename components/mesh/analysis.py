@@ -178,15 +178,15 @@ def _mtls_fields(rule: Mapping[str, Any], action: str) -> tuple[list[str], list[
     lets it through an ALLOW and past nothing in a DENY."""
     matching, failing = [], []  # attributes plaintext satisfies, attributes it cannot
     for entry in rule.get("from") or ():
-        source = entry.get("source") if isinstance(entry, Mapping) else None
-        for name, values in source.items() if isinstance(source, Mapping) else ():
+        source = entry.get("source") if isinstance(entry, dict) else None
+        for name, values in source.items() if isinstance(source, dict) else ():
             explicit = values == ["*"]  # `notPrincipals: ["*"]` means "no identity": plaintext on purpose
             if name in MTLS_NEGATIVE_FIELDS and not explicit:
                 matching.append(name)
             elif name in MTLS_SOURCE_FIELDS:
                 failing.append(name)
     for cond in rule.get("when") or ():
-        if isinstance(cond, Mapping) and cond.get("key") in MTLS_CONDITIONS:
+        if isinstance(cond, dict) and cond.get("key") in MTLS_CONDITIONS:
             if cond.get("notValues") and cond.get("notValues") != ["*"]:
                 matching.append(f"when {cond['key']} notValues")
             if cond.get("values"):
@@ -205,8 +205,8 @@ def _rule_ports(rule: Mapping[str, Any]) -> set[str] | None:
         return None
     ports: set[str] = set()
     for entry in operations:
-        operation = entry.get("operation") if isinstance(entry, Mapping) else None
-        limited = operation.get("ports") if isinstance(operation, Mapping) else None
+        operation = entry.get("operation") if isinstance(entry, dict) else None
+        limited = operation.get("ports") if isinstance(operation, dict) else None
         if not isinstance(limited, list) or not limited:
             return None
         ports |= {str(p) for p in limited}
@@ -274,7 +274,7 @@ def _plaintext_exposure(
         fail_closed: list[str] = []
         fail_closed_ports: set[str] | None = set()
         for i, rule in enumerate(policy.spec.get("rules") or ()):
-            if not isinstance(rule, Mapping):
+            if not isinstance(rule, dict):
                 continue
             bypass, closed = _mtls_fields(rule, action)
             if not bypass and not closed:
@@ -394,8 +394,8 @@ def _admit_hint(caller: Caller, port: str) -> str:
 
 def _tls_mode(spec: Mapping[str, Any]) -> str | None:
     policy = spec.get("trafficPolicy")
-    tls = policy.get("tls") if isinstance(policy, Mapping) else None
-    return str(tls.get("mode")) if isinstance(tls, Mapping) and tls.get("mode") else None
+    tls = policy.get("tls") if isinstance(policy, dict) else None
+    return str(tls.get("mode")) if isinstance(tls, dict) and tls.get("mode") else None
 
 
 def _mesh_wide_istio_mutual(objects: Sequence[IstioObject], exposure: _Exposure) -> list[Finding]:

@@ -212,7 +212,7 @@ def condition(cond: Mapping[str, Any], request: Request, namespace: str) -> Trut
 
 
 def rule_matches(rule: Any, request: Request, namespace: str) -> Truth:
-    if not isinstance(rule, Mapping):
+    if not isinstance(rule, dict):
         return None
     parts: list[Truth] = []
     sources = rule.get("from")
@@ -220,7 +220,7 @@ def rule_matches(rule: Any, request: Request, namespace: str) -> Truth:
         parts.append(
             any_of(
                 all_of(source_field(n, v, request, namespace) for n, v in (entry.get("source") or {}).items())
-                if isinstance(entry, Mapping)
+                if isinstance(entry, dict)
                 else None
                 for entry in sources
             )
@@ -230,13 +230,13 @@ def rule_matches(rule: Any, request: Request, namespace: str) -> Truth:
         parts.append(
             any_of(
                 all_of(operation_field(n, v, request) for n, v in (entry.get("operation") or {}).items())
-                if isinstance(entry, Mapping)
+                if isinstance(entry, dict)
                 else None
                 for entry in operations
             )
         )
     for cond in rule.get("when") or ():
-        parts.append(condition(cond, request, namespace) if isinstance(cond, Mapping) else None)
+        parts.append(condition(cond, request, namespace) if isinstance(cond, dict) else None)
     return all_of(parts)
 
 

@@ -82,6 +82,16 @@ def load_balancer(mesh: MeshSettings, facts: LoadBalancerFacts) -> list[Caller]:
     return found
 
 
+def may_cover_backend(mesh: MeshSettings, manifest: Manifest) -> bool:
+    """An AuthorizationPolicy that could apply to the edge backend: in its namespace or the root namespace."""
+    backend = mesh.edge_backend
+    return (
+        backend is not None
+        and manifest.kind == "AuthorizationPolicy"
+        and manifest.namespace in (backend.namespace, mesh.root_namespace)
+    )
+
+
 def needs_admission(mesh: MeshSettings, policies: Iterable[IstioObject]) -> bool:
     """An ALLOW policy of the stack applies to the backend, so the load balancer needs a rule of its own: without
     any ALLOW policy, Istio allows it already, and adding one would deny every other caller."""

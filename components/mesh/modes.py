@@ -15,14 +15,14 @@ ANY_PORT = "*"
 
 def mode_of(obj: IstioObject) -> str:
     mtls = obj.spec.get("mtls")
-    return str(mtls.get("mode") or "UNSET") if isinstance(mtls, Mapping) else "UNSET"
+    return str(mtls.get("mode") or "UNSET") if isinstance(mtls, dict) else "UNSET"
 
 
 def port_modes(obj: IstioObject) -> dict[str, str]:
     ports = obj.spec.get("portLevelMtls")
-    if not isinstance(ports, Mapping):
+    if not isinstance(ports, dict):
         return {}
-    return {str(p): str(m.get("mode") or "UNSET") if isinstance(m, Mapping) else "UNSET" for p, m in ports.items()}
+    return {str(p): str(m.get("mode") or "UNSET") if isinstance(m, dict) else "UNSET" for p, m in ports.items()}
 
 
 class LabelIndex:
@@ -43,7 +43,7 @@ class LabelIndex:
             for obj in self._by_pair.get((namespace, *pair), ())
             if all(labels.get(k) == v for k, v in obj.selector.items())
         ]
-        return by_age(found)
+        return by_age(found) if len(found) > 1 else found
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ class PeerAuthentications:
                 workload.append(pa)
         self.workload = workload
         self.index = LabelIndex(workload)
+        self._base: dict[str, str] = {}
 
     @property
     def mesh_mode(self) -> str:
@@ -90,6 +91,11 @@ class PeerAuthentications:
 
     def base(self, namespace: str) -> str:
         """The mode of a namespace's workloads that no workload policy selects."""
+        if namespace not in self._base:
+            self._base[namespace] = self._resolve_base(namespace)
+        return self._base[namespace]
+
+    def _resolve_base(self, namespace: str) -> str:
         own = self.namespace_wide.get(namespace)
         mode = mode_of(own) if own is not None and namespace != self.root_namespace else "UNSET"
         if mode == "UNSET":

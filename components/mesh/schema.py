@@ -1,5 +1,6 @@
 """Validates Istio resources the way the Kubernetes API server does with Istio's CRDs: the OpenAPI v3 schema
-(with unknown fields refused) and every `x-kubernetes-validations` CEL rule, evaluated by cel-python.
+(with unknown fields refused) and every `x-kubernetes-validations` CEL rule, evaluated by the `cel` package
+(common-expression-language: Rust's cel-interpreter, some 50 times faster than a pure Python CEL).
 
 Messages follow the API server's wording ("Unsupported value", "Required value", the rule's own message).
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import celpy
+import cel
 import jsonschema
 import yaml
 
@@ -41,6 +42,10 @@ def crds_path() -> Path:
 class _Version:
     schema: dict[str, Any]  # as published, for the CEL rules
     strict: dict[str, Any]  # unknown fields refused, for jsonschema
+
+    @functools.cached_property
+    def validator(self) -> jsonschema.Draft7Validator:
+        return jsonschema.Draft7Validator(self.strict)  # built once: a cluster dump holds many of each kind
 
 
 def _strict(schema: Any) -> Any:
@@ -82,7 +87,7 @@ class IstioSchemas:
             return [f"apiVersion {api_version!r} kind {kind!r} is not served by these CRDs (known: {', '.join(known)})"]
         errors = _metadata_errors(document.get("metadata"))
         body = {k: v for k, v in document.items() if k not in ("apiVersion", "kind", "metadata")}
-        structural = [_k8s_message(e) for e in jsonschema.Draft7Validator(version.strict).iter_errors(body)]
+        structural = [_k8s_message(e) for e in version.validator.iter_errors(body)]
         errors += sorted(structural)
         if not structural:  # like the API server, rules run on a structurally valid object
             errors += list(_rule_errors(version.schema, body, ""))
@@ -168,12 +173,9 @@ def _k8s_message(error: jsonschema.ValidationError) -> str:
     return f"{path}: Invalid value: {shown}: {error.message}"
 
 
-_ENVIRONMENT = celpy.Environment()
-
-
 @functools.cache
 def _program(rule: str) -> Any:
-    return _ENVIRONMENT.program(_ENVIRONMENT.compile(rule))
+    return cel.compile(rule)
 
 
 def _rule_errors(schema: dict[str, Any], value: Any, path: str) -> Iterator[str]:
@@ -197,20 +199,17 @@ def _rule_errors(schema: dict[str, Any], value: Any, path: str) -> Iterator[str]
 def _evaluate(rule: str, value: Any) -> bool | str | None:
     """None when the rule holds, False when it does not, or the evaluation error in the API server's words."""
     try:
-        result = _program(rule).evaluate({"self": celpy.json_to_cel(value)})
-    except celpy.CELEvalError as exc:
+        result = _program(rule).execute({"self": value})
+    except (RuntimeError, ValueError, TypeError) as exc:
         return _describe(exc)
-    if isinstance(result, celpy.CELEvalError):
-        return _describe(result)
-    return None if bool(result) else False
+    return None if result is True else False
 
 
 def _describe(error: Exception) -> str:
     text = str(error)
-    literal = re.search(r"invalid literal for int\(\) with base 10: StringType\([\\']*([^'\\]*)", text)
-    if literal:  # cel-python's wording of the conversion failure Kubernetes' CEL reports
-        return f"type conversion error from string to int: {literal.group(1)!r}"
-    undeclared = re.search(r"undeclared reference to '([^']+)'", text)
-    if undeclared:
-        return f"rule uses {undeclared.group(1)!r}, a Kubernetes CEL extension cel-python lacks; not checked here"
+    if "Function 'int' error" in text:  # the conversion failure Kubernetes' CEL reports in these words
+        return "type conversion error from string to int"
+    undefined = re.search(r"Undefined variable or function: '([^']+)'", text)
+    if undefined:
+        return f"rule uses {undefined.group(1)!r}, a Kubernetes CEL extension the CEL library lacks; not checked here"
     return f"rule could not be evaluated: {text.splitlines()[0][:200]}"

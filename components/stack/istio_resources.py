@@ -30,7 +30,7 @@ def for_stack(settings: StackSettings) -> list[Manifest]:
     found = manifests(mesh)
     if settings.gke_backend is not None and settings.gke_backend.mesh_guard:
         found.append(gke_backend.mesh_guard(settings.gke_backend))
-    if mesh_callers.needs_admission(mesh, from_manifests(found)):
+    if mesh_callers.needs_admission(mesh, from_manifests(m for m in found if mesh_callers.may_cover_backend(mesh, m))):
         found.append(mesh_callers.admission(mesh, load_balancer_facts(settings)))
     return found
 
