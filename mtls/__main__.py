@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from components.core.batch import cycle_collection_paused
 from components.core.findings import Finding, Severity, errors
 from components.edge import certificates, client_check, pem
 from components.stack import istio_resources, preflight
@@ -122,6 +123,13 @@ def _client(args: argparse.Namespace) -> int:
     return 1 if reasons else 0
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a value shared by two rules twice, not as a YAML anchor and alias that readers trip over."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 def _render(args: argparse.Namespace) -> int:
     stack_settings, findings = _stack_findings(args)
     for finding in findings:
@@ -132,7 +140,7 @@ def _render(args: argparse.Namespace) -> int:
         print(f"error: stack {args.stack!r} has no gke-mtls:mesh, so there is nothing to render.", file=sys.stderr)
         return 1
     documents = [m.document for m in istio_resources.for_stack(stack_settings)]
-    text = yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False)
+    text = yaml.dump_all(documents, Dumper=_PlainDumper, sort_keys=False, default_flow_style=False)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {len(documents)} resources to {args.output}", file=sys.stderr)
@@ -172,7 +180,8 @@ def _analyze(args: argparse.Namespace) -> int:
     from mtls import cluster_files
 
     try:
-        loaded = cluster_files.load(args.paths)
+        with cycle_collection_paused():
+            loaded = cluster_files.load(args.paths)
     except istio_schema.CrdsMissingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

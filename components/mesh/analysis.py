@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
 from typing import Any
 
+from components.core.batch import cycle_collection_paused
 from components.core.findings import Finding, error, note
 from components.core.load_balancer import FRONT_END_RANGES
 from components.mesh.authorization import (
@@ -32,6 +33,11 @@ MAX_SUBSET_LABELS = 8
 
 
 def analyze(objects: Sequence[IstioObject], callers: Sequence[Caller], root_namespace: str) -> list[Finding]:
+    with cycle_collection_paused():
+        return _analyze(objects, callers, root_namespace)
+
+
+def _analyze(objects: Sequence[IstioObject], callers: Sequence[Caller], root_namespace: str) -> list[Finding]:
     peers = PeerAuthentications(objects, root_namespace)
     policies = AuthorizationPolicies.of(objects, root_namespace)
     exposure = _Exposure(peers)

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 
+from components.core.batch import cycle_collection_paused
 from components.core.findings import Finding, errors
 from components.edge import certificates
 from components.mesh import analysis as mesh
@@ -37,9 +38,10 @@ def mesh_findings(stack_settings: settings.StackSettings) -> list[Finding]:
     """The mesh entries one by one, then the analysis of every Istio object the stack applies, with its callers."""
     if stack_settings.mesh is None:
         return []
-    entries = policies.settings_findings(stack_settings.mesh)
-    if errors(entries):  # the analysis reads only entries that are well formed
-        return entries
-    objects = istio_objects.from_manifests(istio_resources.for_stack(stack_settings))
-    callers = istio_resources.callers(stack_settings)
-    return entries + mesh.analyze(objects, callers, stack_settings.mesh.root_namespace)
+    with cycle_collection_paused():
+        entries = policies.settings_findings(stack_settings.mesh)
+        if errors(entries):  # the analysis reads only entries that are well formed
+            return entries
+        objects = istio_objects.from_manifests(istio_resources.for_stack(stack_settings))
+        callers = istio_resources.callers(stack_settings)
+        return entries + mesh.analyze(objects, callers, stack_settings.mesh.root_namespace)

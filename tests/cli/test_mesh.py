@@ -72,3 +72,12 @@ def test_render_of_a_stack_without_mesh_says_so(tmp_path, capsys):
     (tmp_path / "Pulumi.edge.yaml").write_text(yaml.safe_dump(config))
     assert main(["--project-root", str(tmp_path), "render", "--stack", "edge"]) == 1
     assert "error: stack 'edge' has no gke-mtls:mesh, so there is nothing to render." in capsys.readouterr().err
+
+
+def test_render_writes_shared_values_in_full_not_as_yaml_aliases(capsys):
+    """The mesh guard's two rules share their port list; a reader (or `kubectl diff`) should see it twice."""
+    assert main(["render", "--stack", "platform-dev"]) == 0
+    out = capsys.readouterr().out
+    assert "&id" not in out and "*id" not in out
+    guard = next(d for d in yaml.safe_load_all(out) if d["metadata"]["name"] == "web-edge-guard")
+    assert [rule["to"][0]["operation"]["ports"] for rule in guard["spec"]["rules"]] == [["8080"], ["8080"]]
