@@ -20,7 +20,8 @@ def write(path: Path, *issued: pki.Issued) -> str:
 def test_check_of_the_committed_stacks_is_clean(capsys):
     assert main(["check", "--stack", "dev"]) == 0
     assert main(["check", "--stack", "prod"]) == 0
-    assert capsys.readouterr().out == "dev: ok\nprod: ok\n"
+    assert main(["check", "--stack", "app-dev"]) == 0
+    assert capsys.readouterr().out == "dev: ok\nprod: ok\napp-dev: ok\n"
 
 
 def test_check_lists_every_finding_and_exits_1_on_errors(tmp_path, capsys):

@@ -101,6 +101,7 @@ STACKS = {
     "prod": ("prod", lambda: committed_config("prod")),
     "edge-dev": ("edge-dev", lambda: committed_config("edge-dev")),
     "platform-dev": ("platform-dev", lambda: committed_config("platform-dev")),
+    "app-dev": ("app-dev", lambda: committed_config("app-dev")),
     "platform-dev-create-service": ("platform-dev", platform_creating_its_service),
     "dev-every-mesh-shape": ("dev", dev_with_every_mesh_shape),
     "edge-dev-every-option": ("edge-dev", edge_with_every_option),
