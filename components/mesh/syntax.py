@@ -185,6 +185,19 @@ def rule_findings(rule: Any, key: str) -> list[Finding]:
                     f"{name!r} is not a condition key Istio accepts{did_you_mean(str(name), CONDITION_KEYS)}.",
                 )
             )
+        elif name.startswith(CONDITION_KEY_PREFIXES[:2]) and not (
+            name.endswith("]") and len(name.split("[", 1)[1]) > 1
+        ):
+            found.append(
+                error(
+                    "mesh.rule",
+                    f"{where}.key",
+                    f"{name!r}: write the header or claim name between the brackets, e.g. request.headers[x-id].",
+                )
+            )
         if "values" not in condition and "notValues" not in condition:
             found.append(error("mesh.rule", where, "set `values` or `notValues`."))
+        for field in ("values", "notValues"):
+            if field in condition:
+                found += _check_values(condition[field], f"{where}.{field}", field)
     return found

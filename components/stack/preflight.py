@@ -40,8 +40,7 @@ def mesh_findings(stack_settings: settings.StackSettings) -> list[Finding]:
         return []
     with cycle_collection_paused():
         entries = policies.settings_findings(stack_settings.mesh)
-        if errors(entries):  # the analysis reads only entries that are well formed
-            return entries
+        # All problems at once: the analysis reads a malformed rule as matching nothing it cannot read.
         objects = istio_objects.from_manifests(istio_resources.for_stack(stack_settings))
         callers = istio_resources.callers(stack_settings)
         return entries + mesh.analyze(objects, callers, stack_settings.mesh.root_namespace)

@@ -338,3 +338,25 @@ def test_the_local_istio_mutual_rule_alone_gets_a_note_on_what_it_really_does():
         "more specific DestinationRule replaces it whole. Remove it unless auto mTLS is off in your mesh. "
         "[mesh.istio-mutual-dr]"
     ]
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        ["x"],
+        [{"from": "x"}],
+        [{"from": [{"source": {"principals": "cluster.local/ns/a/sa/b"}}]}],
+        [{"from": [{"source": {"notNamespaces": [1, None]}}]}],
+        [{"to": [{"operation": {"ports": [8080]}}]}],
+        [{"when": {"key": "source.ip"}}],
+        [{"when": [{"key": "source.ip", "values": "10.0.0.0/8"}]}],
+        [{"when": [{"key": "request.headers[x", "notValues": [None]}]}],
+    ],
+    ids=lambda rules: str(rules)[:40],
+)
+def test_malformed_rules_are_reported_by_key_and_the_analysis_still_runs(rules):
+    """All problems at once: the entry's own error, and the analysis of the rest (here, the edge port)."""
+    raw = with_policy(namespace="default", selector={"app": "web"}, action="DENY", rules=rules)
+    raw["edgeBackend"] = {"namespace": "default", "selector": {"app": "web"}, "port": 8080}
+    codes = codes_of(raw)
+    assert codes[-1] == "mesh.edge-backend-strict" and set(codes[:-1]) <= {"mesh.rule", "mesh.port"} and codes[:-1]
