@@ -14,15 +14,9 @@ from typing import Any
 from components.core.batch import cycle_collection_paused
 from components.core.findings import Finding, error, note
 from components.core.load_balancer import FRONT_END_RANGES
-from components.mesh.authorization import (
-    MTLS_CONDITIONS,
-    MTLS_NEGATIVE_FIELDS,
-    MTLS_SOURCE_FIELDS,
-    AuthorizationPolicies,
-    action_of,
-    decide,
-)
+from components.mesh.authorization import AuthorizationPolicies, action_of, decide
 from components.mesh.callers import HEALTH_CHECKS, LOAD_BALANCER, Caller
+from components.mesh.istio_api import MTLS_CONDITIONS, MTLS_NEGATIVE_FIELDS, MTLS_SOURCE_FIELDS
 from components.mesh.istio_objects import IstioObject
 from components.mesh.modes import ANY_PORT, PeerAuthentications, mode_of
 
@@ -178,29 +172,30 @@ def _strict_under_disable(peers: PeerAuthentications) -> list[Finding]:
 # --- identity without mTLS (ISTIO-SECURITY-2021-004) -------------------------------------------------------------
 
 
-def _mtls_fields(rule: Mapping[str, Any], action: str) -> tuple[list[str], list[str]]:
-    """(fields plaintext gets through, fields that fail closed on plaintext) of one rule. Plaintext carries no
-    identity, so it never matches a positive identity value and always matches a negative one: a match on plaintext
-    lets it through an ALLOW and past nothing in a DENY."""
-    matching, failing = [], []  # attributes plaintext satisfies, attributes it cannot
+def _mtls_fields(rule: dict[str, Any], action: str) -> tuple[list[str], list[str]]:
+    """(attributes plaintext gets through or past, attributes that shut it out) of one rule. Plaintext carries no
+    identity, so it never matches a positive identity value and always matches a negative one. `from` entries are
+    ORed and everything else ANDed, so in ALLOW a negative match lets plaintext through only from an entry without a
+    positive one (`namespaces: ["*"]` beside `notNamespaces` is the advisory's fix), and only if no `when` needs an
+    identity."""
+    entries = []  # (negative, positive) identity fields of each `from` entry
     for entry in rule.get("from") or ():
         source = entry.get("source") if isinstance(entry, dict) else None
-        for name, values in source.items() if isinstance(source, dict) else ():
-            explicit = values == ["*"]  # `notPrincipals: ["*"]` means "no identity": plaintext on purpose
-            if name in MTLS_NEGATIVE_FIELDS and not explicit:
-                matching.append(name)
-            elif name in MTLS_SOURCE_FIELDS:
-                failing.append(name)
-    for cond in rule.get("when") or ():
-        if isinstance(cond, dict) and cond.get("key") in MTLS_CONDITIONS:
-            if cond.get("notValues") and cond.get("notValues") != ["*"]:
-                matching.append(f"when {cond['key']} notValues")
-            if cond.get("values"):
-                failing.append(f"when {cond['key']} values")
+        fields = list(source.items()) if isinstance(source, dict) else []
+        # `notPrincipals: ["*"]` means "no identity": plaintext on purpose, never a bypass.
+        negative = [n for n, values in fields if n in MTLS_NEGATIVE_FIELDS and values != ["*"]]
+        entries.append((negative, [n for n, _ in fields if n in MTLS_SOURCE_FIELDS]))
+    conditions = [c for c in rule.get("when") or () if isinstance(c, dict) and c.get("key") in MTLS_CONDITIONS]
+    when_negative = [f"when {c['key']} notValues" for c in conditions if c.get("notValues") not in (None, [], ["*"])]
+    when_positive = [f"when {c['key']} values" for c in conditions if c.get("values")]
+    positive = [f for _, pos in entries for f in pos] + when_positive
     if action == "ALLOW":
-        return matching, failing
+        open_entries = [neg for neg, pos in entries if not pos]
+        if when_positive or (entries and not open_entries):
+            return [], positive
+        return [f for neg in open_entries for f in neg] + when_negative, positive
     if action == "DENY":
-        return failing, matching
+        return positive, [f for neg, _ in entries for f in neg] + when_negative
     return [], []
 
 

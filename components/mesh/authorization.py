@@ -22,18 +22,6 @@ from components.mesh.modes import LabelIndex
 Truth = bool | None  # None: it depends on what is not known
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# The attributes only a peer certificate carries (the reference's "Dependency on mutual TLS", and the proto for
-# serviceAccounts and trustDomains); Kiali's mTLS check adds `connection.sni`.
-MTLS_SOURCE_FIELDS = ("principals", "namespaces", "serviceAccounts", "trustDomains")
-MTLS_NEGATIVE_FIELDS = tuple("not" + f[0].upper() + f[1:] for f in MTLS_SOURCE_FIELDS)
-MTLS_CONDITIONS = (
-    "source.principal",
-    "source.namespace",
-    "source.serviceAccount",
-    "source.trustDomain",
-    "connection.sni",
-)
-
 
 def all_of(values: Iterable[Truth]) -> Truth:
     result: Truth = True

@@ -44,7 +44,16 @@ CONDITION_KEYS = (
     "connection.sni",
 )
 CONDITION_KEY_PREFIXES = ("request.headers[", "request.auth.claims[", "experimental.envoy.filters.")
-# Fields and condition keys whose value comes from the peer certificate, so only mTLS carries them.
-IDENTITY_FIELDS = ("principals", "notPrincipals", "namespaces", "notNamespaces")
-IDENTITY_CONDITIONS = ("source.principal", "source.namespace")
+# What only a peer certificate carries: the source fields of the concept page's "Dependency on mutual TLS" and of
+# the proto (serviceAccounts, trustDomains), their negative forms, and the condition keys Kiali's mTLS check adds to
+# the concept page's (connection.sni).
+MTLS_SOURCE_FIELDS = ("principals", "namespaces", "serviceAccounts", "trustDomains")
+MTLS_NEGATIVE_FIELDS = ("notPrincipals", "notNamespaces", "notServiceAccounts", "notTrustDomains")
+MTLS_CONDITIONS = (
+    "source.principal",
+    "source.namespace",
+    "source.serviceAccount",
+    "source.trustDomain",
+    "connection.sni",
+)
 PRINCIPAL = re.compile(r"[^/*]+/ns/[^/*]+/sa/[^/*]+")

@@ -143,3 +143,14 @@ def test_a_dry_run_policy_is_never_enforced_so_it_lets_nothing_through():
         ),
     ]
     assert analyze(objects, [], "istio-system") == []
+
+
+def test_the_advisorys_fix_for_allow_requiring_an_identity_in_the_same_source_is_quiet():
+    """ISTIO-SECURITY-2021-004's mitigation: add `namespaces: ["*"]` to the source, so plaintext matches nothing."""
+    rule = source(notNamespaces=["foo"], namespaces=["*"])
+    assert [f for f in findings_of(mesh("PERMISSIVE", "ALLOW", rule)) if f.startswith("error")] == []
+    another_entry = {
+        "from": [{"source": {"notNamespaces": ["foo"], "namespaces": ["*"]}}, {"source": {"notNamespaces": ["bar"]}}]
+    }
+    (finding,) = [f for f in findings_of(mesh("PERMISSIVE", "ALLOW", another_entry)) if f.startswith("error")]
+    assert finding.startswith("error gke-mtls:mesh.authorization[0].rules[0]: notNamespaces in an ALLOW rule")
