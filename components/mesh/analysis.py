@@ -12,7 +12,7 @@ from itertools import combinations
 from typing import Any
 
 from components.core.batch import cycle_collection_paused
-from components.core.findings import Finding, error, note
+from components.core.findings import Finding, error, note, warning
 from components.core.load_balancer import FRONT_END_RANGES
 from components.mesh.authorization import AuthorizationPolicies, action_of, decide
 from components.mesh.callers import HEALTH_CHECKS, LOAD_BALANCER, Caller
@@ -43,6 +43,7 @@ def _analyze(objects: Sequence[IstioObject], callers: Sequence[Caller], root_nam
         *_strict_under_disable(peers),
         *_plaintext_exposure(objects, exposure, callers),
         *_caller_findings(callers, peers, policies),
+        *_observed_callers(callers, AuthorizationPolicies.of(objects, root_namespace, dry_run=True)),
         *_mesh_wide_istio_mutual(objects, exposure),
     ]
 
@@ -342,7 +343,8 @@ def _caller_findings(
         applying = policies.applying_to(caller.namespace, caller.selector)
         for request in caller.requests:
             if caller.plaintext and modes.at(request.port) == "STRICT":
-                found.append(_refused(caller, request.port))
+                deciding = peers.deciding(caller.namespace, caller.selector, request.port)
+                found.append(_refused(caller, request.port, deciding))
                 continue
             decision = decide(applying, request)
             if decision.allowed is False:
@@ -358,7 +360,30 @@ def _caller_findings(
     return found
 
 
-def _refused(caller: Caller, port: str) -> Finding:
+def _observed_callers(callers: Sequence[Caller], dry_run: AuthorizationPolicies) -> list[Finding]:
+    """Istio records a dry-run DENY match without enforcing it: a caller that matches one is refused once the
+    policy, or the STRICT mode it stands for, is enforced (Istio's dry-run task)."""
+    found = []
+    for caller in callers:
+        denying = [p for p in dry_run.applying_to(caller.namespace, caller.selector) if action_of(p) == "DENY"]
+        for request in caller.requests:
+            decision = decide(denying, request)
+            if decision.allowed is False:
+                policy = decision.by[0]
+                found.append(
+                    warning(
+                        "mesh.caller-observed",
+                        caller.key,
+                        f"{caller.name}'s requests to {caller.where(request.port)} match the dry-run policy "
+                        f"{policy.namespace}/{policy.name} ({policy.origin.key}): Istio only records them now, and "
+                        "refuses them once it is enforced (for a migration stage: at `enforce`). Give the caller a "
+                        f'sidecar, or keep `ports: {{"{request.port}": PERMISSIVE}}` for that workload.',
+                    )
+                )
+    return found
+
+
+def _refused(caller: Caller, port: str, deciding: IstioObject | None) -> Finding:
     exception = f'add `ports: {{"{port}": PERMISSIVE}}` to the gke-mtls:mesh.workloads entry of that workload'
     if caller.name == LOAD_BALANCER:
         labels = ", ".join(f"{k}: {v}" for k, v in caller.selector.items())
@@ -372,10 +397,12 @@ def _refused(caller: Caller, port: str) -> Finding:
             f'`ports: {{"{port}": PERMISSIVE}}` (the edge\'s mTLS then guards that port).',
         )
     what, send = ("probe", "send") if caller.name == HEALTH_CHECKS else ("request", "sends")
+    source = f" ({describe(deciding)})" if deciding is not None else ""
     return error(
         "mesh.caller-refused",
         caller.key,
-        f"{caller.name} {send} plaintext to {caller.where(port)}, but mTLS there is STRICT, so every {what} is "
+        f"{caller.name} {send} plaintext to {caller.where(port)}, but mTLS there is STRICT{source}, so every "
+        f"{what} is "
         f"refused. Give the caller a sidecar (and declare its `principal`), or {exception}.",
     )
 

@@ -287,8 +287,11 @@ class AuthorizationPolicies:
     index: LabelIndex = field(default_factory=lambda: LabelIndex(()))
 
     @classmethod
-    def of(cls, objects: Iterable[IstioObject], root_namespace: str) -> AuthorizationPolicies:
-        enforced = [o for o in objects if o.kind == "AuthorizationPolicy" and not o.dry_run and not o.targets_gateways]
+    def of(cls, objects: Iterable[IstioObject], root_namespace: str, dry_run: bool = False) -> AuthorizationPolicies:
+        """The enforced policies, or with `dry_run` those Istio only records."""
+        enforced = [
+            o for o in objects if o.kind == "AuthorizationPolicy" and o.dry_run == dry_run and not o.targets_gateways
+        ]
         namespace_wide: dict[str, list[IstioObject]] = {}
         for policy in enforced:
             if not policy.selector:

@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.core.manifest import ISTIO_NETWORKING, ISTIO_SECURITY, Manifest
-from components.mesh.settings import KEY, MeshSettings, WorkloadPolicy, policy_key, workload_key
+from components.mesh.istio_objects import DRY_RUN
+from components.mesh.settings import KEY, STAGE_MODES, MeshSettings, WorkloadPolicy, policy_key, workload_key
 
 MESH_WIDE_ISTIO_MUTUAL_NAME = "mesh-wide-istio-mutual"
+OBSERVE_NAME = "plaintext-observe"
 
 
 def _selector(labels: Mapping[str, str]) -> dict[str, Any]:
@@ -32,13 +34,22 @@ def manifests(mesh: MeshSettings) -> list[Manifest]:
         Manifest(ISTIO_SECURITY, "PeerAuthentication", "default", ns, {"mtls": {"mode": m}}, f"{KEY}.namespaces.{ns}")
         for ns, m in mesh.namespaces.items()
     ]
+    for ns, stage in mesh.migration.items():
+        key = f"{KEY}.migration.{ns}"
+        staged = {"mtls": {"mode": STAGE_MODES[stage]}}
+        found.append(Manifest(ISTIO_SECURITY, "PeerAuthentication", "default", ns, staged, key))
+        if stage == "observe":
+            found.append(observe_policy(OBSERVE_NAME, ns, {}, key))
     for i, w in enumerate(mesh.workloads):
-        spec: dict[str, Any] = {**_selector(w.selector), "mtls": {"mode": w.mode}}
+        mode = STAGE_MODES[w.stage] if w.stage is not None else w.mode
+        spec: dict[str, Any] = {**_selector(w.selector), "mtls": {"mode": mode}}
         if w.ports:
             spec["portLevelMtls"] = {port: {"mode": mode} for port, mode in w.ports.items()}
         key = workload_key(i)
         found.append(Manifest(ISTIO_SECURITY, "PeerAuthentication", workload_name(w), w.namespace, spec, key))
         found += _plaintext_destination_rule(w, f"{key}.service")
+        if w.stage == "observe":
+            found.append(observe_policy(f"{workload_name(w)}-{OBSERVE_NAME}", w.namespace, w.selector, f"{key}.stage"))
     for i, p in enumerate(mesh.authorization):
         spec = {**_selector(p.selector), "action": p.action}
         if p.provider is not None:
@@ -62,6 +73,16 @@ def manifests(mesh: MeshSettings) -> list[Manifest]:
             )
         )
     return found
+
+
+def observe_policy(name: str, namespace: str, selector: Mapping[str, str], key: str) -> Manifest:
+    """Denies, in dry run only, exactly what STRICT refuses: requests without a peer identity (`notPrincipals: ["*"]`
+    matches only them). Envoy records each match without blocking it: the `shadow denied` proxy debug log, the
+    `authz_dry_run_result="denied"` RBAC statistic, the `istio.authorization.dry_run.deny_policy.*` trace tags, and
+    the `istio_dry_run_deny_shadow_*` dynamic metadata of `envoy.filters.http.rbac` that an access log format can
+    print (Istio's dry-run task; pilot/pkg/security/authz/builder)."""
+    spec = {**_selector(selector), "action": "DENY", "rules": [{"from": [{"source": {"notPrincipals": ["*"]}}]}]}
+    return Manifest(ISTIO_SECURITY, "AuthorizationPolicy", name, namespace, spec, key, {DRY_RUN: "true"})
 
 
 def _plaintext_destination_rule(w: WorkloadPolicy, key: str) -> list[Manifest]:

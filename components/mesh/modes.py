@@ -113,5 +113,15 @@ class PeerAuthentications:
         ports = {port: other if mode == "UNSET" else mode for port, mode in port_modes(pa).items()}
         return WorkloadModes(other, ports, pa)
 
+    def deciding(self, namespace: str, labels: Mapping[str, str], port: str) -> IstioObject | None:
+        """The PeerAuthentication whose mode a port ends up with."""
+        policy = self.at(namespace, labels).policy
+        if policy is not None and (port_modes(policy).get(port, "UNSET") != "UNSET" or mode_of(policy) != "UNSET"):
+            return policy
+        own = self.namespace_wide.get(namespace)
+        if own is not None and namespace != self.root_namespace and mode_of(own) != "UNSET":
+            return own
+        return self.namespace_wide.get(self.root_namespace)
+
     def namespaces(self) -> set[str]:
         return set(self.namespace_wide) | {pa.namespace for pa in self.workload}

@@ -5,7 +5,7 @@ What the settings mean for Istio (duplicates, identity without mTLS, the edge's 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, IPvAnyNetwork
 
@@ -13,6 +13,11 @@ from components.core.findings import Finding, error
 from components.core.names import Labels, Namespace, Port, ResourceName, Syntax, word
 from components.core.settings import Omittable, SettingsModel, config_key
 from components.mesh.istio_api import PRINCIPAL, Action, Mode
+
+# From PERMISSIVE to STRICT: `observe` stays PERMISSIVE and records, in a dry-run policy, every request STRICT would
+# refuse; `enforce` is STRICT.
+Stage = Literal["observe", "enforce"]
+STAGE_MODES = {"observe": "PERMISSIVE", "enforce": "STRICT"}
 
 KEY = config_key("mesh")
 PortKey = str  # "8080": any string here; the analysis reports one that is not a port, with its key
@@ -73,6 +78,12 @@ class WorkloadPolicy(SettingsModel):
         {},
         description="Service port for each container port in `ports`, where they differ.",
         examples=[{"8080": 80}],
+    )
+    stage: Omittable[Stage] = Field(
+        None,
+        description="Migration stage of this workload instead of `mode`: observe (PERMISSIVE, and a dry-run policy "
+        "records what STRICT would refuse) or enforce (STRICT). Needs a selector.",
+        examples=["observe"],
     )
 
 
@@ -154,6 +165,12 @@ class MeshSettings(SettingsModel):
     namespaces: dict[Namespace, Mode] = Field(
         {}, description="Namespace-wide modes.", examples=[{"legacy": "PERMISSIVE"}]
     )
+    migration: dict[Namespace, Stage] = Field(
+        {},
+        description="Namespaces on their way from PERMISSIVE to STRICT, instead of a mode in `namespaces`: observe "
+        "(PERMISSIVE, and a dry-run policy records every request STRICT would refuse) or enforce (STRICT).",
+        examples=[{"legacy": "observe"}],
+    )
     workloads: tuple[WorkloadPolicy, ...] = Field(
         (),
         description="Workload and namespace PeerAuthentications: a PeerAuthentication for one workload (with "
@@ -207,7 +224,40 @@ class MeshSettings(SettingsModel):
 
 def check(mesh: MeshSettings) -> list[Finding]:
     """The rules that relate several mesh keys."""
-    return [*_callers(mesh), *_edge_backend(mesh)]
+    return [*_callers(mesh), *_stages(mesh), *_edge_backend(mesh)]
+
+
+def _stages(mesh: MeshSettings) -> list[Finding]:
+    found = [
+        error(
+            "config.migration",
+            f"{KEY}.migration.{ns}",
+            f"{ns} also has a mode in `namespaces`; the stage sets it (observe: PERMISSIVE, enforce: STRICT). "
+            "Remove it from `namespaces`.",
+        )
+        for ns in mesh.migration
+        if ns in mesh.namespaces
+    ]
+    if mesh.root_namespace in mesh.migration:
+        found.append(
+            error(
+                "config.migration",
+                f"{KEY}.migration.{mesh.root_namespace}",
+                "the root namespace's mode is the mesh's: migrate namespace by namespace, then set `mode: STRICT`.",
+            )
+        )
+    for i, w in enumerate(mesh.workloads):
+        if w.stage is not None and (w.mode != "UNSET" or not w.selector):
+            found.append(
+                error(
+                    "config.migration",
+                    f"{workload_key(i)}.stage",
+                    "a stage needs a selector and sets the workload's mode itself; remove `mode`, or the stage."
+                    if w.selector
+                    else "a stage needs a selector; for a whole namespace use `migration`.",
+                )
+            )
+    return found
 
 
 def _callers(mesh: MeshSettings) -> list[Finding]:

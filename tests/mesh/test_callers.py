@@ -86,7 +86,8 @@ def test_a_declared_plaintext_caller_of_a_strict_port_is_refused():
     raw = shape(callers=[caller({"ipBlocks": ["10.8.0.0/14"]}, port=9090)])
     assert findings_of(raw) == [
         "error gke-mtls:mesh.callers[0]: caller scraper sends plaintext to default/{app: web}:9090, but mTLS there is "
-        "STRICT, so every request is refused. Give the caller a sidecar (and declare its `principal`), or add "
+        "STRICT (gke-mtls:mesh.mode), so every request is refused. Give the caller a sidecar (and declare its "
+        "`principal`), or add "
         '`ports: {"9090": PERMISSIVE}` to the gke-mtls:mesh.workloads entry of that workload. [mesh.caller-refused]'
     ]
 

@@ -89,7 +89,7 @@ CASES: list[tuple[str, Edit, str]] = [
         "misspelt_workload_key",
         lambda c: c["gke-mtls:mesh"]["workloads"][0].update(selectors={"app": "x"}),
         "gke-mtls:mesh.workloads[0].selectors: is not a known key; did you mean 'selector'? known keys here are "
-        "namespace, selector, mode, ports, name, service, servicePorts. [config.unknown-key]",
+        "namespace, selector, mode, ports, name, service, servicePorts, stage. [config.unknown-key]",
     ),
     (
         "edge_backend_both_forms",

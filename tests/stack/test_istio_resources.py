@@ -55,7 +55,8 @@ def test_health_checks_on_a_strict_port_are_refused():
     """The probes come from the same Google ranges in plaintext, on their own port when one is set."""
     assert messages(mesh_findings(stack(health_check_port=8081))) == [
         "error gke-mtls:mesh.edgeBackend: Google's health checks send plaintext to default/{app: web}:8081, but mTLS "
-        "there is STRICT, so every probe is refused. Give the caller a sidecar (and declare its `principal`), or add "
+        "there is STRICT (gke-mtls:mesh.mode), so every probe is refused. Give the caller a sidecar (and declare its "
+        "`principal`), or add "
         '`ports: {"8081": PERMISSIVE}` to the gke-mtls:mesh.workloads entry of that workload. [mesh.caller-refused]'
     ]
     open_port = [
