@@ -112,6 +112,10 @@ CONFIGS = {
     "seed": SEED,
     "every-shape": EVERY_SHAPE,
     "edge-backend-with-callers": EDGE_BACKEND_WITH_CALLERS,
+    "migration": {
+        "migration": {"legacy": "observe", "payments": "enforce"},
+        "workloads": [{"namespace": "shop", "selector": {"app": "old"}, "stage": "observe"}],
+    },
     "dev": committed_config("dev")["gke-mtls:mesh"],
     "prod": committed_config("prod")["gke-mtls:mesh"],
 }
