@@ -11,6 +11,7 @@ import pulumi
 
 from components.edge.component import Edge, EdgeArgs, EdgeMonitoring, EdgeMonitoringArgs, find_backend_service
 from components.gke.component import GkeBackend, GkeBackendArgs, cluster_provider
+from components.mesh import migration
 from components.mesh.component import Mesh, MeshArgs
 from components.stack import engine as stack
 from components.stack import istio_resources
@@ -47,6 +48,10 @@ async def main() -> dict:
         if settings.mesh is not None:
             istio = Mesh("mesh", MeshArgs(istio_resources.for_stack(settings)), in_cluster)
             outputs["meshResources"] = sorted(istio.resources)
+            if migrating := migration.targets(settings.mesh):  # who still sends plaintext there
+                project = pulumi.Config("gcp").get("project") or "PROJECT_ID"
+                outputs["plaintextQuery"] = migration.promql(migrating)
+                outputs["plaintextLogFilter"] = migration.log_filter(migrating, project)
     return outputs
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -45,11 +46,15 @@ def _stack_findings(args: argparse.Namespace):
     return preflight.check_stack(config, root)
 
 
-def _report(name: str, findings: list[Finding]) -> int:
-    """Findings on stdout, then a count; exit 1 when an error stands."""
+def _report(name: str, findings: list[Finding], as_json: bool = False) -> int:
+    """Findings on stdout, then a count (or one JSON object); exit 1 when an error stands."""
+    counts = Counter(f.severity for f in findings)
+    if as_json:
+        listed = [{"severity": f.severity.value, "code": f.code, "key": f.key, "message": f.message} for f in findings]
+        print(json.dumps({"name": name, "findings": listed, **{f"{s.value}s": counts[s] for s in Severity}}, indent=2))
+        return 1 if errors(findings) else 0
     for finding in findings:
         print(f"{finding.severity.value}: {finding}")
-    counts = Counter(f.severity for f in findings)
     summary = ", ".join(f"{counts[s]} {s.value}(s)" for s in Severity if counts[s] or s is not Severity.NOTE)
     print(f"{name}: {summary}" if findings else f"{name}: ok")
     return 1 if errors(findings) else 0
@@ -57,7 +62,35 @@ def _report(name: str, findings: list[Finding]) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     _, findings = _stack_findings(args)
-    return _report(args.stack, findings)
+    return _report(args.stack, findings, args.json)
+
+
+def _migration(args: argparse.Namespace) -> int:
+    from components.mesh import migration
+
+    stack_settings, findings = _stack_findings(args)
+    if stack_settings is None:
+        return _report(f"{args.stack} (its settings)", findings, args.json)
+    mesh = stack_settings.mesh
+    chosen = migration.targets(mesh) if mesh is not None else []
+    if not chosen:
+        print(
+            f"error: stack {args.stack!r} migrates nothing: give a namespace a stage in gke-mtls:mesh.migration "
+            "(observe, then enforce), or a workload a `stage`.",
+            file=sys.stderr,
+        )
+        return 2
+    if args.prometheus is None:
+        project = stack_files.read_stack_config(Path(args.project_root), args.stack).get("gcp:project", "PROJECT_ID")
+        print(migration.instructions(chosen, args.stack, project))
+        return 0
+    samples, problems = migration.read_result(args.prometheus)
+    if problems:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    callers = istio_resources.callers(stack_settings)
+    return _report(f"{args.stack} migration", migration.verdicts(chosen, samples, callers), args.json)
 
 
 def _read(path: str) -> tuple[list[pem.LoadedCertificate], list[Finding]]:
@@ -260,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
 
     c = commands.add_parser("check", help="run a stack's preflight checks (settings, certificate rules)")
     c.add_argument("--stack", required=True)
+    c.add_argument("--json", action="store_true", help="print one JSON object: the findings and their counts")
     c.set_defaults(run=_check)
 
     k = commands.add_parser("cert", help="check single PEM files against GCP's rules for their role")
@@ -325,6 +359,19 @@ def main(argv: list[str] | None = None) -> int:
     im.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or folders")
     im.add_argument("--root-namespace", default="istio-system", help="Istio's root namespace; default: istio-system")
     im.set_defaults(run=_import)
+
+    mi = commands.add_parser(
+        "migration",
+        help="who still sends plaintext to what the stack moves from PERMISSIVE to STRICT",
+        description="Without --prometheus, prints the PromQL and the Cloud Logging filter that answer it, and how to "
+        "save the query's result. With it, reads that saved /api/v1/query result and says, for each namespace and "
+        "workload with a stage, 'ready for STRICT' or what would break. Exit 1 when something is blocked, 2 when "
+        "the file cannot be used.",
+    )
+    mi.add_argument("--stack", required=True)
+    mi.add_argument("--prometheus", metavar="FILE", help="the saved JSON result of the printed query")
+    mi.add_argument("--json", action="store_true", help="print one JSON object: the verdicts and their counts")
+    mi.set_defaults(run=_migration)
 
     d = commands.add_parser("docs", help="print the config key reference (markdown) that README.md embeds")
     d.set_defaults(run=_docs)

@@ -16,12 +16,13 @@ def test_render_writes_one_yaml_document_per_istio_resource(capsys):
     assert [(d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]) for d in documents] == [
         ("PeerAuthentication", "istio-system", "default"),
         ("PeerAuthentication", "legacy", "default"),
+        ("AuthorizationPolicy", "legacy", "plaintext-observe"),
         ("PeerAuthentication", "my-namespace", "my-special-app"),
         ("DestinationRule", "my-namespace", "my-special-app-plaintext"),
         ("PeerAuthentication", "default", "web-edge-port"),
         ("AuthorizationPolicy", "default", "httpbin-policy"),
     ]
-    assert documents[3]["spec"]["trafficPolicy"]["portLevelSettings"][0]["port"]["number"] == 8080
+    assert documents[4]["spec"]["trafficPolicy"]["portLevelSettings"][0]["port"]["number"] == 8080
 
 
 def test_rendered_manifests_pass_validate(tmp_path, capsys):

@@ -23,7 +23,7 @@ def test_plan_of_dev_prints_the_tree_inputs_lookups_and_outputs(capsys):
     assert "  httpsUrls: [https://dev.example.com/]" in out
     assert "+ kubernetes:security.istio.io/v1:PeerAuthentication pa-istio-system-default" in out
     assert "├── + pulumi:providers:kubernetes cluster" in out
-    assert out.rstrip().endswith("Resources: 15 to create (1 protected), 1 read, 1 lookup(s).")
+    assert out.rstrip().endswith("Resources: 16 to create (1 protected), 1 read, 1 lookup(s).")
 
 
 def test_plan_of_prod_includes_the_redirect_listener(capsys):

@@ -40,6 +40,19 @@ def test_committed_dev_mesh_is_the_seed_scenario_with_its_exceptions(run_stack, 
                 "spec": {"mtls": {"mode": "PERMISSIVE"}},
             },
         ),
+        "ap-legacy-plaintext-observe": (
+            "kubernetes:security.istio.io/v1:AuthorizationPolicy",
+            {
+                "apiVersion": "security.istio.io/v1",
+                "kind": "AuthorizationPolicy",
+                "metadata": {
+                    "name": "plaintext-observe",
+                    "namespace": "legacy",
+                    "annotations": {"istio.io/dry-run": "true"},
+                },
+                "spec": {"action": "DENY", "rules": [{"from": [{"source": {"notPrincipals": ["*"]}}]}]},
+            },
+        ),
         "pa-my-namespace-my-special-app": (
             PA,
             {
@@ -128,7 +141,7 @@ def test_a_mesh_only_stack_registers_no_cloud_resource(run_stack, dev_config):
     assert [
         r for r in recording.resources if r.type.startswith("gcp:") or r.type == "pulumi:pulumi:StackReference"
     ] == []
-    assert len(istio(recording)) == 6
+    assert len(istio(recording)) == 7
     assert recording.invokes == []
 
 
