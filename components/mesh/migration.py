@@ -151,9 +151,12 @@ def read_result(path: str) -> tuple[list[Sample], list[Finding]]:
 
 
 def _concerns(target: Target, sample: Sample) -> bool:
+    """Plaintext to the target: a result of a broader query may also hold mTLS samples, which never block."""
     labels = sample.labels
-    return labels.get("destination_workload_namespace") == target.namespace and (
-        target.app is None or labels.get("destination_app") == target.app
+    return (
+        labels.get("connection_security_policy") != "mutual_tls"
+        and labels.get("destination_workload_namespace") == target.namespace
+        and (target.app is None or labels.get("destination_app") == target.app)
     )
 
 
@@ -190,16 +193,16 @@ def verdicts(chosen: Sequence[Target], samples: Sequence[Sample], callers: Seque
             destination = s.labels.get("destination_workload", "?")
             lines.append(f"{_source(s)} -> {destination}: {round(s.value)} plaintext {unit}")
         cover = (
-            f"declared plaintext callers there: {', '.join(declared)} (give them a sidecar, or keep a PERMISSIVE "
+            f"Declared plaintext callers there: {', '.join(declared)} (give them a sidecar, or keep a PERMISSIVE "
             "exception for their ports)"
             if declared
-            else "none of them is declared in gke-mtls:mesh.callers"
+            else "None of them is declared in gke-mtls:mesh.callers"
         )
         found.append(
             error(
                 "migration.blocked",
                 target.key,
-                f"{target.name} is not ready for STRICT; these would break: {'; '.join(lines)}. {cover.capitalize()}.",
+                f"{target.name} is not ready for STRICT; these would break: {'; '.join(lines)}. {cover}.",
             )
         )
     return found
