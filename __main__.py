@@ -12,7 +12,7 @@ import pulumi
 from components.edge.component import Edge, EdgeArgs, EdgeMonitoring, EdgeMonitoringArgs, find_backend_service
 from components.gke.component import GkeBackend, GkeBackendArgs, cluster_provider
 from components.mesh import migration
-from components.mesh.component import Mesh, MeshArgs
+from components.mesh.component import Mesh, MeshArgs, MeshMonitoring, MeshMonitoringArgs
 from components.stack import engine as stack
 from components.stack import istio_resources
 
@@ -52,6 +52,11 @@ async def main() -> dict:
                 project = pulumi.Config("gcp").get("project") or "PROJECT_ID"
                 outputs["plaintextQuery"] = migration.promql(migrating)
                 outputs["plaintextLogFilter"] = migration.log_filter(migrating, project)
+            if settings.mesh.plaintext_alert is not None:
+                enforced = [t for t in migrating if t.stage == "enforce"]
+                MeshMonitoring(
+                    "mesh-monitoring", MeshMonitoringArgs(pulumi.get_stack(), enforced, settings.mesh.plaintext_alert)
+                )
     return outputs
 
 

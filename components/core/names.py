@@ -63,7 +63,12 @@ STACK_REFERENCE = Syntax(
     "a stack reference is <organization>/<project>/<stack> (or <stack> for the current project)",
 )
 
+NOTIFICATION_CHANNEL = Syntax(
+    r"projects/[^/]+/notificationChannels/[^/]+", "a channel is projects/<project>/notificationChannels/<id>"
+)
+
 Namespace = Annotated[str, NAMESPACE_NAME]
+NotificationChannel = Annotated[str, NOTIFICATION_CHANNEL]
 ResourceName = Annotated[str, RESOURCE_NAME]
 GceName = Annotated[str, GCE_NAME]
 StackReference = Annotated[str, STACK_REFERENCE]

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from components.core.findings import Finding, error, warning
-from components.core.names import GceName, StackReference, Syntax, file_path, is_host_label, word
+from components.core.names import GceName, NotificationChannel, StackReference, Syntax, file_path, is_host_label, word
 from components.core.settings import Omittable, SettingsModel, child_key, config_key
 from components.edge.pem import read_certificate
 
@@ -20,12 +20,8 @@ BACKEND_KEY = config_key("backend")
 MAX_MANAGED_CERT_DOMAINS = 100
 
 CIPHER_SUITE = Syntax(r"TLS_[A-Z0-9_]+", "a feature is a cipher suite name such as TLS_AES_128_GCM_SHA256")
-CHANNEL = Syntax(
-    r"projects/[^/]+/notificationChannels/[^/]+", "a channel is projects/<project>/notificationChannels/<id>"
-)
 OutputName = Annotated[str, word("an output name")]
 CipherSuite = Annotated[str, CIPHER_SUITE]
-NotificationChannel = Annotated[str, CHANNEL]
 
 
 def _one_certificate(path: str, info: ValidationInfo) -> str:

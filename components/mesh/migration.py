@@ -64,6 +64,21 @@ def promql(chosen: Sequence[Target], window: str = WINDOW) -> str:
     return "\nor\n".join(parts)
 
 
+def alert_query(chosen: Sequence[Target]) -> str:
+    """Plaintext reaching what is at `enforce`, by source and destination: a regression (a new exception, a mode
+    changed by hand), since STRICT refuses plaintext before Istio counts it."""
+    by = "destination_workload_namespace, destination_workload, source_workload_namespace, source_workload"
+    parts = []
+    for target in chosen:
+        where = f'destination_workload_namespace="{target.namespace}"'
+        if target.app:
+            where += f', destination_app="{target.app}"'
+        for metric in ("istio_requests_total", "istio_tcp_connections_opened_total"):
+            matcher = f'reporter="destination", connection_security_policy!="mutual_tls", {where}'
+            parts.append(f"sum by ({by}) (rate({metric}{{{matcher}}}[5m])) > 0")
+    return "\nor\n".join(parts)
+
+
 def log_filter(chosen: Sequence[Target], project: str) -> str:
     namespaces = " OR ".join(f'"{ns}"' for ns in sorted({t.namespace for t in chosen}))
     return (

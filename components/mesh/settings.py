@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, IPvAnyNetwork
 
 from components.core.findings import Finding, error
-from components.core.names import Labels, Namespace, Port, ResourceName, Syntax, word
+from components.core.names import Labels, Namespace, NotificationChannel, Port, ResourceName, Syntax, word
 from components.core.settings import Omittable, SettingsModel, config_key
 from components.mesh.istio_api import PRINCIPAL, Action, Mode
 
@@ -155,6 +155,15 @@ class CallerSettings(SettingsModel):
     )
 
 
+class PlaintextAlert(SettingsModel):
+    """A Cloud Monitoring alert on plaintext requests or connections reaching what a migration has enforced,
+    evaluated by PromQL over Istio's metrics in Managed Service for Prometheus."""
+
+    notification_channels: tuple[NotificationChannel, ...] = Field(
+        (), description="Where incidents are sent.", examples=[["projects/acme-dev/notificationChannels/1234567890"]]
+    )
+
+
 class MeshSettings(SettingsModel):
     """Istio mTLS and authorization for the cluster."""
 
@@ -202,6 +211,12 @@ class MeshSettings(SettingsModel):
         "to services without a sidecar.",
         examples=[False],
     )
+    plaintext_alert: Omittable[PlaintextAlert] = Field(
+        None,
+        description="Alert on plaintext reaching the namespaces and workloads at `enforce` (needs their Istio "
+        "metrics in Managed Service for Prometheus).",
+        examples=[{"notificationChannels": ["projects/acme-dev/notificationChannels/1234567890"]}],
+    )
     callers: tuple[CallerSettings, ...] = Field(
         (),
         description="Clients whose requests must get through, checked against the modes and policies they meet; "
@@ -238,6 +253,15 @@ def _stages(mesh: MeshSettings) -> list[Finding]:
         for ns in mesh.migration
         if ns in mesh.namespaces
     ]
+    enforced = [ns for ns, stage in mesh.migration.items() if stage == "enforce"]
+    if mesh.plaintext_alert is not None and not enforced and not any(w.stage == "enforce" for w in mesh.workloads):
+        found.append(
+            error(
+                "config.migration",
+                f"{KEY}.plaintextAlert",
+                "nothing is at `enforce`, so the alert would watch nothing; set it once a namespace or workload is.",
+            )
+        )
     if mesh.root_namespace in mesh.migration:
         found.append(
             error(

@@ -170,3 +170,44 @@ def test_mesh_warnings_and_notes_reach_the_engine(run_stack, dev_config):
     assert [m.rsplit(" [", 1)[1] for m in recording.messages("warning")] == ["mesh.allow-all]"]
     assert [m.rsplit(" [", 1)[1] for m in recording.messages("info")] == ["mesh.istio-mutual-dr]"]
     assert "dr-istio-system-mesh-wide-istio-mutual" in istio(recording)
+
+
+def test_the_plaintext_alert_watches_what_is_enforced_with_promql(run_stack, dev_config):
+    """The condition is a PromQL one (Monitoring v3 PrometheusQueryLanguageCondition), so no `resource.type` filter
+    is needed; its field names are checked against the Cloud SDK's generated messages."""
+    from tests.cloud_sdk import message_fields
+
+    mesh = dev_config["gke-mtls:mesh"]
+    mesh["migration"] = {"legacy": "enforce"}
+    mesh["plaintextAlert"] = {"notificationChannels": ["projects/acme-dev/notificationChannels/42"]}
+    recording = run_stack(dev_config)
+    assert recording.error is None
+    (alert,) = [r for r in recording.resources if r.type == "gcp:monitoring/alertPolicy:AlertPolicy"]
+    assert alert.name == "mesh-monitoring-plaintext-alert"
+    (condition,) = alert.inputs["conditions"]
+    query = condition["conditionPrometheusQueryLanguage"]
+    assert query == {
+        "query": "sum by (destination_workload_namespace, destination_workload, source_workload_namespace, "
+        'source_workload) (rate(istio_requests_total{reporter="destination", connection_security_policy!="mutual_tls", '
+        'destination_workload_namespace="legacy"}[5m])) > 0\nor\nsum by (destination_workload_namespace, '
+        "destination_workload, source_workload_namespace, source_workload) (rate(istio_tcp_connections_opened_total"
+        '{reporter="destination", connection_security_policy!="mutual_tls", destination_workload_namespace="legacy"}'
+        "[5m])) > 0",
+        "duration": "0s",
+        "evaluationInterval": "60s",
+        "disableMetricValidation": True,
+    }
+    assert set(query) <= message_fields("monitoring", "v3", "PrometheusQueryLanguageCondition")
+    assert set(condition) <= message_fields("monitoring", "v3", "Condition")
+    assert alert.inputs["notificationChannels"] == ["projects/acme-dev/notificationChannels/42"]
+    assert alert.inputs["combiner"] == "OR"
+
+
+def test_the_plaintext_alert_needs_something_at_enforce(run_stack, dev_config):
+    dev_config["gke-mtls:mesh"]["plaintextAlert"] = {}
+    recording = run_stack(dev_config, preview=True)
+    assert recording.messages("error")[0] == (
+        "gke-mtls:mesh.plaintextAlert: nothing is at `enforce`, so the alert would watch nothing; set it once a "
+        "namespace or workload is. [config.migration]"
+    )
+    assert recording.resources == []
