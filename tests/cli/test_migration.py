@@ -135,3 +135,19 @@ def test_a_result_that_cannot_be_used_is_named_with_its_problem(project, tmp_pat
 def test_a_stack_without_a_stage_says_how_to_set_one(project, capsys):
     assert run(project(migration={}, namespaces={"legacy": "PERMISSIVE"}), "--prometheus", "x") == 2
     assert "migrates nothing: give a namespace a stage in gke-mtls:mesh.migration" in capsys.readouterr().err
+
+
+def test_the_readme_worked_example_runs_offline_as_written(capsys, monkeypatch):
+    """Every `$ python -m mtls ...` block of the README's migration section, run from the project root, prints
+    exactly what the README shows."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme.split("### From PERMISSIVE to STRICT", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in section.split("```console\n")[1:]]
+    assert len(blocks) == 2
+    monkeypatch.chdir(PROJECT_ROOT)
+    for block in blocks:
+        command, *shown = block.strip().splitlines()
+        args = command.removeprefix("$ python -m mtls ").split()
+        status = main(args)
+        assert capsys.readouterr().out.splitlines() == shown, command
+        assert status == (1 if shown[0].startswith("error") else 0)
