@@ -43,7 +43,7 @@ def _analyze(objects: Sequence[IstioObject], callers: Sequence[Caller], root_nam
         *_strict_under_disable(peers),
         *_plaintext_exposure(objects, exposure, callers),
         *_caller_findings(callers, peers, policies),
-        *_observed_callers(callers, AuthorizationPolicies.of(objects, root_namespace, dry_run=True)),
+        *_observed_callers(callers, peers, AuthorizationPolicies.of(objects, root_namespace, dry_run=True)),
         *_mesh_wide_istio_mutual(objects, exposure),
     ]
 
@@ -360,7 +360,9 @@ def _caller_findings(
     return found
 
 
-def _observed_callers(callers: Sequence[Caller], dry_run: AuthorizationPolicies) -> list[Finding]:
+def _observed_callers(
+    callers: Sequence[Caller], peers: PeerAuthentications, dry_run: AuthorizationPolicies
+) -> list[Finding]:
     """Istio records a dry-run DENY match without enforcing it: a caller that matches one is refused once the
     policy, or the STRICT mode it stands for, is enforced (Istio's dry-run task)."""
     found = []
@@ -370,6 +372,9 @@ def _observed_callers(callers: Sequence[Caller], dry_run: AuthorizationPolicies)
             decision = decide(denying, request)
             if decision.allowed is False:
                 policy = decision.by[0]
+                deciding = peers.deciding(caller.namespace, caller.selector, request.port)
+                if policy.origin.from_settings and deciding and not policy.origin.key.startswith(deciding.origin.key):
+                    continue  # a stage's policy, on a port whose mode an exception decides: enforce leaves it open
                 found.append(
                     warning(
                         "mesh.caller-observed",

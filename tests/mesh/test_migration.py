@@ -117,3 +117,21 @@ def test_a_stage_and_a_mode_for_one_namespace_or_workload_are_refused():
         "gke-mtls:mesh.migration.istio-system: the root namespace's mode is the mesh's: migrate namespace by "
         "namespace, then set `mode: STRICT`. [config.migration]"
     ]
+
+
+def test_a_port_kept_open_by_an_exception_is_not_what_enforce_closes():
+    """The edge's port stays PERMISSIVE through its workload exception, whatever the namespace's stage: the
+    load balancer matching the namespace's dry-run policy is no warning."""
+    raw = seed(
+        migration={"default": "observe"},
+        workloads=[{"namespace": "default", "selector": {"app": "web"}, "ports": {"8080": "PERMISSIVE"}}],
+        edgeBackend={"namespace": "default", "selector": {"app": "web"}, "port": 8080},
+        authorization=[],
+    )
+    assert findings_of(raw) == []
+    raw["workloads"] = []
+    raw["migration"] = {"default": "observe"}
+    (finding,) = findings_of(raw)
+    assert finding.startswith(
+        "warning gke-mtls:mesh.edgeBackend: the load balancer's requests to default/{app: web}:8080"
+    )
