@@ -43,7 +43,7 @@ def _plan(args: argparse.Namespace) -> int:
 def _stack_findings(args: argparse.Namespace):
     root = Path(args.project_root)
     config = stack_files.read_stack_config(root, args.stack)
-    return preflight.check_stack(config, root)
+    return preflight.check_stack(config, root, args.stack)
 
 
 def _report(name: str, findings: list[Finding], as_json: bool = False) -> int:

@@ -24,6 +24,14 @@ SSL_POLICY = "gcp:compute/sSLPolicy:SSLPolicy"
 TRUST_CONFIG = "gcp:certificatemanager/trustConfig:TrustConfig"
 FORWARDING_RULE = "gcp:compute/globalForwardingRule:GlobalForwardingRule"
 URL_MAP = "gcp:compute/uRLMap:URLMap"
+# The load-balancing resources that carry a scheme. pulumi-gcp v10 defaults an unset one to EXTERNAL_MANAGED, which
+# fails at `up` beside a classic (EXTERNAL) part such as GKE Ingress's backend service (pulumi/pulumi-gcp#4037).
+SCHEMED = (
+    FORWARDING_RULE,
+    "gcp:compute/forwardingRule:ForwardingRule",
+    "gcp:compute/backendService:BackendService",
+    "gcp:compute/regionBackendService:RegionBackendService",
+)
 PEER_AUTHENTICATIONS = (
     "kubernetes:security.istio.io/v1:PeerAuthentication",
     "kubernetes:security.istio.io/v1beta1:PeerAuthentication",
@@ -35,6 +43,15 @@ AUTHORIZATION_POLICIES = (
 DESTINATION_RULES = tuple(f"kubernetes:networking.istio.io/{v}:DestinationRule" for v in ("v1", "v1beta1", "v1alpha3"))
 ALLOW_ALL_WAIVER = "gke-mtls.io/allow-all-waiver"
 STRONG_TLS = ("TLS_1_2", "TLS_1_3")
+
+
+def load_balancing_scheme_is_explicit(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type in SCHEMED and not args.props.get("loadBalancingScheme"):
+        report_violation(
+            "loadBalancingScheme is unset, and pulumi-gcp v10 then picks EXTERNAL_MANAGED, which cannot meet a "
+            "classic (EXTERNAL) part such as GKE Ingress's backend service: set it to the backend's scheme.",
+            None,
+        )
 
 
 def proxy_has_server_tls_policy(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -159,6 +176,11 @@ def no_mesh_wide_istio_mutual(args: ResourceValidationArgs, report_violation: Re
 
 
 POLICIES = [
+    ResourceValidationPolicy(
+        name="load-balancing-scheme-explicit",
+        description="Forwarding rules and backend services name their load-balancing scheme.",
+        validate=load_balancing_scheme_is_explicit,
+    ),
     ResourceValidationPolicy(
         name="https-proxy-has-server-tls-policy",
         description="Every target HTTPS proxy validates client certificates.",

@@ -15,7 +15,7 @@ import pulumi_gcp as gcp
 from components.core.names import GCE_NAME
 from components.edge.backend_service import BackendService, scheme_problem
 from components.edge.certificates import TrustConfig
-from components.edge.monitoring import METRIC_LABEL, metric_name, rejected_clients_filter
+from components.edge.monitoring import METRIC_LABEL, alert_filter, metric_name, rejected_clients_filter
 from components.edge.settings import BACKEND_KEY, BackendSettings, EdgeSettings, RejectedClientsAlert
 
 
@@ -224,16 +224,16 @@ class EdgeMonitoring(pulumi.ComponentResource):
                     {
                         "display_name": f"more than {args.alert.threshold} rejected client certificates",
                         "condition_threshold": {
-                            "filter": metric.name.apply(lambda n: f'metric.type="logging.googleapis.com/user/{n}"'),
+                            "filter": metric.name.apply(alert_filter),
                             "comparison": "COMPARISON_GT",
                             "threshold_value": args.alert.threshold,
                             "duration": "0s",
+                            # Summed over every reason: the threshold is on all rejections, not on each reason.
                             "aggregations": [
                                 {
                                     "alignment_period": f"{args.alert.window_seconds}s",
                                     "per_series_aligner": "ALIGN_SUM",
                                     "cross_series_reducer": "REDUCE_SUM",
-                                    "group_by_fields": [f"metric.label.{METRIC_LABEL}"],
                                 }
                             ],
                         },

@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+from components.core.findings import Finding, error
+
 METRIC_LABEL = "status_details"
+# Cloud Logging limits a metric identifier to 100 characters (LogMetric.name in logging v2).
+MAX_METRIC_NAME = 100
+# The monitored resource of the series a log-based metric counts from external Application Load Balancer request
+# logs (Google's "Cloud CDN logging and monitoring" page); an alert must restrict `resource.type`.
+METRIC_RESOURCE_TYPE = "l7_lb_rule"
 
 
 def metric_name(stack: str) -> str:
     return f"gke-mtls-{stack}-rejected-client-certificates"
+
+
+def check_stack_name(stack: str) -> list[Finding]:
+    """The metric's name holds the stack's, so a long stack name would fail at `pulumi up`."""
+    name = metric_name(stack)
+    if len(name) <= MAX_METRIC_NAME:
+        return []
+    room = MAX_METRIC_NAME - len(metric_name(""))
+    return [
+        error(
+            "config.metric-name",
+            f"stack {stack}",
+            f"the edge's log-based metric would be named {name[:40]}... ({len(name)} characters), and Cloud Logging "
+            f"takes at most {MAX_METRIC_NAME}: use a stack name of at most {room} characters.",
+        )
+    ]
+
+
+def alert_filter(metric: str) -> str:
+    return f'resource.type="{METRIC_RESOURCE_TYPE}" AND metric.type="logging.googleapis.com/user/{metric}"'
 
 
 def rejected_clients_filter(forwarding_rule_name: str) -> str:

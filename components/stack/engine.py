@@ -53,7 +53,7 @@ def report(findings: list[Finding]) -> None:
 
 def load_settings(project_root: Path) -> settings.StackSettings:
     """Settings that passed preflight; otherwise every finding is reported and the program stops."""
-    stack_settings, findings = preflight.check_stack(config_map(), project_root)
+    stack_settings, findings = preflight.check_stack(config_map(), project_root, pulumi.get_stack())
     report(findings)
     assert stack_settings is not None  # report() raised otherwise
     return stack_settings

@@ -8,19 +8,21 @@ from pathlib import Path
 
 from components.core.batch import cycle_collection_paused
 from components.core.findings import Finding, errors
-from components.edge import certificates
+from components.edge import certificates, monitoring
 from components.mesh import analysis as mesh
 from components.mesh import istio_objects, policies
 from components.stack import istio_resources, settings
 
 
 def check_stack(
-    config: Mapping[str, str], project_root: Path, now: dt.datetime | None = None
+    config: Mapping[str, str], project_root: Path, stack: str, now: dt.datetime | None = None
 ) -> tuple[settings.StackSettings | None, list[Finding]]:
     """Settings (None when any error stands) and every finding of the run, errors and warnings."""
     stack_settings, findings = settings.parse_stack(config, project_root)
     if stack_settings is None:
         return None, findings
+    if stack_settings.edge is not None:
+        findings += monitoring.check_stack_name(stack)
     edge, trust = stack_settings.edge, stack_settings.trust
     if edge is not None and trust is not None:
         findings += certificates.check_trust_config(

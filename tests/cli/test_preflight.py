@@ -127,3 +127,19 @@ def test_client_against_a_stack_without_an_edge_says_so(tmp_path, capsys):
     leaf = write(tmp_path / "leaf.pem", pki.client("stranger", stranger))
     assert main(["client", "--stack", "platform-dev", leaf]) == 2
     assert capsys.readouterr().err == "error: stack 'platform-dev' has no gke-mtls:edge, so it has no trust config.\n"
+
+
+def test_a_stack_name_too_long_for_the_edge_metric_is_refused(tmp_path, capsys):
+    """Cloud Logging takes metric identifiers of at most 100 characters (LogMetric.name, logging v2)."""
+    shutil.copytree(PROJECT_ROOT / "certs", tmp_path / "certs")
+    config = (PROJECT_ROOT / "Pulumi.dev.yaml").read_text()
+    longest, too_long = "s" * 62, "s" * 63
+    for stack in (longest, too_long):
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text(config)
+    assert main(["--project-root", str(tmp_path), "check", "--stack", longest]) == 0
+    assert main(["--project-root", str(tmp_path), "check", "--stack", too_long]) == 1
+    assert capsys.readouterr().out.splitlines()[-2] == (
+        f"error: stack {too_long}: the edge's log-based metric would be named gke-mtls-sssssssssssssssssssssssssssssss"
+        "... (101 characters), and Cloud Logging takes at most 100: use a stack name of at most 62 characters. "
+        "[config.metric-name]"
+    )

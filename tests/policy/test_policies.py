@@ -158,6 +158,19 @@ def test_allow_all_authorization_policy_needs_a_waiver_label():
     assert violations("no-unwaived-allow-all", typ, deny_all) == []
 
 
+def test_a_forwarding_rule_without_its_scheme_fails(prod_recording):
+    """pulumi/pulumi-gcp#4037: v10 defaults an unset scheme to EXTERNAL_MANAGED."""
+    rule = next(r for r in prod_recording.resources if r.name == "edge-https-rule")
+    props = copy.deepcopy(rule.inputs)
+    assert props["loadBalancingScheme"] == "EXTERNAL"
+    assert violations("load-balancing-scheme-explicit", policies.FORWARDING_RULE, props) == []
+    del props["loadBalancingScheme"]
+    assert violations("load-balancing-scheme-explicit", policies.FORWARDING_RULE, props) == [
+        "loadBalancingScheme is unset, and pulumi-gcp v10 then picks EXTERNAL_MANAGED, which cannot meet a classic "
+        "(EXTERNAL) part such as GKE Ingress's backend service: set it to the backend's scheme."
+    ]
+
+
 def test_mesh_wide_istio_mutual_destination_rule_fails():
     typ = "kubernetes:networking.istio.io/v1:DestinationRule"
     classic = {"spec": {"host": "*.local", "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}}}
@@ -177,6 +190,6 @@ def test_enforcement_is_advisory_in_dev_and_mandatory_in_prod():
 
 
 def test_the_pack_lists_every_policy_once():
-    assert len(BY_NAME) == len(policies.POLICIES) == 8
+    assert len(BY_NAME) == len(policies.POLICIES) == 9
     source = (PROJECT_ROOT / "policy/__main__.py").read_text()
     assert "policies=POLICIES" in source

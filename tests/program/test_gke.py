@@ -160,6 +160,11 @@ def test_edge_stack_counts_rejected_client_certificates_by_status(run_stack):
 
 
 def test_edge_stack_alerts_on_rejections_to_the_configured_channels(run_stack):
+    """Monitoring v3 refuses a threshold filter without `resource.type` (terraform-provider-google#4165); series of
+    log-based metrics on the load balancer's request logs are `l7_lb_rule`. No grouping: the threshold is on the
+    total of every reason. Field names are the Cloud SDK's."""
+    from tests.cloud_sdk import message_fields
+
     recording = run_stack(committed_config("edge-dev"), stack="edge-dev")
     alert = recording.one(ALERT_POLICY).inputs
     assert alert["displayName"] == "gke-mtls edge-dev: clients rejected at the mTLS edge"
@@ -169,7 +174,8 @@ def test_edge_stack_alerts_on_rejections_to_the_configured_channels(run_stack):
         {
             "displayName": "more than 10 rejected client certificates",
             "conditionThreshold": {
-                "filter": 'metric.type="logging.googleapis.com/user/gke-mtls-edge-dev-rejected-client-certificates"',
+                "filter": 'resource.type="l7_lb_rule" AND '
+                'metric.type="logging.googleapis.com/user/gke-mtls-edge-dev-rejected-client-certificates"',
                 "comparison": "COMPARISON_GT",
                 "thresholdValue": 10.0,
                 "duration": "0s",
@@ -178,12 +184,14 @@ def test_edge_stack_alerts_on_rejections_to_the_configured_channels(run_stack):
                         "alignmentPeriod": "300s",
                         "perSeriesAligner": "ALIGN_SUM",
                         "crossSeriesReducer": "REDUCE_SUM",
-                        "groupByFields": ["metric.label.status_details"],
                     }
                 ],
             },
         }
     ]
+    threshold = alert["conditions"][0]["conditionThreshold"]
+    assert set(threshold) <= message_fields("monitoring", "v3", "MetricThreshold")
+    assert set(threshold["aggregations"][0]) <= message_fields("monitoring", "v3", "Aggregation")
 
 
 def test_no_alert_policy_unless_configured(run_stack, dev_config):
