@@ -151,8 +151,11 @@ def _client(args: argparse.Namespace) -> int:
             print(f"error: {problem.message} [{problem.code}]", file=sys.stderr)
         return 2
     leaf, *rest = presented
-    reasons = client_check.check_client(leaf.certificate, [c.certificate for c in rest], trust)
+    chain = [c.certificate for c in rest]
+    reasons = client_check.check_client(leaf.certificate, chain, trust)
     print("\n".join(reasons) if reasons else "accepted")
+    for warning in client_check.client_warnings(leaf.certificate, chain, trust):
+        print(warning)
     return 1 if reasons else 0
 
 

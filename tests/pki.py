@@ -87,6 +87,7 @@ def issue(
     name_constraints: int = 0,
     subject: x509.Name | None = None,
     san: list[x509.GeneralName] | None = None,
+    key_ids: bool = True,
 ) -> Issued:
     """A certificate for `common_name`, signed by `issuer` (self-signed when None)."""
     private_key = key(key_kind, key_seed)
@@ -100,11 +101,12 @@ def issue(
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before or NOW - DAY)
         .not_valid_after(not_after or NOW + 365 * DAY)
-        .add_extension(
+    )
+    if key_ids:
+        builder = builder.add_extension(
             x509.SubjectKeyIdentifier.from_public_key(public_key or private_key.public_key()), critical=False
         )
-    )
-    if issuer is not None:
+    if issuer is not None and key_ids:
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.certificate.public_key()), critical=False
         )

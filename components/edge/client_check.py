@@ -8,6 +8,7 @@ starts with the `statusDetails` value the load balancer would log.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import Counter
 from collections.abc import Sequence
 
@@ -70,6 +71,23 @@ def _path(
         return list(verifier.verify(leaf, list(pool)).chain)
     except verification.VerificationError as exc:
         return str(exc)
+
+
+def client_warnings(
+    leaf: x509.Certificate, presented: Sequence[x509.Certificate], trust: TrustConfig, now: dt.datetime | None = None
+) -> list[str]:
+    """What Google documents for backend mTLS but may not enforce at the frontend: key identifiers along the chain
+    the load balancer would build, and a client certificate with extra extended key usages."""
+    now = now or dt.datetime.now(dt.UTC)
+    warnings = [_reason("warning", leaf, v.text) for v in certificates.extra_eku_violations(leaf)]
+    pool = [*presented, *(i.certificate for i in trust.intermediates)]
+    chain = _path(leaf, pool, [a.certificate for a in trust.anchors], now) if trust.anchors else "no anchor"
+    if isinstance(chain, str):
+        return warnings
+    for child, issuer in itertools.pairwise(chain):
+        found = certificates.key_identifier_violations(child, issuer)
+        warnings += [_reason("warning", child, v.text) for v in found]
+    return warnings
 
 
 def check_client(

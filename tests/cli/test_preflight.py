@@ -143,3 +143,53 @@ def test_a_stack_name_too_long_for_the_edge_metric_is_refused(tmp_path, capsys):
         "... (101 characters), and Cloud Logging takes at most 100: use a stack name of at most 62 characters. "
         "[config.metric-name]"
     )
+
+
+# --- what Google states for backend mTLS, warned about for the frontend ---
+
+
+def test_an_anchor_without_a_subject_key_identifier_warns_and_names_the_doc(tmp_path, capsys):
+    """Google's backend mTLS page: a parent's subjectKeyIdentifier must match its child's authorityKeyIdentifier.
+    Its frontend page's matching bullet is cut off, so this warns; an anchor with one stays clean."""
+    bare = write(tmp_path / "bare-root.pem", pki.issue("bare-root", key_ids=False))
+    assert main(["cert", "--role", "anchor", bare]) == 0
+    assert capsys.readouterr().out == (
+        f"{bare}: warning cert.no-ski: {bare} (CN=bare-root,O=gke-mtls tests): has no subjectKeyIdentifier, so the "
+        "certificates it issues cannot name it by key (Google's backend mTLS page; unconfirmed for frontend mTLS). "
+        "Re-issue it with subjectKeyIdentifier = hash.\n"
+    )
+    good = write(tmp_path / "root.pem", pki.issue("root"))
+    assert main(["cert", "--role", "anchor", good]) == 0
+    assert capsys.readouterr().out == f"{good}: ok\n"
+
+
+def test_a_chain_without_key_identifiers_is_accepted_with_warnings(tmp_path, capsys):
+    root = pki.issue("bare-root", key_ids=False)
+    issuing = pki.issue("bare-ca", root, key_seed=1, key_ids=False)
+    anchors = write(tmp_path / "root.pem", root)
+    leaf = write(tmp_path / "leaf.pem", pki.client("bob", issuing, key_ids=False), issuing)
+    assert main(["client", "--anchors", anchors, leaf]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "accepted"
+    assert [line.split(": has ")[0] for line in lines[1:]] == [
+        "warning: CN=bob,O=gke-mtls tests",
+        "warning: CN=bare-ca,O=gke-mtls tests",
+        "warning: CN=bare-ca,O=gke-mtls tests",
+    ]
+    assert "has no authorityKeyIdentifier naming its issuer's key" in lines[1]
+    assert "has no subjectKeyIdentifier" in lines[2] and "has no authorityKeyIdentifier" in lines[3]
+
+
+def test_a_client_certificate_with_code_signing_too_is_accepted_with_a_warning(tmp_path, capsys):
+    root = pki.issue("root")
+    issuing = pki.issue("ca", root, key_seed=1)
+    anchors = write(tmp_path / "root.pem", root)
+    eku = (ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.CODE_SIGNING, ExtendedKeyUsageOID.OCSP_SIGNING)
+    leaf = write(tmp_path / "leaf.pem", pki.client("carol", issuing, eku=eku), issuing)
+    assert main(["client", "--anchors", anchors, leaf]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "accepted",
+        "warning: CN=carol,O=gke-mtls tests: has extendedKeyUsage codeSigning, OCSPSigning besides clientAuth; "
+        "Google requires a client certificate without them (Google's backend mTLS page; unconfirmed for frontend "
+        "mTLS). Re-issue it with extendedKeyUsage = clientAuth only.",
+    ]
