@@ -117,15 +117,41 @@ def check_client(
                 f"more than {certificates.MAX_SAME_SUBJECT_AND_KEY} intermediates share one subject and key.",
             )
         )
+    old = [c for c in (leaf, *pool) if c.version is not x509.Version.v3]
+    reasons += [
+        _reason(
+            "client_cert_validation_failed",
+            c,
+            "is an X.509 v1 certificate (what `openssl x509 -req` makes without -extfile), so it carries no "
+            "extensions; GCP needs v3, with basicConstraints and extendedKeyUsage. Re-issue it with an "
+            "extensions file.",
+        )
+        for c in old
+    ]
     chain = _path(leaf, pool, [a.certificate for a in trust.anchors], now)
     if isinstance(chain, str):
-        if not (reasons and "not valid at validation time" in chain):  # already said why, in GCP's words
-            status = (
-                "client_cert_validation_search_limit_exceeded"
-                if "maximum depth" in chain
-                else "client_cert_validation_failed"
+        if old or (reasons and "not valid at validation time" in chain):  # already said why, in GCP's words
+            return reasons
+        if "maximum depth" in chain:
+            reasons.append(
+                _reason(
+                    "client_cert_validation_search_limit_exceeded",
+                    leaf,
+                    f"no valid path to a trust anchor within {certificates.MAX_CHAIN_DEPTH} certificates; shorten "
+                    "the chain.",
+                )
             )
-            reasons.append(_reason(status, leaf, f"no valid path to a trust anchor ({chain})."))
+        else:
+            reasons.append(
+                _reason(
+                    "client_cert_validation_failed",
+                    leaf,
+                    f"no valid path to a trust anchor: its issuer {leaf.issuer.rfc4514_string()} is not a trust "
+                    "anchor, and no intermediate the client presented or the trust config holds leads to one. If "
+                    "an intermediate CA is missing, pass it with --intermediates (or after the leaf), or add it to "
+                    "intermediateCas; otherwise this client is not one of yours.",
+                )
+            )
         return reasons
     issuer = chain[1]
     if not certificates.has_client_auth(issuer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from components.edge.client_check import TrustConfig, check_client
@@ -82,8 +83,83 @@ def test_rejects_a_chain_from_an_unknown_issuer(pki_set):
     other_ca = pki.issue("other-ca", other_root, key_seed=6)
     eve = pki.client("eve", other_ca)
     reasons = check_client(eve.certificate, [other_ca.certificate], TrustConfig(as_loaded(root)), NOW)
-    assert len(reasons) == 1
-    assert reasons[0].startswith(f"client_cert_validation_failed: {subject('eve')}: no valid path to a trust anchor (")
+    assert reasons == [
+        f"client_cert_validation_failed: {subject('eve')}: no valid path to a trust anchor: its issuer "
+        f"{subject('other-ca')} is not a trust anchor, and no intermediate the client presented or the trust config "
+        "holds leads to one. If an intermediate CA is missing, pass it with --intermediates (or after the leaf), or "
+        "add it to intermediateCas; otherwise this client is not one of yours."
+    ]
+
+
+def test_a_missing_intermediate_says_to_pass_it(pki_set):
+    """cryptography's own words ("candidates exhausted") are replaced by what to do."""
+    root, issuing = pki_set
+    alice = pki.client("alice", issuing)
+    (reason,) = check_client(alice.certificate, [], TrustConfig(as_loaded(root)), NOW)
+    assert "candidates exhausted" not in reason
+    assert f"its issuer {subject('issuing-ca')} is not a trust anchor" in reason
+    assert "pass it with --intermediates" in reason
+
+
+def test_a_v1_certificate_is_named_in_gcp_terms(tmp_path, pki_set):
+    """`openssl x509 -req` without -extfile makes a v1 certificate, which cryptography's verifier refuses with
+    its own words; the reason says what GCP needs instead."""
+    import subprocess
+
+    root, issuing = pki_set
+    (tmp_path / "ca.pem").write_bytes(issuing.pem)
+    (tmp_path / "ca.key").write_bytes(issuing.key_pem)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            str(tmp_path / "v1.key"),
+            "-out",
+            str(tmp_path / "v1.csr"),
+            "-subj",
+            "/CN=v1-client",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            "openssl",
+            "x509",
+            "-req",
+            "-in",
+            str(tmp_path / "v1.csr"),
+            "-CA",
+            str(tmp_path / "ca.pem"),
+            "-CAkey",
+            str(tmp_path / "ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-sha256",
+            "-out",
+            str(tmp_path / "v1.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    v1 = x509.load_pem_x509_certificate((tmp_path / "v1.pem").read_bytes())
+    if v1.version is not x509.Version.v1:
+        pytest.skip("this openssl makes v3 certificates from `x509 -req` by default")
+    reasons = check_client(v1, [issuing.certificate], TrustConfig(as_loaded(root)), NOW)
+    assert (
+        "client_cert_validation_failed: CN=v1-client: is an X.509 v1 certificate (what `openssl x509 -req` makes "
+        "without -extfile), so it carries no extensions; GCP needs v3, with basicConstraints and extendedKeyUsage. "
+        "Re-issue it with an extensions file."
+    ) in reasons
+    assert not any("encountered processing" in r for r in reasons)
 
 
 @pytest.mark.parametrize(
