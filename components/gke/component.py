@@ -65,7 +65,8 @@ class GkeBackend(pulumi.ComponentResource):
             f"{name}-anchor",
             metadata=anchor_metadata,
             spec=cast(Any, objects.anchor_spec(s)),
-            # protect: deleting the anchor makes GKE delete the backend service the edge routes to (an outage).
+            # protect: without the anchor GKE stops syncing the backend service the edge routes to (its delete fails
+            # as in use and ingress-gce ignores that), so its NEG endpoints go stale as pods move: an outage.
             opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=[service]),
         )
         self.backend_service_name = pulumi.Output.all(service.metadata, anchor.metadata).apply(

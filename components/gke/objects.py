@@ -56,7 +56,8 @@ def service_spec(s: GkeBackendSettings) -> dict[str, Any]:
 
 ANCHOR_PURPOSE = (
     "Keeps GKE's Ingress controller creating and syncing the backend service (NEG, health check, BackendConfig "
-    "headers and logging) that the gke-mtls edge load balancer fronts. Deleting it deletes that backend service. "
+    "headers and logging) that the gke-mtls edge load balancer fronts. Deleting it stops that sync: the backend "
+    "service, still used by the edge, is left orphaned and its endpoints go stale. "
     "It has neither HTTP nor TLS on purpose, so it serves nobody: the controller reports 'both HTTP and HTTPS are "
     "disabled ... will not be able to serve any traffic' on every sync, and that is expected."
 )

@@ -94,7 +94,10 @@ def test_anchor_ingress_is_protected_closed_and_says_why(run_stack, platform):
     assert annotations["kubernetes.io/ingress.allow-http"] == "false"
     assert annotations["pulumi.com/skipAwait"] == "true"
     assert "both HTTP and HTTPS are disabled" in annotations["gke-mtls/purpose"]
-    assert "Deleting it deletes that backend service" in annotations["gke-mtls/purpose"]
+    assert (
+        "Deleting it stops that sync: the backend service, still used by the edge, is left orphaned"
+        in annotations["gke-mtls/purpose"]
+    )
     assert anchor.inputs["spec"] == {"defaultBackend": {"service": {"name": "web", "port": {"number": 80.0}}}}
     assert [r.type for r in recording.cloud_resources() if r.protect] == [INGRESS]
 
