@@ -292,11 +292,11 @@ def role_violations(certificate: x509.Certificate, role: str, now: dt.datetime, 
     """Rules for one certificate in its role, without looking at the others."""
     if role == ALLOWLISTED:
         return []  # GCP takes allowlisted certificates as they are: self-signed and expired ones too
-    # A trust anchor's own signature is never verified when it anchors a chain, so a weak one only warns.
-    hash_severity = Severity.WARNING if role == ANCHOR else Severity.ERROR
+    # A trust anchor's own signature is never verified when it anchors a chain, but Google's certificate
+    # requirements do not exempt anchors from SHA-256 or stronger, so a weak one is refused like any other.
     return [
         *key_violations(certificate),
-        *signature_violations(certificate, hash_severity),
+        *signature_violations(certificate),
         *ca_violations(certificate),
         *key_identifier_violations(certificate, None),
         *validity_violations(certificate, now, warning_days),

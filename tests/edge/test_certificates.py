@@ -99,10 +99,12 @@ def test_rejects_intermediate_signed_with_a_weak_hash(root, tmp_path, digest):
     ]
 
 
-def test_weak_self_signature_of_a_trust_anchor_only_warns(tmp_path):
+def test_a_trust_anchor_signed_with_sha1_is_refused_too(tmp_path):
+    """Google's certificate requirements ask for SHA-256 or stronger and do not exempt trust anchors, although a
+    verifier never checks an anchor's own signature."""
     anchor = pki.resign(pki.issue("old-root", key_kind="rsa2048"), None, "sha1", tmp_path)
     assert [(v.severity, v.code) for v in certificates.role_violations(anchor.certificate, ANCHOR, NOW, 30)] == [
-        (Severity.WARNING, "cert.signature-hash")
+        (Severity.ERROR, "cert.signature-hash")
     ]
 
 
