@@ -348,6 +348,14 @@ def check_trust_config(
 
     findings += _duplicates([*anchors, *intermediates]) + _duplicates(allowlisted)
     findings += _unchained(anchors, intermediates)
+    issuers = Issuers([c.certificate for c in anchors + intermediates])
+    for loaded in intermediates:
+        for issuer in issuers.of(loaded.certificate)[:1]:
+            findings += [
+                loaded.finding(v)
+                for v in key_identifier_violations(loaded.certificate, issuer)
+                if v.code == "cert.key-id-mismatch"  # a missing one is said once, with the certificate's own rules
+            ]
     same_subject_and_key = Counter((c.certificate.subject.public_bytes(), spki(c.certificate)) for c in intermediates)
     for loaded in intermediates:
         count = same_subject_and_key[(loaded.certificate.subject.public_bytes(), spki(loaded.certificate))]

@@ -284,3 +284,33 @@ def test_the_committed_example_certificates_pass():
         intermediate, _ = load_one((PROJECT_ROOT / f"certs/{stack}/intermediate-ca.pem").read_bytes(), "inter", "k")
         assert anchor is not None and intermediate is not None
         assert check_trust_config([anchor], [intermediate], [], NOW) == []
+
+
+def test_an_intermediate_whose_authority_key_id_does_not_match_its_issuer_warns():
+    """Google's backend mTLS page: a parent's subjectKeyIdentifier must match its child's authorityKeyIdentifier."""
+    from cryptography import x509
+
+    root = pki.issue("kid-root", key_seed=8)
+    stranger = pki.issue("kid-stranger", key_seed=9)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(pki.name("kid-ca"))
+        .issuer_name(root.certificate.subject)
+        .public_key(pki.key("ec256", 10).public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - pki.DAY)
+        .not_valid_after(NOW + 365 * pki.DAY)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(pki.key("ec256", 10).public_key()), critical=False)
+        .add_extension(  # names another key than the one that signs it
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(stranger.certificate.public_key()), critical=False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    )
+    mismatched = pki.Issued(builder.sign(root.private_key, hashes.SHA256()), pki.key("ec256", 10))
+    findings = certificates.check_trust_config(
+        [loaded(root)], [loaded(mismatched, "kid-ca.pem", "gke-mtls:edge.intermediateCas[0]")], [], NOW
+    )
+    assert [f.code for f in findings] == ["cert.key-id-mismatch"]
+    assert "does not match the subjectKeyIdentifier of its issuer CN=kid-root,O=gke-mtls tests" in findings[0].message
