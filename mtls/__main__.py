@@ -178,7 +178,11 @@ def _render(args: argparse.Namespace) -> int:
     documents = [m.document for m in istio_resources.for_stack(stack_settings)]
     text = yaml.dump_all(documents, Dumper=_PlainDumper, sort_keys=False, default_flow_style=False)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"error: {args.output}: cannot be written ({exc.strerror}); fix the path.", file=sys.stderr)
+            return 2
         print(f"wrote {len(documents)} resources to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
