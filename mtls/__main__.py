@@ -12,6 +12,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -99,9 +100,10 @@ def _read(path: str) -> tuple[list[pem.LoadedCertificate], list[Finding]]:
 
 def _cert(args: argparse.Namespace) -> int:
     now = dt.datetime.now(dt.UTC)
-    failed = False
+    failed = unreadable = False
     for path in args.files:
         loaded, findings = _read(path)
+        unreadable |= any(f.code == "cert.file" for f in findings)
         findings += pem.one_per_file(loaded, path, path)
         for one in loaded:
             findings += [
@@ -111,7 +113,7 @@ def _cert(args: argparse.Namespace) -> int:
         failed |= not loaded or bool(errors(findings))
         reasons = "; ".join(f"{f.severity.value} {f.code}: {f.message}" for f in findings)
         print(f"{path}: {reasons or 'ok'}")
-    return 1 if failed else 0
+    return 2 if unreadable else 1 if failed else 0
 
 
 def _load_group(paths: list[str], problems: list[Finding]) -> tuple[pem.LoadedCertificate, ...]:
@@ -197,13 +199,13 @@ def _validate(args: argparse.Namespace) -> int:
     except istio_schema.CrdsMissingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    failed = False
+    failed = unreadable = False
     for path in args.files:
         try:
             documents = [d for d in yaml.safe_load_all(Path(path).read_text(encoding="utf-8")) if d is not None]
         except (OSError, yaml.YAMLError) as exc:
             print(f"{path}: cannot be read as YAML: {exc}")
-            failed = True
+            unreadable = True
             continue
         for i, document in enumerate(documents):
             problems = schemas.validate(document)
@@ -211,7 +213,7 @@ def _validate(args: argparse.Namespace) -> int:
             kind = document.get("kind", "?") if isinstance(document, dict) else "?"
             print(f"{path}[{i}] {kind} {name}: " + ("; ".join(problems) if problems else "ok"))
             failed |= bool(problems)
-    return 1 if failed else 0
+    return 2 if unreadable else 1 if failed else 0
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -279,12 +281,48 @@ def _docs(_args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mtls", description=__doc__)
+EXAMPLES = """examples:
+  python -m mtls plan --stack dev
+  python -m mtls check --stack dev --json
+  python -m mtls client --stack dev alice.pem issuing-ca.pem
+  python -m mtls analyze cluster.yaml --stack dev
+  python -m mtls migration --stack dev --prometheus result.json
+"""
+CONVENTION = """
+results go to standard output and diagnostics to standard error; every command exits 0 when clean, 1 when
+findings or errors stand, and 2 for usage errors or input it cannot read."""
+
+
+def _command(commands: Any, name: str, help: str, **options: Any) -> argparse.ArgumentParser:
+    """A subcommand whose --help opens with what it does."""
+    options.setdefault("description", help[0].upper() + help[1:] + ("" if help.endswith("?") else "."))
+    parser: argparse.ArgumentParser = commands.add_parser(name, help=help, **options)
+    return parser
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("gke-mtls")
+    except metadata.PackageNotFoundError:  # run from a clone, not installed: read it from pyproject.toml
+        import tomllib
+
+        return str(tomllib.loads((offline.PROJECT_ROOT / "pyproject.toml").read_text())["project"]["version"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mtls",
+        description=__doc__,
+        epilog=EXAMPLES + CONVENTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("--project-root", default=str(offline.PROJECT_ROOT), help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("plan", help="print what a stack would create (the real program under the mock engine)")
+    p = _command(commands, "plan", help="print what a stack would create (the real program under the mock engine)")
     p.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     p.add_argument(
         "--backend-name",
@@ -298,18 +336,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.set_defaults(run=_plan)
 
-    c = commands.add_parser("check", help="run a stack's preflight checks (settings, certificate rules)")
-    c.add_argument("--stack", required=True)
+    c = _command(commands, "check", help="run a stack's preflight checks (settings, certificate rules)")
+    c.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     c.add_argument("--json", action="store_true", help="print one JSON object: the findings and their counts")
     c.set_defaults(run=_check)
 
-    k = commands.add_parser("cert", help="check single PEM files against GCP's rules for their role")
-    k.add_argument("--role", required=True, choices=certificates.ROLES)
-    k.add_argument("--expiry-warning-days", type=int, default=30)
-    k.add_argument("files", nargs="+", metavar="FILE")
+    k = _command(commands, "cert", help="check single PEM files against GCP's rules for their role")
+    k.add_argument(
+        "--role", required=True, choices=certificates.ROLES, help="the trust config list the files are meant for"
+    )
+    k.add_argument(
+        "--expiry-warning-days", type=int, default=30, help="warn when a certificate expires sooner; default: 30"
+    )
+    k.add_argument("files", nargs="+", metavar="FILE", help="PEM files, one certificate each")
     k.set_defaults(run=_cert)
 
-    cl = commands.add_parser("client", help="would this client chain pass the trust config under REJECT_INVALID?")
+    cl = _command(commands, "client", help="would this client chain pass the trust config under REJECT_INVALID?")
     source = cl.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", help="use the trust config of Pulumi.<stack>.yaml")
     # One file per flag, repeated for more: a list-taking flag would swallow LEAF.pem.
@@ -325,21 +367,22 @@ def main(argv: list[str] | None = None) -> int:
     cl.add_argument(
         "chain",
         nargs="+",
-        metavar="LEAF.pem [CHAIN.pem ...]",
+        metavar="PEM",
         help="the client certificate first, then the intermediates it presents",
     )
     cl.set_defaults(run=_client)
 
-    r = commands.add_parser("render", help="write a stack's Istio manifests as YAML (one document per resource)")
-    r.add_argument("--stack", required=True)
+    r = _command(commands, "render", help="write a stack's Istio manifests as YAML (one document per resource)")
+    r.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     r.add_argument("--output", "-o", help="file to write; default: standard output")
     r.set_defaults(run=_render)
 
-    v = commands.add_parser("validate", help="check Istio YAML against Istio's CRD schemas and CEL rules")
-    v.add_argument("files", nargs="+", metavar="FILE.yaml")
+    v = _command(commands, "validate", help="check Istio YAML against Istio's CRD schemas and CEL rules")
+    v.add_argument("files", nargs="+", metavar="FILE.yaml", help="YAML files, one or more documents each")
     v.set_defaults(run=_validate)
 
-    a = commands.add_parser(
+    a = _command(
+        commands,
         "analyze",
         help="analyse existing Istio YAML (files, folders, `kubectl get ... -o yaml` output), optionally with a stack",
         description="Validates each PeerAuthentication, AuthorizationPolicy and DestinationRule as the API server "
@@ -356,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     a.set_defaults(run=_analyze)
 
-    im = commands.add_parser(
+    im = _command(
+        commands,
         "import",
         help="turn existing PeerAuthentications and AuthorizationPolicies into a gke-mtls:mesh settings block",
         description="Reads YAML files or folders like `analyze` and prints a gke-mtls:mesh block (YAML) to paste under "
@@ -367,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     im.add_argument("--root-namespace", default="istio-system", help="Istio's root namespace; default: istio-system")
     im.set_defaults(run=_import)
 
-    mi = commands.add_parser(
+    mi = _command(
+        commands,
         "migration",
         help="who still sends plaintext to what the stack moves from PERMISSIVE to STRICT",
         description="Without --prometheus, prints the PromQL and the Cloud Logging filter that answer it, and how to "
@@ -375,14 +420,19 @@ def main(argv: list[str] | None = None) -> int:
         "workload with a stage, 'ready for STRICT' or what would break. Exit 1 when something is blocked, 2 when "
         "the file cannot be used.",
     )
-    mi.add_argument("--stack", required=True)
+    mi.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     mi.add_argument("--prometheus", metavar="FILE", help="the saved JSON result of the printed query")
     mi.add_argument("--json", action="store_true", help="print one JSON object: the verdicts and their counts")
     mi.set_defaults(run=_migration)
 
-    d = commands.add_parser("docs", help="print the config key reference (markdown) that README.md embeds")
+    d = _command(commands, "docs", help="print the config key reference (markdown) that README.md embeds")
     d.set_defaults(run=_docs)
 
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

@@ -44,3 +44,10 @@ def test_render_to_a_path_that_cannot_be_written_says_so(tmp_path, capsys):
     assert capsys.readouterr().err.endswith(
         f"error: {target}: cannot be written (No such file or directory); fix the path.\n"
     )
+
+
+@pytest.mark.parametrize("command", [["cert", "--role", "anchor"], ["validate"]])
+def test_an_unreadable_input_file_exits_2_in_every_command(tmp_path, capsys, command):
+    """One convention: 0 clean, 1 when findings stand, 2 for usage errors or unreadable input (as `client`)."""
+    assert main([*command, str(tmp_path / "missing.pem")]) == 2
+    assert str(tmp_path / "missing.pem") in capsys.readouterr().out
