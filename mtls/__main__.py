@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from components.core.batch import cycle_collection_paused
-from components.core.findings import Finding, Severity, errors
+from components.core.findings import Finding, Severity, error, errors, warning
 from components.edge import certificates, client_check, pem
 from components.stack import istio_resources, preflight
 from mtls import offline, stack_files
@@ -51,14 +51,20 @@ def _report(name: str, findings: list[Finding], as_json: bool = False) -> int:
     """Findings on stdout, then a count (or one JSON object); exit 1 when an error stands."""
     counts = Counter(f.severity for f in findings)
     if as_json:
-        listed = [{"severity": f.severity.value, "code": f.code, "key": f.key, "message": f.message} for f in findings]
-        print(json.dumps({"name": name, "findings": listed, **{f"{s.value}s": counts[s] for s in Severity}}, indent=2))
+        _print_json(name, findings)
         return 1 if errors(findings) else 0
     for finding in findings:
         print(f"{finding.severity.value}: {finding}")
     summary = ", ".join(f"{counts[s]} {s.value}(s)" for s in Severity if counts[s] or s is not Severity.NOTE)
     print(f"{name}: {summary}" if findings else f"{name}: ok")
     return 1 if errors(findings) else 0
+
+
+def _print_json(name: str, findings: list[Finding]) -> None:
+    """One object, the shape mtls/report.schema.json gives: the findings and their counts."""
+    counts = Counter(f.severity for f in findings)
+    listed = [{"severity": f.severity.value, "code": f.code, "key": f.key, "message": f.message} for f in findings]
+    print(json.dumps({"name": name, "findings": listed, **{f"{s.value}s": counts[s] for s in Severity}}, indent=2))
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -101,6 +107,7 @@ def _read(path: str) -> tuple[list[pem.LoadedCertificate], list[Finding]]:
 def _cert(args: argparse.Namespace) -> int:
     now = dt.datetime.now(dt.UTC)
     failed = unreadable = False
+    every: list[Finding] = []
     for path in args.files:
         loaded, findings = _read(path)
         unreadable |= any(f.code == "cert.file" for f in findings)
@@ -111,8 +118,12 @@ def _cert(args: argparse.Namespace) -> int:
                 for v in certificates.role_violations(one.certificate, args.role, now, args.expiry_warning_days)
             ]
         failed |= not loaded or bool(errors(findings))
-        reasons = "; ".join(f"{f.severity.value} {f.code}: {f.message}" for f in findings)
-        print(f"{path}: {reasons or 'ok'}")
+        every += findings
+        if not args.json:
+            reasons = "; ".join(f"{f.severity.value} {f.code}: {f.message}" for f in findings)
+            print(f"{path}: {reasons or 'ok'}")
+    if args.json:
+        _print_json(f"cert --role {args.role}", every)
     return 2 if unreadable else 1 if failed else 0
 
 
@@ -155,9 +166,15 @@ def _client(args: argparse.Namespace) -> int:
     leaf, *rest = presented
     chain = [c.certificate for c in rest]
     reasons = client_check.check_client(leaf.certificate, chain, trust)
-    print("\n".join(reasons) if reasons else "accepted")
-    for warning in client_check.client_warnings(leaf.certificate, chain, trust):
-        print(warning)
+    warnings = client_check.client_warnings(leaf.certificate, chain, trust)
+    if args.json:
+        found = [error("client.rejected", leaf.key, r) for r in reasons]
+        _print_json("client", found + [warning("client.warning", leaf.key, w) for w in warnings])
+    else:
+        for line in reasons or ["accepted"]:
+            print(line)
+        for line in warnings:
+            print(line)
     return 1 if reasons else 0
 
 
@@ -200,19 +217,26 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     failed = unreadable = False
+    every: list[Finding] = []
     for path in args.files:
         try:
             documents = [d for d in yaml.safe_load_all(Path(path).read_text(encoding="utf-8")) if d is not None]
         except (OSError, yaml.YAMLError) as exc:
-            print(f"{path}: cannot be read as YAML: {exc}")
+            every.append(error("validate.file", path, f"cannot be read as YAML: {exc}"))
+            if not args.json:
+                print(f"{path}: cannot be read as YAML: {exc}")
             unreadable = True
             continue
         for i, document in enumerate(documents):
             problems = schemas.validate(document)
             name = document.get("metadata", {}).get("name", "?") if isinstance(document, dict) else "?"
             kind = document.get("kind", "?") if isinstance(document, dict) else "?"
-            print(f"{path}[{i}] {kind} {name}: " + ("; ".join(problems) if problems else "ok"))
+            every += [error("validate.invalid", f"{path}[{i}]", f"{kind} {name}: {p}") for p in problems]
+            if not args.json:
+                print(f"{path}[{i}] {kind} {name}: " + ("; ".join(problems) if problems else "ok"))
             failed |= bool(problems)
+    if args.json:
+        _print_json("validate", every)
     return 2 if unreadable else 1 if failed else 0
 
 
@@ -233,7 +257,7 @@ def _analyze(args: argparse.Namespace) -> int:
     if args.stack:
         stack_settings, stack_findings = _stack_findings(args)
         if stack_settings is None:
-            return _report(f"{args.stack} (its settings)", stack_findings)
+            return _report(f"{args.stack} (its settings)", stack_findings, args.json)
         if stack_settings.mesh is None:
             print(f"error: stack {args.stack!r} has no gke-mtls:mesh, so it adds nothing to analyse.", file=sys.stderr)
             return 2
@@ -244,7 +268,7 @@ def _analyze(args: argparse.Namespace) -> int:
         callers = istio_resources.callers(stack_settings)
         name += f" after `pulumi up` of {args.stack}"
     findings += analysis.analyze(objects, callers, root_namespace)
-    status = _report(name, findings)
+    status = _report(name, findings, args.json)
     return 2 if loaded.unreadable else status
 
 
@@ -349,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--expiry-warning-days", type=int, default=30, help="warn when a certificate expires sooner; default: 30"
     )
     k.add_argument("files", nargs="+", metavar="FILE", help="PEM files, one certificate each")
+    k.add_argument("--json", action="store_true", help="print one JSON object: the findings and their counts")
     k.set_defaults(run=_cert)
 
     cl = _command(commands, "client", help="would this client chain pass the trust config under REJECT_INVALID?")
@@ -370,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PEM",
         help="the client certificate first, then the intermediates it presents",
     )
+    cl.add_argument("--json", action="store_true", help="print one JSON object: the findings and their counts")
     cl.set_defaults(run=_client)
 
     r = _command(commands, "render", help="write a stack's Istio manifests as YAML (one document per resource)")
@@ -379,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = _command(commands, "validate", help="check Istio YAML against Istio's CRD schemas and CEL rules")
     v.add_argument("files", nargs="+", metavar="FILE.yaml", help="YAML files, one or more documents each")
+    v.add_argument("--json", action="store_true", help="print one JSON object: the findings and their counts")
     v.set_defaults(run=_validate)
 
     a = _command(
@@ -397,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="istio-system",
         help="Istio's root namespace (meshConfig.rootNamespace) when no --stack says it; default: istio-system",
     )
+    a.add_argument("--json", action="store_true", help="print one JSON object: the findings and their counts")
     a.set_defaults(run=_analyze)
 
     im = _command(
