@@ -28,7 +28,10 @@ def _plan(args: argparse.Namespace) -> int:
 
     root = Path(args.project_root)
     config = stack_files.read_stack_config(root, args.stack)
-    placeholders = offline.Placeholders(backend_name=args.backend_name, backend_scheme=args.backend_scheme)
+    project = config.get("gcp:project") or offline.Placeholders.project
+    placeholders = offline.Placeholders(
+        backend_name=args.backend_name, backend_scheme=args.backend_scheme, project=project
+    )
     recording = offline.run_program(args.stack, config, placeholders, project_root=root)
     for message in recording.messages("warning"):
         print(f"warning: {message}", file=sys.stderr)

@@ -41,7 +41,7 @@ class Placeholders:
 
     backend_name: str = "k8s1-0123abcd-default-web-80-5104b449"
     backend_scheme: str = "EXTERNAL"
-    project: str = "placeholder-project"
+    project: str = "placeholder-project"  # replaced by the stack's gcp:project when it sets one
     ip_address: str = "203.0.113.10"  # TEST-NET-3, never routable
     # Outputs of referenced stacks; None: the configured backend output, holding backend_name.
     stack_outputs: Mapping[str, Any] | None = None

@@ -60,8 +60,10 @@ def render(recording: Recording, placeholders: Placeholders) -> str:
         f"Offline plan of stack {recording.stack!r}: the real program under Pulumi's mock engine; nothing was sent "
         "to any cloud.",
         f"Placeholders (not real values): backend service {placeholders.backend_name!r} with scheme "
-        f"{placeholders.backend_scheme} (--backend-name, --backend-scheme), GCP project {placeholders.project!r}, "
-        f"IP address {placeholders.ip_address}; resources marked (auto-named) get a random suffix in the cloud.",
+        f"{placeholders.backend_scheme} (--backend-name, --backend-scheme), "
+        + ("" if placeholders.project != Placeholders.project else f"GCP project {placeholders.project!r}, ")
+        + f"IP address {placeholders.ip_address}; resources marked (auto-named) get a random suffix in the cloud."
+        + ("" if placeholders.project == Placeholders.project else f" GCP project: {placeholders.project}."),
         "",
     ]
 

@@ -83,3 +83,11 @@ def test_plan_of_an_unknown_stack_names_the_stacks_there(tmp_path, capsys):
         f"error: Pulumi.no-such-stack.yaml: no such stack file in {tmp_path} (stacks here: dev, prod)."
         in capsys.readouterr().err
     )
+
+
+def test_plan_shows_the_configured_gcp_project(capsys):
+    assert main(["plan", "--stack", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert "GCP project: acme-dev." in out.splitlines()[1]
+    assert "placeholder-project" not in out
+    assert "projects/acme-dev/locations/global/trustConfigs/edge-trust-config" in out
