@@ -64,8 +64,11 @@ def bench_size(size: int, runs: int, workdir: Path, certificates: dict[str, list
 
 
 def wall(command: list[str]) -> float:
+    """Wall time of a command that must succeed; when it fails, its own output says why (no traceback here)."""
     started = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stdout}{done.stderr}")
     return time.perf_counter() - started
 
 
