@@ -35,3 +35,16 @@ def test_reference_has_one_table_row_per_key_and_reaches_into_lists():
     # Keys of list entries: a workload's name and servicePorts were missing from the hand-written reference.
     assert "gke-mtls:mesh.workloads[].name" in config_docs.all_keys()
     assert "gke-mtls:mesh.workloads[].servicePorts" in config_docs.all_keys()
+
+
+def test_the_readme_contents_link_to_its_headings():
+    """GitHub's anchors: lowercase, punctuation dropped, spaces to hyphens."""
+    import re
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    headings = re.findall(r"^#{2,3} (.+)$", readme, flags=re.MULTILINE)
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in headings}
+    contents = readme.split("**Contents**", 1)[1].split("\n\n", 1)[0]
+    links = re.findall(r"\]\(#([^)]+)\)", contents)
+    assert len(links) >= 10
+    assert [link for link in links if link not in anchors] == []
