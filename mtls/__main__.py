@@ -301,6 +301,16 @@ def _import(args: argparse.Namespace) -> int:
     return 1 if errors([*loaded.findings, *problems]) else 0
 
 
+def _graph(args: argparse.Namespace) -> int:
+    from mtls import graph
+
+    stack_settings, findings = _stack_findings(args)
+    if stack_settings is None:
+        return _report(f"{args.stack} (its settings)", findings)
+    print(graph.mermaid(stack_settings), end="")
+    return 0
+
+
 def _docs(_args: argparse.Namespace) -> int:
     from mtls import docs
 
@@ -455,6 +465,14 @@ def build_parser() -> argparse.ArgumentParser:
     mi.add_argument("--prometheus", metavar="FILE", help="the saved JSON result of the printed query")
     mi.add_argument("--json", action="store_true", help="print one JSON object: the verdicts and their counts")
     mi.set_defaults(run=_migration)
+
+    g = _command(
+        commands,
+        "graph",
+        help="print a stack's mTLS topology as a Mermaid flowchart (GitHub renders it in Markdown)",
+    )
+    g.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    g.set_defaults(run=_graph)
 
     d = _command(commands, "docs", help="print the config key reference (markdown) that README.md embeds")
     d.set_defaults(run=_docs)

@@ -61,6 +61,10 @@ def test_pull_requests_run_the_tests_then_preview_each_stack_with_policies_and_a
         "policyPackConfigs": "policy/config/${{ matrix.stack }}.json",
     }
     assert steps[pulumi]["env"] == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
+    graph = next(s for s in steps if "mtls graph" in s.get("run", ""))
+    assert "venv/bin/python -m mtls graph --stack ${{ matrix.stack }}" in graph["run"]
+    assert "gh pr comment ${{ github.event.pull_request.number }} --body-file graph.md" in graph["run"]
+    assert graph["env"] == {"GH_TOKEN": "${{ secrets.GITHUB_TOKEN }}"}
 
 
 def test_gcp_access_is_workload_identity_federation_without_key_files():
