@@ -1,7 +1,7 @@
 """`python -m mtls`: offline tools for a gke-mtls project; no cloud credentials needed.
 
-Only `plan` loads Pulumi, and only `validate` loads Istio's schemas: the other commands start in a fraction of a
-second.
+Only `plan` loads Pulumi, and only `validate`, `analyze` and `import` load Istio's schemas: the other commands
+start in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from components.core.batch import cycle_collection_paused
 from components.core.findings import Finding, Severity, error, errors, warning
 from components.edge import certificates, client_check, pem
 from components.stack import istio_resources, preflight
+from components.stack.settings import StackSettings
 from mtls import offline, stack_files
 
 
@@ -44,7 +45,7 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stack_findings(args: argparse.Namespace):
+def _stack_findings(args: argparse.Namespace) -> tuple[StackSettings | None, list[Finding]]:
     root = Path(args.project_root)
     config = stack_files.read_stack_config(root, args.stack)
     return preflight.check_stack(config, root, args.stack)
@@ -280,7 +281,6 @@ def _import(args: argparse.Namespace) -> int:
     from components.mesh import from_cluster
     from components.mesh import schema as istio_schema
     from components.mesh import settings as mesh_settings
-    from components.stack.settings import StackSettings
     from mtls import cluster_files
 
     try:
