@@ -16,7 +16,6 @@ from typing import Any
 
 import yaml
 
-from components.core.batch import cycle_collection_paused
 from components.core.findings import Finding, Severity, error, errors, warning
 from components.edge import certificates, client_check, pem
 from components.stack import istio_resources, preflight
@@ -244,16 +243,25 @@ def _validate(args: argparse.Namespace) -> int:
     return 2 if unreadable else 1 if failed else 0
 
 
-def _analyze(args: argparse.Namespace) -> int:
-    from components.mesh import analysis, istio_objects
+def _load_cluster(paths: list[str]) -> Any:
+    """The Istio objects of YAML files or folders (`cluster_files.Loaded`), or None when Istio's CRDs are missing
+    (said on standard error)."""
     from components.mesh import schema as istio_schema
     from mtls import cluster_files
 
     try:
-        with cycle_collection_paused():
-            loaded = cluster_files.load(args.paths)
+        return cluster_files.load(paths)
     except istio_schema.CrdsMissingError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from components.mesh import analysis, istio_objects
+    from mtls import cluster_files
+
+    loaded = _load_cluster(args.paths)
+    if loaded is None:
         return 2
     objects, findings, callers = loaded.objects, loaded.findings, []
     root_namespace = args.root_namespace
@@ -279,14 +287,10 @@ def _analyze(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from components.core.settings import parse
     from components.mesh import from_cluster
-    from components.mesh import schema as istio_schema
     from components.mesh import settings as mesh_settings
-    from mtls import cluster_files
 
-    try:
-        loaded = cluster_files.load(args.paths)
-    except istio_schema.CrdsMissingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    loaded = _load_cluster(args.paths)
+    if loaded is None:
         return 2
     block, findings = from_cluster.mesh_settings(loaded.objects, args.root_namespace)
     mesh, problems = parse(mesh_settings.MeshSettings, block, mesh_settings.KEY)
@@ -337,6 +341,14 @@ def _command(commands: Any, name: str, help: str, **options: Any) -> argparse.Ar
     return parser
 
 
+def _stack_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+
+
+def _json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object: the findings and their counts")
+
+
 def _version() -> str:
     from importlib import metadata
 
@@ -360,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = _command(commands, "plan", help="print what a stack would create (the real program under the mock engine)")
-    p.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    _stack_option(p)
     p.add_argument(
         "--backend-name",
         default=offline.Placeholders.backend_name,
@@ -374,8 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_plan)
 
     c = _command(commands, "check", help="run a stack's preflight checks (settings, certificate rules)")
-    c.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
-    c.add_argument("--json", action="store_true", help="print one JSON object: the findings and their counts")
+    _stack_option(c)
+    _json_option(c)
     c.set_defaults(run=_check)
 
     k = _command(commands, "cert", help="check single PEM files against GCP's rules for their role")
@@ -386,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--expiry-warning-days", type=int, default=30, help="warn when a certificate expires sooner; default: 30"
     )
     k.add_argument("files", nargs="+", metavar="FILE", help="PEM files, one certificate each")
-    k.add_argument("--json", action="store_true", help="print one JSON object: the findings and their counts")
+    _json_option(k)
     k.set_defaults(run=_cert)
 
     cl = _command(commands, "client", help="would this client chain pass the trust config under REJECT_INVALID?")
@@ -408,17 +420,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PEM",
         help="the client certificate first, then the intermediates it presents",
     )
-    cl.add_argument("--json", action="store_true", help="print one JSON object: the findings and their counts")
+    _json_option(cl)
     cl.set_defaults(run=_client)
 
     r = _command(commands, "render", help="write a stack's Istio manifests as YAML (one document per resource)")
-    r.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    _stack_option(r)
     r.add_argument("--output", "-o", help="file to write; default: standard output")
     r.set_defaults(run=_render)
 
     v = _command(commands, "validate", help="check Istio YAML against Istio's CRD schemas and CEL rules")
     v.add_argument("files", nargs="+", metavar="FILE.yaml", help="YAML files, one or more documents each")
-    v.add_argument("--json", action="store_true", help="print one JSON object: the findings and their counts")
+    _json_option(v)
     v.set_defaults(run=_validate)
 
     a = _command(
@@ -437,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="istio-system",
         help="Istio's root namespace (meshConfig.rootNamespace) when no --stack says it; default: istio-system",
     )
-    a.add_argument("--json", action="store_true", help="print one JSON object: the findings and their counts")
+    _json_option(a)
     a.set_defaults(run=_analyze)
 
     im = _command(
@@ -461,9 +473,9 @@ def build_parser() -> argparse.ArgumentParser:
         "workload with a stage, 'ready for STRICT' or what would break. Exit 1 when something is blocked, 2 when "
         "the file cannot be used.",
     )
-    mi.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    _stack_option(mi)
     mi.add_argument("--prometheus", metavar="FILE", help="the saved JSON result of the printed query")
-    mi.add_argument("--json", action="store_true", help="print one JSON object: the verdicts and their counts")
+    _json_option(mi)
     mi.set_defaults(run=_migration)
 
     g = _command(
@@ -471,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
         "graph",
         help="print a stack's mTLS topology as a Mermaid flowchart (GitHub renders it in Markdown)",
     )
-    g.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    _stack_option(g)
     g.set_defaults(run=_graph)
 
     d = _command(commands, "docs", help="print the config key reference (markdown) that README.md embeds")

@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from components.core.batch import cycle_collection_paused
 from components.core.findings import Finding, error, note
 from components.mesh import istio_objects
 from components.mesh.istio_objects import GROUPS, KINDS, IstioObject
@@ -24,6 +26,11 @@ def load(paths: Sequence[str]) -> Loaded:
     from components.mesh import schema as istio_schema  # loads Istio's CRDs: only the commands that read YAML
 
     schemas = istio_schema.IstioSchemas.load()
+    with cycle_collection_paused():
+        return _load(paths, schemas)
+
+
+def _load(paths: Sequence[str], schemas: Any) -> Loaded:
     documents, problems = istio_objects.read_documents(paths)
     loaded = Loaded(findings=list(problems), unreadable=bool(problems))
     skipped: dict[str, int] = {}

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from components.mesh.authorization import AuthorizationPolicies, decide
-from components.mesh.callers import Caller
+from components.mesh.analysis import caller_outcomes
+from components.mesh.authorization import AuthorizationPolicies
+from components.mesh.callers import LOAD_BALANCER, Caller
 from components.mesh.istio_objects import IstioObject, from_manifests
 from components.mesh.modes import ANY_PORT, PeerAuthentications
 from components.stack import istio_resources
@@ -85,8 +86,9 @@ def _mesh(graph: _Graph, settings: StackSettings, backend_node: str | None) -> N
     callers = istio_resources.callers(settings)
     workloads: dict[str, dict[tuple[tuple[str, str], ...], Mapping[str, str]]] = defaultdict(dict)
     for pa in peers.workload:
-        if peers.at(pa.namespace, pa.selector).policy is pa:
-            workloads[pa.namespace][tuple(pa.selector.items())] = peers.at(pa.namespace, pa.selector).all()
+        in_force = peers.at(pa.namespace, pa.selector)
+        if in_force.policy is pa:
+            workloads[pa.namespace][tuple(pa.selector.items())] = in_force.all()
     targets = [(c.namespace, c.selector) for c in callers]
     targets += [(p.namespace, p.selector) for p in objects if p.kind == "AuthorizationPolicy" and p.selector]
     for namespace, selector in targets:
@@ -124,17 +126,13 @@ def _target(graph: _Graph, namespace: str, selector: Mapping[str, str]) -> str:
 def _caller_edges(
     graph: _Graph, caller: Caller, peers: PeerAuthentications, policies: AuthorizationPolicies, backend: str | None
 ) -> None:
-    source = (
-        backend if caller.name == "the load balancer" and backend else graph.node(f"c:{caller.name}", caller.name, "()")
-    )
+    source = backend if caller.name == LOAD_BALANCER and backend else graph.node(f"c:{caller.name}", caller.name, "()")
     target = _target(graph, caller.namespace, caller.selector)
-    applying = policies.applying_to(caller.namespace, caller.selector)
-    for request in caller.requests:
-        if caller.plaintext and peers.at(caller.namespace, caller.selector).at(request.port) == "STRICT":
+    for request, decision in caller_outcomes(caller, peers, policies):
+        if decision is None:
             verdict = "refused (STRICT)"
         else:
-            allowed = decide(applying, request).allowed
-            verdict = {True: "allowed", False: "denied", None: "allowed for some requests"}[allowed]
+            verdict = {True: "allowed", False: "denied", None: "allowed for some requests"}[decision.allowed]
         how = "plaintext" if caller.plaintext else "mTLS"
         graph.edge(source, target, f"{how} :{request.port} {verdict}", dotted=verdict != "allowed")
 

@@ -7,14 +7,14 @@ Facts: ../shared/reference/istio-mesh-mtls.md; Istio's security concept page; Ki
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import combinations
 from typing import Any
 
 from components.core.batch import cycle_collection_paused
 from components.core.findings import Finding, error, note, warning
 from components.core.load_balancer import FRONT_END_RANGES
-from components.mesh.authorization import AuthorizationPolicies, action_of, decide
+from components.mesh.authorization import AuthorizationPolicies, Decision, Request, action_of, decide
 from components.mesh.callers import HEALTH_CHECKS, LOAD_BALANCER, Caller
 from components.mesh.istio_api import MTLS_CONDITIONS, MTLS_NEGATIVE_FIELDS, MTLS_SOURCE_FIELDS
 from components.mesh.istio_objects import IstioObject
@@ -334,20 +334,28 @@ def _fail_closed(policy: IstioObject, fields: list[str], exposed: list[str]) -> 
 # --- callers ------------------------------------------------------------------------------------------------------
 
 
+def caller_outcomes(
+    caller: Caller, peers: PeerAuthentications, policies: AuthorizationPolicies
+) -> Iterator[tuple[Request, Decision | None]]:
+    """For each of a caller's requests: None when mTLS refuses it (plaintext to a STRICT port) before any policy
+    sees it, else the policies' decision."""
+    modes = peers.at(caller.namespace, caller.selector)
+    applying = policies.applying_to(caller.namespace, caller.selector)
+    for request in caller.requests:
+        refused = caller.plaintext and modes.at(request.port) == "STRICT"
+        yield request, None if refused else decide(applying, request)
+
+
 def _caller_findings(
     callers: Sequence[Caller], peers: PeerAuthentications, policies: AuthorizationPolicies
 ) -> list[Finding]:
     found = []
     for caller in callers:
-        modes = peers.at(caller.namespace, caller.selector)
-        applying = policies.applying_to(caller.namespace, caller.selector)
-        for request in caller.requests:
-            if caller.plaintext and modes.at(request.port) == "STRICT":
+        for request, decision in caller_outcomes(caller, peers, policies):
+            if decision is None:
                 deciding = peers.deciding(caller.namespace, caller.selector, request.port)
                 found.append(_refused(caller, request.port, deciding))
-                continue
-            decision = decide(applying, request)
-            if decision.allowed is False:
+            elif decision.allowed is False:
                 carry = "carry no principal" if caller.plaintext else f"carry the principal {request.principal}"
                 found.append(
                     error(

@@ -18,6 +18,8 @@ from components.core.findings import Finding, error, note
 from components.mesh.callers import Caller
 from components.mesh.settings import KEY, MeshSettings, workload_key
 
+# Requests and connections that arrived without mTLS, as the destination's sidecar saw them.
+PLAINTEXT = 'reporter="destination", connection_security_policy!="mutual_tls"'
 WINDOW = "7d"  # long enough to see weekly jobs; change it in the query to suit
 GROUPING = (
     "destination_workload_namespace, destination_app, destination_workload, source_workload_namespace, source_workload"
@@ -50,8 +52,7 @@ def targets(mesh: MeshSettings) -> list[Target]:
 
 def _matcher(chosen: Sequence[Target]) -> str:
     namespaces = "|".join(sorted({t.namespace for t in chosen}))
-    plaintext = 'reporter="destination", connection_security_policy!="mutual_tls"'
-    return f'{plaintext}, destination_workload_namespace=~"{namespaces}"'
+    return f'{PLAINTEXT}, destination_workload_namespace=~"{namespaces}"'
 
 
 def promql(chosen: Sequence[Target], window: str = WINDOW) -> str:
@@ -74,7 +75,7 @@ def alert_query(chosen: Sequence[Target]) -> str:
         if target.app:
             where += f', destination_app="{target.app}"'
         for metric in ("istio_requests_total", "istio_tcp_connections_opened_total"):
-            matcher = f'reporter="destination", connection_security_policy!="mutual_tls", {where}'
+            matcher = f"{PLAINTEXT}, {where}"
             parts.append(f"sum by ({by}) (rate({metric}{{{matcher}}}[5m])) > 0")
     return "\nor\n".join(parts)
 
