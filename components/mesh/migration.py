@@ -162,6 +162,8 @@ def read_result(path: str) -> tuple[list[Sample], list[Finding]]:
             number = math.nan
         if not isinstance(metric, dict) or math.isnan(number):
             return problem(f'result[{i}] is not a sample of the form {{metric: {{...}}, value: [time, "number"]}}.')
+        if math.isinf(number):
+            return problem(f"result[{i}] counts {value[1]!r}, not a finite number of requests or connections.")
         samples.append(Sample({str(k): str(v) for k, v in metric.items()}, number))
     return samples, []
 

@@ -119,6 +119,11 @@ def test_json_output_is_one_object_with_the_counts(project, capsys):
             '{"status": "success", "data": {"resultType": "vector", "result": [{"value": 3}]}}',
             'result[0] is not a sample of the form {metric: {...}, value: [time, "number"]}.',
         ),
+        (
+            "infinite.json",
+            '{"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1, "+Inf"]}]}}',
+            "result[0] counts '+Inf', not a finite number of requests or connections.",
+        ),
     ],
 )
 def test_a_result_that_cannot_be_used_is_named_with_its_problem(project, tmp_path, capsys, name, content, message):
