@@ -212,6 +212,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from components.mesh import istio_objects
     from components.mesh import schema as istio_schema
 
     try:
@@ -223,8 +224,8 @@ def _validate(args: argparse.Namespace) -> int:
     every: list[Finding] = []
     for path in args.files:
         try:
-            documents = [d for d in yaml.safe_load_all(Path(path).read_text(encoding="utf-8")) if d is not None]
-        except (OSError, yaml.YAMLError) as exc:
+            documents = istio_objects.load_yaml(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             every.append(error("validate.file", path, f"cannot be read as YAML: {exc}"))
             if not args.json:
                 print(f"{path}: cannot be read as YAML: {exc}")

@@ -5,6 +5,7 @@ where it came from, so a finding names the settings key or the file and document
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,8 @@ DEFAULT_NAMESPACE = "default"
 NOTHING: Mapping[str, str] = MappingProxyType({})
 # libyaml's safe loader when PyYAML was built with it: a cluster dump parses ten times faster.
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_NESTING = 1000
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,25 @@ def _files(paths: Iterable[str]) -> Iterator[tuple[str, Path | None]]:
             yield name, path
 
 
+class TooDeepError(yaml.YAMLError):
+    pass
+
+
+def load_yaml(text: str) -> list[Any]:
+    """The documents of a YAML text. libyaml's parser recurses once per level of nesting and crashes the process
+    (SIGSEGV) some tens of thousands of levels down, so flow nesting is bounded first; no Istio object comes near."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.finditer(text):
+        depth += 1 if bracket.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    if deepest > MAX_NESTING:
+        raise TooDeepError(f"it nests {deepest} levels deep, beyond the {MAX_NESTING} this reader accepts")
+    try:
+        return [d for d in yaml.load_all(text, Loader=SAFE_LOADER) if d is not None]
+    except RecursionError as exc:
+        raise TooDeepError("it nests deeper than this reader can follow") from exc
+
+
 def read_documents(paths: Iterable[str]) -> tuple[list[Document], list[Finding]]:
     """Every YAML document of the files and folders given, with each `List` opened into its items."""
     documents: list[Document] = []
@@ -150,14 +172,14 @@ def read_documents(paths: Iterable[str]) -> tuple[list[Document], list[Finding]]
             problems.append(error("analyze.file", name, "the folder holds no .yaml or .yml file."))
             continue
         try:
-            loaded = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER))
+            loaded = load_yaml(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(error("analyze.file", name, f"cannot be read ({exc.__class__.__name__}: {exc})."))
             continue
         except yaml.YAMLError as exc:
             problems.append(error("analyze.file", name, f"is not valid YAML: {exc}"))
             continue
-        for i, body in enumerate(d for d in loaded if d is not None):
+        for i, body in enumerate(loaded):
             if isinstance(body, dict) and body.get("kind") == "List" and isinstance(body.get("items"), list):
                 documents += [Document(f"{name}[{i}].items[{j}]", item) for j, item in enumerate(body["items"])]
             else:

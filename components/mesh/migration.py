@@ -156,14 +156,15 @@ def read_result(path: str) -> tuple[list[Sample], list[Finding]]:
     for i, item in enumerate(data.get("result") or []):
         metric = item.get("metric") if isinstance(item, dict) else None
         value = item.get("value") if isinstance(item, dict) else None
+        counted = value[1] if isinstance(value, list) and len(value) == 2 else None
         try:
-            number = float(value[1]) if isinstance(value, list) and len(value) == 2 else math.nan
+            number = float(counted) if counted is not None else math.nan
         except (TypeError, ValueError):
             number = math.nan
         if not isinstance(metric, dict) or math.isnan(number):
             return problem(f'result[{i}] is not a sample of the form {{metric: {{...}}, value: [time, "number"]}}.')
         if math.isinf(number):
-            return problem(f"result[{i}] counts {value[1]!r}, not a finite number of requests or connections.")
+            return problem(f"result[{i}] counts {counted!r}, not a finite number of requests or connections.")
         samples.append(Sample({str(k): str(v) for k, v in metric.items()}, number))
     return samples, []
 

@@ -74,3 +74,13 @@ def test_a_stack_without_the_section_a_command_needs(capsys):
     status, out, err = run(capsys, ["client", "--stack", "platform-dev", str(Path(__file__))])
     assert (status, out) == (2, "")
     assert err == "error: stack 'platform-dev' has no gke-mtls:edge, so it has no trust config.\n"
+
+
+@pytest.mark.parametrize("command", [["validate"], ["analyze"]], ids=lambda c: c[0])
+def test_a_document_nested_beyond_reason_is_refused_before_it_is_parsed(tmp_path, capsys, command):
+    """libyaml's parser recurses per level and crashes the process tens of thousands of levels down."""
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("spec: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    status, out, err = run(capsys, [*command, str(deep)])
+    assert status == 2
+    assert "it nests 50000 levels deep, beyond the 1000 this reader accepts" in out + err
