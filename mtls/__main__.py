@@ -220,25 +220,24 @@ def _validate(args: argparse.Namespace) -> int:
     except istio_schema.CrdsMissingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    failed = unreadable = False
-    every: list[Finding] = []
-    for path in args.files:
-        try:
-            documents = istio_objects.load_yaml(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            every.append(error("validate.file", path, f"cannot be read as YAML: {exc}"))
-            if not args.json:
-                print(f"{path}: cannot be read as YAML: {exc}")
-            unreadable = True
-            continue
-        for i, document in enumerate(documents):
-            problems = schemas.validate(document)
-            name = document.get("metadata", {}).get("name", "?") if isinstance(document, dict) else "?"
-            kind = document.get("kind", "?") if isinstance(document, dict) else "?"
-            every += [error("validate.invalid", f"{path}[{i}]", f"{kind} {name}: {p}") for p in problems]
-            if not args.json:
-                print(f"{path}[{i}] {kind} {name}: " + ("; ".join(problems) if problems else "ok"))
-            failed |= bool(problems)
+    documents, unreadable = istio_objects.read_documents(args.files, code="validate.file")
+    every: list[Finding] = list(unreadable)
+    if not args.json:
+        for problem in unreadable:
+            print(f"{problem.key}: {problem.message}")
+    failed = False
+    for document in documents:
+        verdict = schemas.admit(document.body)
+        body = document.body if isinstance(document.body, dict) else {}
+        metadata = body.get("metadata")
+        title = f"{body.get('kind', '?')} {metadata.get('name', '?') if isinstance(metadata, dict) else '?'}"
+        every += [error("validate.invalid", document.key, f"{title}: {p}") for p in verdict.errors]
+        every += [warning("validate.warning", document.key, f"{title}: {w}") for w in verdict.warnings]
+        if not args.json:
+            print(f"{document.key} {title}: " + ("; ".join(verdict.errors) if verdict.errors else "ok"))
+            for w in verdict.warnings:
+                print(f"  warning: {w}")
+        failed |= bool(verdict.errors)
     if args.json:
         _print_json("validate", every)
     return 2 if unreadable else 1 if failed else 0
@@ -429,8 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--output", "-o", help="file to write; default: standard output")
     r.set_defaults(run=_render)
 
-    v = _command(commands, "validate", help="check Istio YAML against Istio's CRD schemas and CEL rules")
-    v.add_argument("files", nargs="+", metavar="FILE.yaml", help="YAML files, one or more documents each")
+    v = _command(
+        commands,
+        "validate",
+        help="check Istio YAML as a cluster would: the CRD schemas and CEL rules, then istiod's webhook rules",
+    )
+    v.add_argument("files", nargs="+", metavar="FILE.yaml", help="YAML files or folders; `List` documents are opened")
     _json_option(v)
     v.set_defaults(run=_validate)
 

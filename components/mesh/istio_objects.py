@@ -163,21 +163,22 @@ def load_yaml(text: str) -> list[Any]:
         raise TooDeepError("it nests deeper than this reader can follow") from exc
 
 
-def read_documents(paths: Iterable[str]) -> tuple[list[Document], list[Finding]]:
-    """Every YAML document of the files and folders given, with each `List` opened into its items."""
+def read_documents(paths: Iterable[str], code: str = "analyze.file") -> tuple[list[Document], list[Finding]]:
+    """Every YAML document of the files and folders given, with each `List` opened into its items; a file that
+    cannot be read is reported under `code`."""
     documents: list[Document] = []
     problems: list[Finding] = []
     for name, path in _files(paths):
         if path is None:
-            problems.append(error("analyze.file", name, "the folder holds no .yaml or .yml file."))
+            problems.append(error(code, name, "the folder holds no .yaml or .yml file."))
             continue
         try:
             loaded = load_yaml(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
-            problems.append(error("analyze.file", name, f"cannot be read ({exc.__class__.__name__}: {exc})."))
+            problems.append(error(code, name, f"cannot be read ({exc.__class__.__name__}: {exc})."))
             continue
         except yaml.YAMLError as exc:
-            problems.append(error("analyze.file", name, f"is not valid YAML: {exc}"))
+            problems.append(error(code, name, f"is not valid YAML: {exc}"))
             continue
         for i, body in enumerate(loaded):
             if isinstance(body, dict) and body.get("kind") == "List" and isinstance(body.get("items"), list):

@@ -1,6 +1,7 @@
-"""Validates Istio resources the way the Kubernetes API server does with Istio's CRDs: the OpenAPI v3 schema
-(with unknown fields refused) and every `x-kubernetes-validations` CEL rule, evaluated by the `cel` package
-(common-expression-language: Rust's cel-interpreter, some 50 times faster than a pure Python CEL).
+"""Validates Istio resources the way a cluster does: the Kubernetes API server with Istio's CRDs (the OpenAPI v3
+schema, with unknown fields refused, and every `x-kubernetes-validations` CEL rule, evaluated by the `cel` package:
+Rust's cel-interpreter, some 50 times faster than a pure Python CEL), then istiod's validating webhook
+(`webhook.py`).
 
 Messages follow the API server's wording ("Unsupported value", "Required value", the rule's own message).
 """
@@ -20,9 +21,10 @@ import jsonschema
 import yaml
 
 from components.core.names import NAMESPACE_NAME, RESOURCE_NAME
+from components.mesh import webhook
 
-# Istio's published CRDs (security.istio.io and networking.istio.io), kept beside the project, not in it.
-DEFAULT_CRDS = Path(__file__).resolve().parents[3] / "shared" / "istio" / "crds.yaml"
+# Istio's CRDs for the three kinds this project writes, so `pulumi up` can check what it generates anywhere.
+DEFAULT_CRDS = Path(__file__).resolve().parent / "istio-crds.yaml"
 CRDS_ENV = "GKE_MTLS_ISTIO_CRDS"
 WHERE_TO_GET = (
     "get Istio's CRDs from manifests/charts/base/files/crd-all.gen.yaml of istio/istio (the release you run) "
@@ -77,21 +79,27 @@ class IstioSchemas:
         return _load(str(path))
 
     def validate(self, document: Any) -> list[str]:
-        """API-server style errors for one resource; empty when it would be accepted."""
+        """Every reason the cluster would refuse one resource; empty when it would be accepted."""
+        return self.admit(document).errors
+
+    def admit(self, document: Any) -> webhook.Verdict:
+        """The cluster's whole verdict: the API server's schema and CEL rules, then istiod's webhook."""
         if not isinstance(document, dict):
-            return ["the document is not a mapping of fields"]
+            return webhook.Verdict(["the document is not a mapping of fields"])
         api_version, kind = document.get("apiVersion"), document.get("kind")
         version = self.versions.get((str(api_version), str(kind)))
         if version is None:
             known = sorted({f"{a} {k}" for a, k in self.versions})
-            return [f"apiVersion {api_version!r} kind {kind!r} is not served by these CRDs (known: {', '.join(known)})"]
-        errors = _metadata_errors(document.get("metadata"))
+            return webhook.Verdict(
+                [f"apiVersion {api_version!r} kind {kind!r} is not served by these CRDs (known: {', '.join(known)})"]
+            )
         body = {k: v for k, v in document.items() if k not in ("apiVersion", "kind", "metadata")}
-        structural = [_k8s_message(e) for e in version.validator.iter_errors(body)]
-        errors += sorted(structural)
-        if not structural:  # like the API server, rules run on a structurally valid object
-            errors += list(_rule_errors(version.schema, body, ""))
-        return errors
+        structural = sorted(_k8s_message(e) for e in version.validator.iter_errors(body))
+        if structural:  # like the API server, rules run on a structurally valid object only
+            return webhook.Verdict(_metadata_errors(document.get("metadata")) + structural)
+        errors = _metadata_errors(document.get("metadata")) + list(_rule_errors(version.schema, body, ""))
+        verdict = webhook.check(document)
+        return webhook.Verdict(errors + verdict.errors, verdict.warnings)
 
 
 @functools.cache

@@ -36,7 +36,7 @@ def test_rendered_manifests_pass_validate(tmp_path, capsys):
     ]
 
 
-def test_validate_prints_the_api_servers_errors_and_exits_1(tmp_path, capsys):
+def test_validate_prints_the_api_servers_and_istiods_errors_and_exits_1(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: web, namespace: shop}\n"
@@ -45,7 +45,8 @@ def test_validate_prints_the_api_servers_errors_and_exits_1(tmp_path, capsys):
     )
     assert main(["validate", str(bad)]) == 1
     assert capsys.readouterr().out.splitlines() == [
-        f'{bad}[0] PeerAuthentication web: spec: Invalid value: "object": portLevelMtls requires selector',
+        f'{bad}[0] PeerAuthentication web: spec: Invalid value: "object": portLevelMtls requires selector; '
+        "mesh/namespace peer authentication cannot have port level mTLS",
         f"{bad}[1] AuthorizationPolicy ok: ok",
     ]
 

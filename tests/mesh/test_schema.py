@@ -12,7 +12,7 @@ from components.stack import istio_resources
 from tests.conftest import PROJECT_ROOT, committed_config
 from tests.mesh.configs import EDGE_BACKEND_WITH_CALLERS, EVERY_SHAPE, SEED, stack_of
 
-TESTDATA = istio_schema.DEFAULT_CRDS.parent / "validation-testdata"
+TESTDATA = Path(__file__).parent / "istio_webhook" / "crd-testdata"
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +145,7 @@ def test_every_mesh_test_configuration_validates_too(schemas):
             assert schemas.validate(document) == [], document
 
 
-def test_crds_path_is_beside_the_project():
-    assert PROJECT_ROOT.parent / "shared" / "istio" / "crds.yaml" == istio_schema.DEFAULT_CRDS
-    assert isinstance(istio_schema.DEFAULT_CRDS, Path)
+def test_the_crds_ship_with_the_program_so_pulumi_up_can_check_what_it_generates():
+    assert PROJECT_ROOT / "components" / "mesh" / "istio-crds.yaml" == istio_schema.DEFAULT_CRDS
+    served = istio_schema.IstioSchemas.load(istio_schema.DEFAULT_CRDS).versions
+    assert {kind for _, kind in served} == {"AuthorizationPolicy", "PeerAuthentication", "DestinationRule"}

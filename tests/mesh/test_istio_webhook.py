@@ -1,0 +1,144 @@
+"""istiod's webhook rules against Istio's own test tables (tests/mesh/istio_webhook/, see its README), and the
+whole verdict (CRD schema, CEL, webhook) that `validate` gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.mesh import schema as istio_schema
+from components.mesh import webhook
+
+TABLES = Path(__file__).parent / "istio_webhook"
+# Tables whose Go test asserts warnings too: there a case without `_warning` must give none.
+WARNING_TABLES = {"authorization_policy", "peer_authentication", "destination_rule", "outlier_detection", "locality_lb"}
+
+
+def cases() -> list[Any]:
+    found = []
+    for path in sorted(TABLES.glob("*.yaml")):
+        for i, document in enumerate(yaml.safe_load_all(path.read_text(encoding="utf-8"))):
+            if document:
+                expected = {k: document.pop(k) for k in list(document) if k.startswith("_")}
+                found.append(pytest.param(path.stem, expected, document, id=f"{path.stem}[{i}] {expected['_case']}"))
+    return found
+
+
+CASES = cases()
+
+
+@pytest.fixture(scope="module")
+def schemas() -> istio_schema.IstioSchemas:
+    return istio_schema.IstioSchemas.load()
+
+
+def test_the_tables_hold_every_case_translated():
+    counts: dict[str, int] = {}
+    for case in CASES:
+        counts[case.values[0]] = counts.get(case.values[0], 0) + 1
+    assert counts == {
+        "authorization_policy": 67,
+        "connection_pool": 14,
+        "destination_rule": 25,
+        "load_balancer": 4,
+        "locality_lb": 13,
+        "outlier_detection": 8,
+        "peer_authentication": 9,
+        "tls": 12,
+        "traffic_policy": 7,
+    }
+
+
+@pytest.mark.parametrize(("table", "expected", "document"), CASES)
+def test_the_webhook_gives_istios_verdict(table, expected, document):
+    verdict = webhook.check(document)
+    assert (not verdict.errors) == expected["_valid"], verdict.errors
+    if "_error" in expected:
+        assert any(expected["_error"] in e for e in verdict.errors), verdict.errors
+    if "_warning" in expected:
+        assert any(expected["_warning"] in w for w in verdict.warnings), verdict.warnings
+    elif table in WARNING_TABLES:
+        assert verdict.warnings == []
+
+
+@pytest.mark.parametrize(("table", "expected", "document"), CASES)
+def test_validate_refuses_what_the_cluster_refuses(schemas, table, expected, document):
+    """The whole verdict: the API server refuses first (schema, CEL), istiod's webhook after."""
+    verdict = schemas.admit(document)
+    refused_by_crd = bool(expected.get("_crd_refuses"))
+    assert (not verdict.errors) == (expected["_valid"] and not refused_by_crd), verdict.errors
+
+
+def test_a_structurally_invalid_document_gets_the_api_servers_errors_only(schemas):
+    verdict = schemas.admit(
+        {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "AuthorizationPolicy",
+            "metadata": {"name": "x", "namespace": "shop"},
+            "spec": {"action": "DENY", "rules": "everything"},
+        }
+    )
+    assert verdict.errors == ['spec.rules: Invalid value: "everything": spec.rules in body must be of type array']
+
+
+def test_dry_run_is_refused_on_other_kinds_with_istiods_words():
+    verdict = webhook.check(
+        {
+            "kind": "PeerAuthentication",
+            "metadata": {"name": "web", "namespace": "shop", "annotations": {"istio.io/dry-run": "true"}},
+            "spec": {},
+        }
+    )
+    assert verdict.errors == ["shop/web has unsupported annotation istio.io/dry-run, please remove the annotation"]
+
+
+def test_an_http_only_deny_rule_warns_that_it_denies_tcp_ports():
+    verdict = webhook.check(
+        {
+            "kind": "AuthorizationPolicy",
+            "metadata": {"name": "no-admin", "namespace": "shop"},
+            "spec": {"action": "DENY", "rules": [{"to": [{"operation": {"paths": ["/admin"]}}]}]},
+        }
+    )
+    assert verdict.errors == []
+    assert verdict.warnings == [webhook.DENY_ON_TCP_WARNING]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("10.0.0.300", "bad IP address (10.0.0.300)"),
+        ("010.0.0.1", "bad IP address (010.0.0.1)"),
+        ("10.0.0.0/33", 'bad CIDR range (10.0.0.0/33): netip.ParsePrefix("10.0.0.0/33"): prefix length out of range'),
+        ("10.0.0.0/08", 'bad CIDR range (10.0.0.0/08): netip.ParsePrefix("10.0.0.0/08"): bad bits after slash: "08"'),
+        (
+            "10.0.0.0/255.0.0.0",
+            'bad CIDR range (10.0.0.0/255.0.0.0): netip.ParsePrefix("10.0.0.0/255.0.0.0"): '
+            'bad bits after slash: "255.0.0.0"',
+        ),
+    ],
+)
+def test_ip_blocks_follow_gos_netip_parsers(value, problem):
+    assert webhook.ip_problems([value]) == [problem]
+
+
+def test_ip_blocks_accept_what_go_accepts():
+    assert webhook.ip_problems(["10.0.0.1", "10.0.0.1/8", "2001:db8::/32", "fe80::1%eth0", "::ffff:1.2.3.4"]) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "ok"),
+    [
+        ("/api/{*}/items", True),
+        ("/{**}/index.html", True),
+        ("/{**}/{*}", False),
+        ("/api/{id}", False),
+        ("/api/{*}/a b", False),
+        ("/plain/{x}", False),  # braces outside a template are refused too
+    ],
+)
+def test_path_templates_follow_istio(path, ok):
+    assert (webhook.path_template_problem("Paths", [path]) is None) is ok
