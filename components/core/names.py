@@ -53,6 +53,12 @@ RESOURCE_NAME = Syntax(
     "part starting and ending with a letter or digit",
     max_length=253,
 )
+SERVICE_NAME = Syntax(
+    r"[a-z]([-a-z0-9]*[a-z0-9])?",
+    "a Service name is a DNS-1035 label: up to 63 lowercase letters, digits or hyphens, starting with a letter and "
+    "ending with a letter or digit",
+    max_length=63,
+)
 GCE_NAME = Syntax(
     r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?",
     "a GCE resource name starts with a lowercase letter, then up to 62 lowercase letters, digits or hyphens, and "
@@ -70,6 +76,7 @@ NOTIFICATION_CHANNEL = Syntax(
 Namespace = Annotated[str, NAMESPACE_NAME]
 NotificationChannel = Annotated[str, NOTIFICATION_CHANNEL]
 ResourceName = Annotated[str, RESOURCE_NAME]
+ServiceName = Annotated[str, SERVICE_NAME]
 GceName = Annotated[str, GCE_NAME]
 StackReference = Annotated[str, STACK_REFERENCE]
 

@@ -10,7 +10,16 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from components.core.findings import Finding, error
-from components.core.names import NUL_IN_PATH, Labels, Namespace, Port, ResourceName, Syntax, file_path, word
+from components.core.names import (
+    NUL_IN_PATH,
+    Labels,
+    Namespace,
+    Port,
+    ServiceName,
+    Syntax,
+    file_path,
+    word,
+)
 from components.core.settings import Omittable, SettingsModel, config_key
 from components.gke.headers import DEFAULT_HEADERS, header_findings
 
@@ -19,7 +28,8 @@ KEY = config_key("gkeBackend")
 
 KubeconfigPath = Annotated[str, file_path("a kubeconfig path")]
 ContextName = Annotated[str, word("a context name")]
-RequestPath = Annotated[str, Syntax(r"/\S*", "a path starts with /")]
+# No braces: the path is also excluded in the mesh guard's `notPaths`, where istiod reads braces as a path template.
+RequestPath = Annotated[str, Syntax(r"/[^\s{}]*", "a path starts with / and has no spaces or braces")]
 
 
 class ClusterSettings(SettingsModel):
@@ -90,7 +100,7 @@ class GkeBackendSettings(SettingsModel):
     `cluster`."""
 
     namespace: Namespace = Field(description="Namespace of the application.", examples=["default"])
-    service: ResourceName = Field(description="Name of the application's Service.", examples=["web"])
+    service: ServiceName = Field(description="Name of the application's Service.", examples=["web"])
     port: Port = Field(description="The Service port the backend serves.", examples=[80])
     create_service: bool = Field(
         False, description="Create the Service (true) or annotate an existing one (false).", examples=[False]

@@ -9,6 +9,7 @@ from typing import Any
 from components.core.manifest import ISTIO_NETWORKING, ISTIO_SECURITY, Manifest
 from components.mesh.istio_objects import DRY_RUN
 from components.mesh.settings import KEY, STAGE_MODES, MeshSettings, WorkloadPolicy, policy_key, workload_key
+from components.mesh.syntax import port_problem
 
 MESH_WIDE_ISTIO_MUTUAL_NAME = "mesh-wide-istio-mutual"
 OBSERVE_NAME = "plaintext-observe"
@@ -91,7 +92,8 @@ def _plaintext_destination_rule(w: WorkloadPolicy, key: str) -> list[Manifest]:
     if w.service is None:
         return []
     spec: dict[str, Any] = {"host": f"{w.service}.{w.namespace}.svc.cluster.local"}
-    disabled_ports = [port for port, mode in w.ports.items() if mode == "DISABLE"]
+    # A port that is not one is reported by the settings checks; the rest are still generated for the analysis.
+    disabled_ports = [port for port, mode in w.ports.items() if mode == "DISABLE" and port_problem(port) is None]
     if w.mode == "DISABLE":
         spec["trafficPolicy"] = {"tls": {"mode": "DISABLE"}}
     elif disabled_ports:

@@ -4,7 +4,10 @@ The analysis of the objects together is `analysis.py`'s."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from components.core.findings import Finding, error, warning
+from components.mesh import webhook
 from components.mesh.settings import (
     EDGE_BACKEND_KEY,
     AuthorizationSettings,
@@ -97,6 +100,8 @@ def authorization_findings(key: str, p: AuthorizationSettings) -> list[Finding]:
         )
     for i, rule in enumerate(p.rules or ()):
         found += rule_findings(rule, f"{key}.rules[{i}]")
+        if p.action == "CUSTOM":
+            found += custom_identity_findings(rule, f"{key}.rules[{i}]")
     if p.action == "ALLOW" and p.rules is not None and any(r == {} for r in p.rules):
         found.append(
             warning(
@@ -105,4 +110,37 @@ def authorization_findings(key: str, p: AuthorizationSettings) -> list[Finding]:
                 "an empty rule `{}` in an ALLOW policy allows every request; list who may call, or drop the policy.",
             )
         )
+    return found
+
+
+def custom_identity_findings(rule: Any, key: str) -> list[Finding]:
+    """istiod refuses peer and request identities in a CUSTOM rule: the external authorizer is asked before they
+    are known."""
+    if not isinstance(rule, dict):
+        return []
+    found = []
+    fix = "match them in an ALLOW or DENY policy, which runs after CUSTOM, or inside your authorizer"
+    for i, entry in enumerate(rule.get("from") or []):
+        source = entry.get("source") if isinstance(entry, dict) else None
+        if not isinstance(source, dict):
+            continue
+        for field in webhook.CUSTOM_UNSUPPORTED_SOURCES:
+            if source.get(field):
+                found.append(
+                    error(
+                        "mesh.custom-identity",
+                        f"{key}.from[{i}].source.{field}",
+                        f"CUSTOM policies cannot use {field} (istiod refuses it); {fix}.",
+                    )
+                )
+    for i, condition in enumerate(rule.get("when") or [] if isinstance(rule.get("when"), list) else []):
+        name = condition.get("key") if isinstance(condition, dict) else None
+        if isinstance(name, str) and webhook.custom_unsupported_condition(name):
+            found.append(
+                error(
+                    "mesh.custom-identity",
+                    f"{key}.when[{i}].key",
+                    f"CUSTOM policies cannot use {name} (istiod refuses it); {fix}.",
+                )
+            )
     return found

@@ -11,12 +11,13 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cel
+import fastjsonschema
 import jsonschema
 import yaml
 
@@ -48,6 +49,18 @@ class _Version:
     @functools.cached_property
     def validator(self) -> jsonschema.Draft7Validator:
         return jsonschema.Draft7Validator(self.strict)  # built once: a cluster dump holds many of each kind
+
+    @functools.cached_property
+    def accepts(self) -> Callable[[Any], Any]:
+        """fastjsonschema's compiled check (some 20 times faster); jsonschema then explains the rare refusal."""
+        return fastjsonschema.compile(self.strict)
+
+    def structural_errors(self, body: Any) -> list[str]:
+        try:
+            self.accepts(body)
+        except fastjsonschema.JsonSchemaException:
+            return sorted(_k8s_message(e) for e in self.validator.iter_errors(body))
+        return []
 
 
 def _strict(schema: Any) -> Any:
@@ -94,7 +107,7 @@ class IstioSchemas:
                 [f"apiVersion {api_version!r} kind {kind!r} is not served by these CRDs (known: {', '.join(known)})"]
             )
         body = {k: v for k, v in document.items() if k not in ("apiVersion", "kind", "metadata")}
-        structural = sorted(_k8s_message(e) for e in version.validator.iter_errors(body))
+        structural = version.structural_errors(body)
         if structural:  # like the API server, rules run on a structurally valid object only
             return webhook.Verdict(_metadata_errors(document.get("metadata")) + structural)
         errors = _metadata_errors(document.get("metadata")) + list(_rule_errors(version.schema, body, ""))

@@ -10,7 +10,16 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, IPvAnyNetwork
 
 from components.core.findings import Finding, error
-from components.core.names import Labels, Namespace, NotificationChannel, Port, ResourceName, Syntax, word
+from components.core.names import (
+    Labels,
+    Namespace,
+    NotificationChannel,
+    Port,
+    ResourceName,
+    ServiceName,
+    Syntax,
+    word,
+)
 from components.core.settings import Omittable, SettingsModel, config_key
 from components.mesh.istio_api import PRINCIPAL, Action, Mode
 
@@ -68,7 +77,7 @@ class WorkloadPolicy(SettingsModel):
         description="metadata.name of the PeerAuthentication; default: made from the selector.",
         examples=["my-special-app"],
     )
-    service: Omittable[ResourceName] = Field(
+    service: Omittable[ServiceName] = Field(
         None,
         description="The Kubernetes Service in front of the workload; needed for DISABLE, so that clients get a "
         "DestinationRule that turns mTLS off.",

@@ -8,6 +8,7 @@ from typing import Any
 
 from components.core.findings import Finding, closest, error
 from components.core.names import MAX_PORT, MIN_PORT
+from components.mesh import webhook
 from components.mesh.istio_api import (
     CONDITION_FIELDS,
     CONDITION_KEY_PREFIXES,
@@ -122,6 +123,68 @@ def _check_values(values: Any, key: str, field: str) -> list[Finding]:
             )
         if field in ("ports", "notPorts") and port_problem(value):
             found.append(error("mesh.port", where, port_problem(value) or ""))
+        found += _istiod_value_findings(field, value, where)
+    return found
+
+
+IP_FIELDS = ("ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks")
+
+
+def _istiod_value_findings(field: str, value: str, where: str) -> list[Finding]:
+    """What istiod's webhook refuses in one value of a source or operation field."""
+    if field in IP_FIELDS:
+        return [
+            error("mesh.rule", where, f"{p}: write an IP address (10.1.2.3) or a CIDR range (10.0.0.0/16).")
+            for p in webhook.ip_problems([value])
+        ]
+    if field in ("paths", "notPaths"):
+        problem = webhook.path_template_problem(field, [value])
+        if problem:
+            return [
+                error(
+                    "mesh.rule",
+                    where,
+                    f"{problem}: istiod accepts only whole segments {{*}} (one segment) and a final {{**}} (the rest), "
+                    "and no other braces.",
+                )
+            ]
+    if field in ("serviceAccounts", "notServiceAccounts"):
+        problem = webhook.service_account_problem(field, [value])
+        if problem:
+            return [error("mesh.rule", where, f"{problem}: write <service-account> or <namespace>/<service-account>.")]
+    if field in ("trustDomains", "notTrustDomains") and "/" in value:
+        return [
+            error(
+                "mesh.rule",
+                where,
+                f"{value!r}: a trust domain has no '/'; write the domain alone (cluster.local), and match whole "
+                "identities with `principals`.",
+            )
+        ]
+    return []
+
+
+def _source_findings(source: Mapping[str, Any], key: str) -> list[Finding]:
+    """Rules on a source as a whole: Istio's CRD and webhook refuse both of these."""
+    found = []
+    accounts = [f for f in ("serviceAccounts", "notServiceAccounts") if source.get(f)]
+    others = [f for f in ("principals", "notPrincipals", "namespaces", "notNamespaces") if source.get(f)]
+    if accounts and others:
+        found.append(
+            error(
+                "mesh.rule",
+                key,
+                f"{' and '.join(accounts)} cannot be set with {' and '.join(others)} (Istio refuses it): put them in "
+                "separate `from` entries, which are ORed.",
+            )
+        )
+    for field in accounts:
+        if isinstance(source[field], list) and len(source[field]) > 16:
+            found.append(
+                error(
+                    "mesh.rule", f"{key}.{field}", f"{len(source[field])} values; Istio allows at most 16 per source."
+                )
+            )
     return found
 
 
@@ -171,6 +234,8 @@ def rule_findings(rule: Any, key: str) -> list[Finding]:
                 for field, values in body.items():
                     if field in fields:
                         found += _check_values(values, f"{entry_key}.{inner}.{field}", field)
+                if inner == "source":
+                    found += _source_findings(body, f"{entry_key}.{inner}")
     for i, condition in enumerate(rule.get("when", []) if isinstance(rule.get("when", []), list) else [None]):
         where = f"{key}.when[{i}]"
         found += _check_object(condition, where, CONDITION_FIELDS, "a `when` condition")
@@ -185,9 +250,7 @@ def rule_findings(rule: Any, key: str) -> list[Finding]:
                     f"{name!r} is not a condition key Istio accepts{did_you_mean(str(name), CONDITION_KEYS)}.",
                 )
             )
-        elif name.startswith(CONDITION_KEY_PREFIXES[:2]) and not (
-            name.endswith("]") and len(name.split("[", 1)[1]) > 1
-        ):
+        elif name.startswith(CONDITION_KEY_PREFIXES) and webhook.map_key_problem(name):
             found.append(
                 error(
                     "mesh.rule",
@@ -195,9 +258,34 @@ def rule_findings(rule: Any, key: str) -> list[Finding]:
                     f"{name!r}: write the header or claim name between the brackets, e.g. request.headers[x-id].",
                 )
             )
-        if "values" not in condition and "notValues" not in condition:
-            found.append(error("mesh.rule", where, "set `values` or `notValues`."))
+        if not condition.get("values") and not condition.get("notValues"):
+            found.append(error("mesh.rule", where, "set `values` or `notValues` to a non-empty list."))
         for field in ("values", "notValues"):
             if field in condition:
-                found += _check_values(condition[field], f"{where}.{field}", field)
+                values_found = _check_values(condition[field], f"{where}.{field}", field)
+                found += values_found
+                if not values_found and isinstance(name, str) and name in CONDITION_KEYS:
+                    found += _condition_value_findings(name, condition[field], f"{where}.{field}")
     return found
+
+
+def _condition_value_findings(name: str, values: list[str], key: str) -> list[Finding]:
+    """The value rules istiod has per condition key: IPs, ports, service accounts."""
+    if name in ("source.ip", "remote.ip", "destination.ip"):
+        return [
+            error("mesh.rule", key, f"{p}: {name} takes IP addresses or CIDR ranges (10.0.0.0/16).")
+            for p in webhook.ip_problems(values)
+        ]
+    if name == "destination.port":
+        return [
+            error("mesh.port", key, f"{p}: destination.port takes port numbers (0 to 65535), as strings.")
+            for p in webhook.port_problems(values)
+        ]
+    if name == "source.serviceAccount":
+        problem = webhook.service_account_problem(name, values)
+        return (
+            [error("mesh.rule", key, f"{problem}: write <service-account> or <namespace>/<service-account>.")]
+            if problem
+            else []
+        )
+    return []

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from components.core.batch import cycle_collection_paused
-from components.core.findings import Finding, errors
+from components.core.findings import Finding, error, errors, warning
+from components.core.manifest import Manifest
 from components.edge import certificates, monitoring
 from components.mesh import analysis as mesh
-from components.mesh import istio_objects, policies
+from components.mesh import istio_objects, policies, schema
 from components.stack import istio_resources, settings
 
 
@@ -42,7 +43,38 @@ def mesh_findings(stack_settings: settings.StackSettings) -> list[Finding]:
         return []
     with cycle_collection_paused():
         entries = policies.settings_findings(stack_settings.mesh)
+        generated = istio_resources.for_stack(stack_settings)
+        # The cluster's verdict would only repeat errors the settings already name.
+        refused = [] if errors(entries) else admission_findings(generated)
         # All problems at once: the analysis reads a malformed rule as matching nothing it cannot read.
-        objects = istio_objects.from_manifests(istio_resources.for_stack(stack_settings))
+        objects = istio_objects.from_manifests(generated)
         callers = istio_resources.callers(stack_settings)
-        return entries + mesh.analyze(objects, callers, stack_settings.mesh.root_namespace)
+        return entries + refused + mesh.analyze(objects, callers, stack_settings.mesh.root_namespace)
+
+
+def admission_findings(generated: list[Manifest]) -> list[Finding]:
+    """What the cluster would answer to each generated resource: the CRD schema, CEL rules and istiod's webhook.
+    The settings checks should have stopped anything refused here, so a refusal is reported as our own defect."""
+    try:
+        schemas = schema.IstioSchemas.load()
+    except schema.CrdsMissingError as exc:
+        return [error("mesh.crds", schema.CRDS_ENV, str(exc))]
+    found = []
+    for manifest in generated:
+        verdict = schemas.admit(manifest.document)
+        key = manifest.origin or "gke-mtls:mesh"
+        what = f"{manifest.kind} {manifest.namespace}/{manifest.name}"
+        found += [
+            error(
+                "mesh.internal",
+                key,
+                f"internal error: the generated {what} would be refused by the cluster ({problem}). The settings "
+                f"checks missed this case: change {key} to avoid it, and please report it to gke-mtls.",
+            )
+            for problem in verdict.errors
+        ]
+        found += [
+            warning("mesh.istiod-warning", key, f"istiod warns about the generated {what}: {w}")
+            for w in verdict.warnings
+        ]
+    return found

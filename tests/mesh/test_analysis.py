@@ -250,7 +250,8 @@ def test_rejects_unknown_condition_keys_and_conditions_without_values():
     assert findings_of(raw) == [
         "error gke-mtls:mesh.authorization[1].rules[0].when[0].key: 'destination.namespace' is not a condition key "
         "Istio accepts (did you mean 'destination.ip'?). [mesh.rule]",
-        "error gke-mtls:mesh.authorization[1].rules[0].when[1]: set `values` or `notValues`. [mesh.rule]",
+        "error gke-mtls:mesh.authorization[1].rules[0].when[1]: set `values` or `notValues` to a non-empty list. "
+        "[mesh.rule]",
     ]
 
 
