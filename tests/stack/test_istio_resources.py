@@ -69,3 +69,26 @@ def test_the_mesh_guard_lets_the_probes_and_verified_requests_through():
     """The guard denies plaintext without the verified header except on the health check path: neither the load
     balancer's verified requests nor the probes match it (checked with no ALLOW policy in the way)."""
     assert mesh_findings(stack(authorization=[])) == []
+
+
+def test_a_generated_resource_the_cluster_would_refuse_is_our_defect_named_by_its_settings_key():
+    """The settings checks should stop this first; if they miss a case, preflight still refuses it, as mesh.internal."""
+    from components.core.manifest import ISTIO_SECURITY, Manifest
+    from components.stack.preflight import admission_findings
+
+    refused = Manifest(
+        ISTIO_SECURITY,
+        "PeerAuthentication",
+        "web",
+        "shop",
+        {"portLevelMtls": {"8080": {"mode": "DISABLE"}}},
+        "gke-mtls:mesh.workloads[0]",
+    )
+    assert [str(f) for f in admission_findings([refused])] == [
+        "gke-mtls:mesh.workloads[0]: internal error: the generated PeerAuthentication shop/web would be refused "
+        'by the cluster (spec: Invalid value: "object": portLevelMtls requires selector). The settings checks missed '
+        "this case: change gke-mtls:mesh.workloads[0] to avoid it, and please report it to gke-mtls. [mesh.internal]",
+        "gke-mtls:mesh.workloads[0]: internal error: the generated PeerAuthentication shop/web would be refused "
+        "by the cluster (mesh/namespace peer authentication cannot have port level mTLS). The settings checks missed "
+        "this case: change gke-mtls:mesh.workloads[0] to avoid it, and please report it to gke-mtls. [mesh.internal]",
+    ]

@@ -1,0 +1,138 @@
+"""A property over the mesh settings (hypothesis): any config is either refused with a gke-mtls key named, or every
+resource it yields gets the cluster's verdict "accepted" (CRD schema, CEL rules, istiod's webhook)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from components.core.findings import errors
+from components.mesh import schema as istio_schema
+from components.stack import istio_resources, preflight
+from tests.conftest import PROJECT_ROOT, committed_config
+
+CLUSTER = json.dumps(committed_config("dev")["gke-mtls:cluster"])
+SCHEMAS = istio_schema.IstioSchemas.load()
+
+
+def mostly(good: list[Any], bad: list[Any]) -> st.SearchStrategy[Any]:
+    """Three draws in four from values Istio accepts, so that many whole configs pass and get validated."""
+    return st.one_of(st.sampled_from(good), st.sampled_from(good), st.sampled_from(good), st.sampled_from(bad))
+
+
+# Values near the edges of what Istio and Kubernetes accept, good and bad mixed.
+names = mostly(["web", "shop", "a" * 63, "we.b"], ["a" * 64, "Web", "web-", "-web", "ſ", "", "x" * 254])
+labels = st.dictionaries(
+    mostly(["app", "version", "app.kubernetes.io/name"], ["", "*", "a/b", "x" * 64]),
+    mostly(["web", "v1", ""], ["*", "x" * 64, "a b"]),
+    max_size=3,
+)
+modes = mostly(["UNSET", "PERMISSIVE", "STRICT", "DISABLE"], ["strict"])
+ports = mostly(["8080", "443"], ["0", "65536", "²", "８０", "abc"])
+values = mostly(
+    ["cluster.local/ns/shop/sa/web", "*", "10.0.0.1", "10.0.0.0/8", "/api/{*}", "/{**}/x", "GET", "shop/web", "8080"],
+    [
+        "",
+        "10.0.0.300",
+        "10.0.0.0/33",
+        "/api/{id}",
+        "get",
+        "a/b/c",
+        "http",
+        "pre*fix",
+        "spiffe://cluster.local/ns/a/sa/b",
+    ],
+)
+value_lists = st.lists(values, max_size=3) | st.sampled_from([None, "x", 5])
+source_fields = st.sampled_from(
+    [
+        "principals",
+        "notPrincipals",
+        "namespaces",
+        "ipBlocks",
+        "remoteIpBlocks",
+        "notIpBlocks",
+        "serviceAccounts",
+        "trustDomains",
+        "requestPrincipals",
+        "principal",
+    ]
+)
+operation_fields = st.sampled_from(["ports", "notPorts", "methods", "paths", "notPaths", "hosts", "path"])
+condition_keys = st.sampled_from(
+    [
+        "source.ip",
+        "remote.ip",
+        "destination.port",
+        "source.namespace",
+        "request.headers[x-id]",
+        "request.headers[x",
+        "request.auth.claims[]",
+        "source.serviceAccount",
+        "destination.labels[app]",
+        "unknown",
+        "",
+    ]
+)
+conditions = st.fixed_dictionaries({"key": condition_keys}, optional={"values": value_lists, "notValues": value_lists})
+rules = st.fixed_dictionaries(
+    {},
+    optional={
+        "from": st.lists(
+            st.fixed_dictionaries({"source": st.dictionaries(source_fields, value_lists, max_size=3)}), max_size=2
+        ),
+        "to": st.lists(
+            st.fixed_dictionaries({"operation": st.dictionaries(operation_fields, value_lists, max_size=2)}), max_size=2
+        ),
+        "when": st.lists(conditions, max_size=2),
+    },
+)
+policies = st.fixed_dictionaries(
+    {"name": names, "namespace": names},
+    optional={
+        "selector": labels,
+        "action": st.sampled_from(["ALLOW", "DENY", "CUSTOM", "AUDIT", "allow"]),
+        "provider": st.sampled_from(["ext-authz", ""]),
+        "rules": st.lists(rules, max_size=2) | st.just("x"),
+    },
+)
+workloads = st.fixed_dictionaries(
+    {"namespace": names},
+    optional={
+        "selector": labels,
+        "mode": modes,
+        "ports": st.dictionaries(ports, modes, max_size=2),
+        "service": names,
+        "name": names,
+        "stage": st.sampled_from(["observe", "enforce", "later"]),
+    },
+)
+meshes = st.fixed_dictionaries(
+    {},
+    optional={
+        "mode": modes,
+        "workloads": st.lists(workloads, max_size=3),
+        "authorization": st.lists(policies, max_size=3),
+        "namespaces": st.dictionaries(names, modes, max_size=2),
+        "edgeBackend": st.fixed_dictionaries(
+            {}, optional={"namespace": names, "selector": labels, "port": st.sampled_from([8080, 0, "80"])}
+        ),
+    },
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(meshes)
+def test_any_mesh_config_is_refused_with_its_key_or_yields_resources_the_cluster_accepts(raw: dict[str, Any]):
+    config = {"gke-mtls:cluster": CLUSTER, "gke-mtls:mesh": json.dumps(raw)}
+    stack, findings = preflight.check_stack(config, PROJECT_ROOT, "dev")
+    assert all(f.key.startswith("gke-mtls:") for f in findings), [str(f) for f in findings]
+    assert not [f for f in findings if f.code == "mesh.internal"], [str(f) for f in findings]
+    if stack is None:
+        assert errors(findings)
+        return
+    for manifest in istio_resources.for_stack(stack):
+        assert SCHEMAS.admit(manifest.document).errors == [], manifest.document
