@@ -83,3 +83,24 @@ def test_render_writes_shared_values_in_full_not_as_yaml_aliases(capsys):
     assert "&id" not in out and "*id" not in out
     guard = next(d for d in yaml.safe_load_all(out) if d["metadata"]["name"] == "web-edge-guard")
     assert [rule["to"][0]["operation"]["ports"] for rule in guard["spec"]["rules"]] == [["8080"], ["8080"]]
+
+
+def test_validate_opens_a_kubectl_list_and_prints_istiods_warnings(tmp_path, capsys):
+    folder = tmp_path / "cluster"
+    folder.mkdir()
+    (folder / "dump.yaml").write_text(
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "- apiVersion: security.istio.io/v1\n  kind: AuthorizationPolicy\n  metadata: {name: no-admin, namespace: shop}\n"
+        "  spec: {action: DENY, rules: [{to: [{operation: {paths: [/admin]}}]}]}\n"
+        "- apiVersion: security.istio.io/v1\n  kind: AuthorizationPolicy\n  metadata: {name: bad, namespace: shop}\n"
+        "  spec: {rules: [{from: [{source: {ipBlocks: [10.0.0.0/33]}}]}]}\n"
+    )
+    assert main(["validate", str(folder)]) == 1
+    dump = folder / "dump.yaml"
+    assert capsys.readouterr().out.splitlines() == [
+        f"{dump}[0].items[0] AuthorizationPolicy no-admin: ok",
+        "  warning: configured AuthorizationPolicy will deny all traffic to TCP ports under its scope due to the use "
+        "of only HTTP attributes in a DENY rule; it is recommended to explicitly specify the port",
+        f"{dump}[0].items[1] AuthorizationPolicy bad: invalid policy bad.shop: bad CIDR range (10.0.0.0/33): "
+        'netip.ParsePrefix("10.0.0.0/33"): prefix length out of range',
+    ]
