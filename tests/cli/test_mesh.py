@@ -90,7 +90,8 @@ def test_validate_opens_a_kubectl_list_and_prints_istiods_warnings(tmp_path, cap
     folder.mkdir()
     (folder / "dump.yaml").write_text(
         "apiVersion: v1\nkind: List\nitems:\n"
-        "- apiVersion: security.istio.io/v1\n  kind: AuthorizationPolicy\n  metadata: {name: no-admin, namespace: shop}\n"
+        "- apiVersion: security.istio.io/v1\n  kind: AuthorizationPolicy\n"
+        "  metadata: {name: no-admin, namespace: shop}\n"
         "  spec: {action: DENY, rules: [{to: [{operation: {paths: [/admin]}}]}]}\n"
         "- apiVersion: security.istio.io/v1\n  kind: AuthorizationPolicy\n  metadata: {name: bad, namespace: shop}\n"
         "  spec: {rules: [{from: [{source: {ipBlocks: [10.0.0.0/33]}}]}]}\n"
