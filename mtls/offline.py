@@ -117,5 +117,5 @@ def _backend_output_name(config: Mapping[str, str]) -> str:
     from components.stack.settings import namespace_values
 
     default = BackendSettings.model_fields["output"].default
-    backend = namespace_values(config).get("backend")
+    backend = namespace_values(config)[0].get("backend")
     return backend.get("output", default) if isinstance(backend, dict) else default

@@ -11,8 +11,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from components.core.files import UnreadableFileError, read_regular
 from components.core.findings import Finding, Severity, error
-from components.core.names import NUL_IN_PATH
 
 # "Each certificate provided in PEM format may occupy up to 5kB" (Certificate Manager API); read as 5000 bytes.
 MAX_PEM_BYTES = 5000
@@ -158,15 +158,15 @@ def read_certificate(
     return load_one(data, source, key) if isinstance(data, bytes) else (None, [data])
 
 
+# GCP takes PEM certificates of up to 5 KB; a bundle of several is still far below this.
+PEM_FILE_LIMIT = 256 * 1024
+
+
 def _read(source: str, key: str, root: Path | None, code: str) -> bytes | Finding:
     under = f" under {root}" if root is not None else ""
     try:
-        return ((root or Path()) / source).read_bytes()
+        return read_regular((root or Path()) / source, PEM_FILE_LIMIT, "a PEM file")
     except FileNotFoundError:
         return error(code, key, f"{source}: no such file{under}; fix the path.")
-    except IsADirectoryError:
-        return error(code, key, f"{source}: is a directory; name a PEM file.")
-    except OSError as exc:
-        return error(code, key, f"{source}: cannot be read ({exc.strerror}); check its permissions.")
-    except ValueError:  # the operating system takes no path with a NUL character
-        return error(code, key, f"{source!r}: {NUL_IN_PATH}")
+    except UnreadableFileError as problem:
+        return error(code, key, f"{source!r}: {problem}" if "\x00" in source else f"{source}: {problem}")

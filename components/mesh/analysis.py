@@ -17,7 +17,7 @@ from components.core.load_balancer import FRONT_END_RANGES
 from components.mesh.authorization import AuthorizationPolicies, Decision, Request, action_of, decide
 from components.mesh.callers import HEALTH_CHECKS, LOAD_BALANCER, Caller
 from components.mesh.istio_api import MTLS_CONDITIONS, MTLS_NEGATIVE_FIELDS, MTLS_SOURCE_FIELDS
-from components.mesh.istio_objects import IstioObject
+from components.mesh.istio_objects import IstioObject, listed
 from components.mesh.modes import ANY_PORT, PeerAuthentications, mode_of
 
 ADVISORY = "ISTIO-SECURITY-2021-004"
@@ -180,13 +180,14 @@ def _mtls_fields(rule: dict[str, Any], action: str) -> tuple[list[str], list[str
     positive one (`namespaces: ["*"]` beside `notNamespaces` is the advisory's fix), and only if no `when` needs an
     identity."""
     entries = []  # (negative, positive) identity fields of each `from` entry
-    for entry in rule.get("from") or ():
+    for entry in listed(rule.get("from")):
         source = entry.get("source") if isinstance(entry, dict) else None
         fields = list(source.items()) if isinstance(source, dict) else []
         # `notPrincipals: ["*"]` means "no identity": plaintext on purpose, never a bypass.
         negative = [n for n, values in fields if n in MTLS_NEGATIVE_FIELDS and values != ["*"]]
         entries.append((negative, [n for n, _ in fields if n in MTLS_SOURCE_FIELDS]))
-    conditions = [c for c in rule.get("when") or () if isinstance(c, dict) and c.get("key") in MTLS_CONDITIONS]
+    when = listed(rule.get("when"))
+    conditions = [c for c in when if isinstance(c, dict) and c.get("key") in MTLS_CONDITIONS]
     when_negative = [f"when {c['key']} notValues" for c in conditions if c.get("notValues") not in (None, [], ["*"])]
     when_positive = [f"when {c['key']} values" for c in conditions if c.get("values")]
     positive = [f for _, pos in entries for f in pos] + when_positive

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.mesh.istio_objects import IstioObject
+from components.mesh.istio_objects import IstioObject, listed
 from components.mesh.modes import LabelIndex
 
 Truth = bool | None  # None: it depends on what is not known
@@ -207,8 +207,8 @@ def rule_matches(rule: Any, request: Request, namespace: str) -> Truth:
     if isinstance(sources, list) and sources:
         parts.append(
             any_of(
-                all_of(source_field(n, v, request, namespace) for n, v in (entry.get("source") or {}).items())
-                if isinstance(entry, dict)
+                all_of(source_field(n, v, request, namespace) for n, v in source.items())
+                if isinstance(source := entry.get("source") if isinstance(entry, dict) else None, dict)
                 else None
                 for entry in sources
             )
@@ -217,13 +217,13 @@ def rule_matches(rule: Any, request: Request, namespace: str) -> Truth:
     if isinstance(operations, list) and operations:
         parts.append(
             any_of(
-                all_of(operation_field(n, v, request) for n, v in (entry.get("operation") or {}).items())
-                if isinstance(entry, dict)
+                all_of(operation_field(n, v, request) for n, v in operation.items())
+                if isinstance(operation := entry.get("operation") if isinstance(entry, dict) else None, dict)
                 else None
                 for entry in operations
             )
         )
-    for cond in rule.get("when") or ():
+    for cond in listed(rule.get("when")):
         parts.append(condition(cond, request, namespace) if isinstance(cond, dict) else None)
     return all_of(parts)
 

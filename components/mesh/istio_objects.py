@@ -82,6 +82,12 @@ class IstioObject:
         return bool(self.spec.get("targetRefs") or self.spec.get("targetRef"))
 
 
+def listed(value: Any) -> list[Any]:
+    """A rule's list field as written, or nothing: a malformed one is reported by the settings checks and matches
+    nothing in the analysis."""
+    return value if isinstance(value, list) else []
+
+
 def from_manifests(manifests: Iterable[Manifest]) -> list[IstioObject]:
     return [
         IstioObject(

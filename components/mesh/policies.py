@@ -8,6 +8,7 @@ from typing import Any
 
 from components.core.findings import Finding, error, warning
 from components.mesh import webhook
+from components.mesh.istio_objects import listed
 from components.mesh.settings import (
     EDGE_BACKEND_KEY,
     AuthorizationSettings,
@@ -120,7 +121,7 @@ def custom_identity_findings(rule: Any, key: str) -> list[Finding]:
         return []
     found = []
     fix = "match them in an ALLOW or DENY policy, which runs after CUSTOM, or inside your authorizer"
-    for i, entry in enumerate(rule.get("from") or []):
+    for i, entry in enumerate(listed(rule.get("from"))):
         source = entry.get("source") if isinstance(entry, dict) else None
         if not isinstance(source, dict):
             continue

@@ -54,24 +54,56 @@ class StackSettings:
     gke_backend: gke_settings.GkeBackendSettings | None
 
 
-def namespace_values(config: Mapping[str, str]) -> dict[str, Any]:
-    """The project's keys, decoded the way `pulumi.Config.get_object` decodes them."""
+MAX_NESTING = 32  # the deepest setting is a handful of levels; deeper input is a mistake, and recursion has limits
+
+
+def namespace_values(config: Mapping[str, str]) -> tuple[dict[str, Any], list[Finding]]:
+    """The project's keys, decoded the way `pulumi.Config.get_object` decodes them; a value nested deeper than any
+    setting is refused here, before anything recursive reads it."""
     values: dict[str, Any] = {}
+    found = []
     prefix = CONFIG_NAMESPACE + ":"
     for full_key, raw in config.items():
         if not full_key.startswith(prefix):
             continue
+        key = full_key[len(prefix) :]
         try:
-            values[full_key[len(prefix) :]] = json.loads(raw) if isinstance(raw, str) else raw
+            value = json.loads(raw) if isinstance(raw, str) else raw
+            too_deep = _deeper_than(value, MAX_NESTING)
         except json.JSONDecodeError:
-            values[full_key[len(prefix) :]] = raw
-    return values
+            value, too_deep = raw, False
+        except RecursionError:  # json's decoder recurses: past about 1000 levels
+            value, too_deep = None, True
+        if too_deep:
+            found.append(
+                error(
+                    "config.nesting",
+                    full_key,
+                    f"is nested more than {MAX_NESTING} levels deep; no setting is. Check the YAML's indentation "
+                    "and brackets.",
+                )
+            )
+            continue
+        values[key] = value
+    return values, found
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    todo = [(value, 0)]
+    while todo:
+        node, depth = todo.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        todo += [(child, depth + 1) for child in children]
+    return False
 
 
 def parse_stack(config: Mapping[str, str], project_root: Path) -> tuple[StackSettings | None, list[Finding]]:
     """Settings, or None when any error stands; and every finding of the run."""
-    values = namespace_values(config)
-    sections, findings = _parse_sections(values, project_root)
+    values, findings = namespace_values(config)
+    sections, found = _parse_sections(values, project_root)
+    findings += found
     findings += _between_sections(set(values), sections.get("gkeBackend"), findings)
     backend, edge = sections.get("backend"), sections.get("edge")
     cluster, mesh, gke_backend = sections.get("cluster"), sections.get("mesh"), sections.get("gkeBackend")

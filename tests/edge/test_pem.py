@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from cryptography import x509
 
@@ -117,3 +119,18 @@ def test_refuses_paths_that_are_not_files_with_the_code_of_where_they_came_from(
     path = str(tmp_path / name) if name == "" else name
     (finding,) = read_pem_file(path, path, code="cert.file")[1]
     assert (finding.code, finding.message) == ("cert.file", message.format(path=path))
+
+
+def test_a_device_a_folder_a_nul_byte_or_a_huge_file_is_refused_with_the_reason(tmp_path):
+    (tmp_path / "huge.pem").write_bytes(b"x" * (256 * 1024 + 1))
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "pipe.pem")  # opening it would block: it must be refused before
+    cases = {
+        "/dev/zero": "k: /dev/zero: is not a regular file (a device, pipe or socket); name a PEM file. [config.file]",
+        "pipe.pem": "k: pipe.pem: is not a regular file (a device, pipe or socket); name a PEM file. [config.file]",
+        "folder": "k: folder: is a directory; name a PEM file. [config.file]",
+        "huge.pem": "k: huge.pem: is larger than 256 KiB; name a PEM file. [config.file]",
+        "a\x00.pem": "k: 'a\\x00.pem': a path cannot hold a NUL character; fix the path. [config.file]",
+    }
+    for source, message in cases.items():
+        assert [str(f) for f in read_certificate(source, "k", tmp_path)[1]] == [message]
