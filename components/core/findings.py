@@ -41,7 +41,21 @@ def errors(findings: Iterable[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity is Severity.ERROR]
 
 
+EXCERPT = 60  # characters of a bad value a message quotes
+
+
+def quoted(value: object) -> str:
+    """A bad value as a message quotes it: its repr, cut to a short excerpt when long, with its length said."""
+    text = repr(value)
+    if len(text) <= EXCERPT + 20:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters written out"
+    return f"{text[:EXCERPT]}… ({size})"
+
+
 def closest(name: str, known: Iterable[str]) -> str | None:
     """The known name a misspelt one most likely meant, for a "did you mean" hint."""
+    if len(name) > 100:  # difflib's cost grows with the product of the lengths; nothing that long is a typo
+        return None
     found = difflib.get_close_matches(name, list(known), n=1)
     return found[0] if found else None

@@ -17,7 +17,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import CoreSchema, ErrorDetails
 
-from components.core.findings import Finding, closest, error
+from components.core.findings import Finding, closest, error, quoted
 from components.core.names import SYNTAX_KEY
 
 CONFIG_NAMESPACE = "gke-mtls"  # the project's name: every key is `gke-mtls:<section>`
@@ -96,7 +96,7 @@ def _finding(details: ErrorDetails, schema: dict[str, Any], root: str) -> Findin
     if kind == "extra_forbidden":
         known = list(_at(schema, loc[:-1]).get("properties", {}))
         hint = closest(str(loc[-1]), known)
-        did_you_mean = f"did you mean {hint!r}? " if hint else ""
+        did_you_mean = f"did you mean {quoted(hint)}? " if hint else ""
         return error(
             "config.unknown-key", key, f"is not a known key; {did_you_mean}known keys here are {', '.join(known)}."
         )
@@ -104,7 +104,7 @@ def _finding(details: ErrorDetails, schema: dict[str, Any], root: str) -> Findin
         return error("config.type", key, _type_message(at.get("type"), value))
     if kind in ("literal_error", "enum"):
         allowed = ", ".join(str(v) for v in at.get("enum", ()))
-        return error("config.enum", key, f"{value!r} is not allowed; use one of {allowed}.")
+        return error("config.enum", key, f"{quoted(value)} is not allowed; use one of {allowed}.")
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         what = "an integer" if at.get("type") == "integer" else "a number"
         return error(
@@ -120,14 +120,17 @@ def _finding(details: ErrorDetails, schema: dict[str, Any], root: str) -> Findin
         return error(
             "config.syntax",
             key,
-            f"{value!r} is not an IP range: write a CIDR such as 10.8.0.0/14, with no host bits set, or one address.",
+            f"{quoted(value)} is not an IP range: write a CIDR such as 10.8.0.0/14, with no host bits set, or one "
+            "address.",
         )
     if kind == "string_too_long":
         return error(
-            "config.syntax", key, f"{value!r} is {len(value)} characters; at most {ctx['max_length']} are allowed."
+            "config.syntax",
+            key,
+            f"{quoted(value)} is {len(value)} characters; at most {ctx['max_length']} are allowed.",
         )
     if kind == "string_pattern_mismatch":
-        return error("config.syntax", key, f"{value!r} is not valid: {at.get(SYNTAX_KEY, 'see the reference')}.")
+        return error("config.syntax", key, f"{quoted(value)} is not valid: {at.get(SYNTAX_KEY, 'see the reference')}.")
     return error("config.invalid", key, f"{details['msg']}.")
 
 
@@ -197,9 +200,9 @@ def _json_type(value: Any) -> str:
 def _type_message(expected: Any, value: Any) -> str:
     got = _json_type(value)
     return {
-        "boolean": f"must be true or false (a YAML boolean), got {got} {value!r}.",
-        "integer": f"must be an integer, got {got} {value!r}.",
-        "number": f"must be a number, got {got} {value!r}.",
+        "boolean": f"must be true or false (a YAML boolean), got {got} {quoted(value)}.",
+        "integer": f"must be an integer, got {got} {quoted(value)}.",
+        "number": f"must be a number, got {got} {quoted(value)}.",
         "array": f"must be a list, got {got}.",
         "object": f"must be an object, got {got}.",
     }.get(str(expected), f"must be a string, got {got}.")

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
-from components.core.findings import Finding, error, warning
+from components.core.findings import Finding, error, quoted, warning
 from components.core.names import GceName, NotificationChannel, StackReference, Syntax, file_path, is_host_label, word
 from components.core.settings import Omittable, SettingsModel, child_key, config_key
 from components.edge.pem import read_certificate
@@ -64,7 +64,7 @@ def _domain_problem(domain: str) -> str | None:
 def _host_name(domain: str) -> str:
     problem = _domain_problem(domain)
     if problem is not None:
-        raise PydanticCustomError("config.domain", f"{domain!r}: {problem}")
+        raise PydanticCustomError("config.domain", f"{quoted(domain)}: {problem}")
     return domain
 
 
@@ -211,7 +211,7 @@ def _duplicate_domains(domains: tuple[str, ...]) -> list[Finding]:
     found = []
     for i, domain in enumerate(domains):
         if domain.lower() in seen:
-            message = f"{domain!r}: is listed twice; list each host name once."
+            message = f"{quoted(domain)}: is listed twice; list each host name once."
             found.append(error("config.domain", f"{KEY}.domains[{i}]", message))
         seen.add(domain.lower())
     return found

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from components.core.findings import Finding, error
+from components.core.findings import Finding, error, quoted
 
 CLIENT_CERT_VARIABLES = (
     "client_cert_present",
@@ -67,7 +67,8 @@ def header_findings(headers: Mapping[str, str], key: str) -> list[Finding]:
                 error(
                     "header.name",
                     where,
-                    f"{name!r} is not a valid header name (an RFC 7230 token: letters, digits and !#$%&'*+-.^_`|~).",
+                    f"{quoted(name)} is not a valid header name (an RFC 7230 token: letters, digits and "
+                    "!#$%&'*+-.^_`|~).",
                 )
             )
         elif lower in RESERVED_HEADERS:
@@ -95,6 +96,17 @@ def header_findings(headers: Mapping[str, str], key: str) -> list[Finding]:
         if earlier != name:
             found.append(
                 error("header.duplicate", where, f"{name} repeats {earlier} (header names are case-insensitive).")
+            )
+        outside = next((c for c in value if not (c == "\t" or " " <= c <= "~")), None)
+        if outside is not None:
+            kind = "the control character" if outside < " " or outside == "\x7f" else "the non-ASCII character"
+            found.append(
+                error(
+                    "header.value",
+                    where,
+                    f"{quoted(value)} holds {kind} {outside!r}; a header value (RFC 7230) takes visible ASCII "
+                    "characters, spaces and tabs only.",
+                )
             )
         for variable in VARIABLE.findall(value):
             if variable.startswith("client_cert_") and variable not in CLIENT_CERT_VARIABLES:

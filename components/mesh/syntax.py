@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from components.core.findings import Finding, closest, error
+from components.core.findings import Finding, closest, error, quoted
 from components.core.names import MAX_PORT, MIN_PORT
 from components.mesh import webhook
 from components.mesh.istio_api import (
@@ -43,7 +43,7 @@ def label_findings(labels: Mapping[str, str], key: str) -> list[Finding]:
                 error(
                     "mesh.label",
                     f"{key}.selector.{k}",
-                    f"{v!r}: wildcards are not allowed in label values; list the exact value.",
+                    f"{quoted(v)}: wildcards are not allowed in label values; list the exact value.",
                 )
             )
         elif len(v) > 63:
@@ -61,7 +61,7 @@ def port_problem(port: Any) -> str | None:
     text = str(port)
     # ASCII digits only: str.isdigit() also takes superscript and fullwidth digits, which int() or Istio refuse.
     if not (text.isascii() and text.isdigit()) or not MIN_PORT <= int(text) <= MAX_PORT:
-        return f"{port!r} is not a port; use a number from {MIN_PORT} to {MAX_PORT}, written as a string."
+        return f"{quoted(port)} is not a port; use a number from {MIN_PORT} to {MAX_PORT}, written as a string."
     return None
 
 
@@ -73,7 +73,7 @@ def _check_values(values: Any, key: str, field: str) -> list[Finding]:
         where = f"{key}[{i}]"
         if not isinstance(value, str):
             hint = ' (quote ports: "8080")' if field in ("ports", "notPorts") else ""
-            found.append(error("mesh.rule", where, f"{value!r} must be a string{hint}."))
+            found.append(error("mesh.rule", where, f"{quoted(value)} must be a string{hint}."))
             continue
         if not value:
             found.append(error("mesh.rule", where, "empty values are not allowed."))
@@ -86,7 +86,7 @@ def _check_values(values: Any, key: str, field: str) -> list[Finding]:
                 error(
                     "mesh.wildcard",
                     where,
-                    f"{value!r}: Istio treats '*' only at the start or the end; in "
+                    f"{quoted(value)}: Istio treats '*' only at the start or the end; in "
                     "the middle it is a literal character and this matches nothing you expect. Use a prefix "
                     "(`cluster.local/ns/default/*`) or suffix form.",
                 )
@@ -99,7 +99,7 @@ def _check_values(values: Any, key: str, field: str) -> list[Finding]:
                     error(
                         "mesh.principal",
                         where,
-                        f"{value!r} is not a principal: write "
+                        f"{quoted(value)} is not a principal: write "
                         "<trust-domain>/ns/<namespace>/sa/<service-account>, e.g. "
                         "cluster.local/ns/default/sa/sleep (no spiffe:// prefix).",
                     )
@@ -109,7 +109,7 @@ def _check_values(values: Any, key: str, field: str) -> list[Finding]:
                     error(
                         "mesh.principal",
                         where,
-                        f"{value!r}: drop the spiffe:// prefix; Istio principals are "
+                        f"{quoted(value)}: drop the spiffe:// prefix; Istio principals are "
                         "<trust-domain>/ns/<namespace>/sa/<service-account>.",
                     )
                 )
@@ -118,7 +118,7 @@ def _check_values(values: Any, key: str, field: str) -> list[Finding]:
                 error(
                     "mesh.method",
                     where,
-                    f"{value!r}: HTTP methods are matched case-sensitively; write {value.upper()!r}.",
+                    f"{quoted(value)}: HTTP methods are matched case-sensitively; write {value.upper()!r}.",
                 )
             )
         if field in ("ports", "notPorts") and port_problem(value):
@@ -157,7 +157,7 @@ def _istiod_value_findings(field: str, value: str, where: str) -> list[Finding]:
             error(
                 "mesh.rule",
                 where,
-                f"{value!r}: a trust domain has no '/'; write the domain alone (cluster.local), and match whole "
+                f"{quoted(value)}: a trust domain has no '/'; write the domain alone (cluster.local), and match whole "
                 "identities with `principals`.",
             )
         ]
@@ -247,7 +247,7 @@ def rule_findings(rule: Any, key: str) -> list[Finding]:
                 error(
                     "mesh.rule",
                     f"{where}.key",
-                    f"{name!r} is not a condition key Istio accepts{did_you_mean(str(name), CONDITION_KEYS)}.",
+                    f"{quoted(name)} is not a condition key Istio accepts{did_you_mean(str(name), CONDITION_KEYS)}.",
                 )
             )
         elif name.startswith(CONDITION_KEY_PREFIXES) and webhook.map_key_problem(name):
@@ -255,7 +255,7 @@ def rule_findings(rule: Any, key: str) -> list[Finding]:
                 error(
                     "mesh.rule",
                     f"{where}.key",
-                    f"{name!r}: write the header or claim name between the brackets, e.g. request.headers[x-id].",
+                    f"{quoted(name)}: write the header or claim name between the brackets, e.g. request.headers[x-id].",
                 )
             )
         if not condition.get("values") and not condition.get("notValues"):

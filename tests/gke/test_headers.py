@@ -75,3 +75,28 @@ def test_rejects_unknown_client_cert_variables_and_accepts_every_known_one_and_e
     every = {f"X-V{i}": "{" + v + "}" for i, v in enumerate(CLIENT_CERT_VARIABLES)}
     assert header_messages(every) == []
     assert header_messages({"X-Literal": "{{client_cert_anything}}"}) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("a\r\nSet-Cookie: x", "the control character '\\r'"),
+        ("a\x00", "the control character '\\x00'"),
+        ("caf\u00e9", "the non-ASCII character 'é'"),
+    ],
+)
+def test_header_values_follow_rfc_7230(value, shown):
+    assert header_messages({"X-Client": value}) == [
+        f"{KEY}.headers.X-Client: {value!r} holds {shown}; a header value (RFC 7230) takes visible ASCII characters, "
+        "spaces and tabs only. [header.value]"
+    ]
+    assert header_messages({"X-Client": "v1\t{client_cert_present} ok"}) == []
+
+
+def test_a_huge_bad_value_is_quoted_as_a_short_excerpt():
+    assert header_messages({"X-Client": "\x01" + "x" * 1_000_000}) == [
+        f"{KEY}.headers: the headers take 1000009 bytes; a backend service takes at most 8192 (names and values, "
+        "before variables expand). [header.size]",
+        f"{KEY}.headers.X-Client: '\\x01{'x' * 55}… (1000001 characters) holds the control character '\\x01'; a "
+        "header value (RFC 7230) takes visible ASCII characters, spaces and tabs only. [header.value]",
+    ]
