@@ -81,6 +81,34 @@ GceName = Annotated[str, GCE_NAME]
 StackReference = Annotated[str, STACK_REFERENCE]
 
 
+# Kubernetes' label rules (apimachinery's IsQualifiedName and IsValidLabelValue), ASCII only.
+_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]", re.ASCII)
+MAX_LABELS = 4096  # Istio's CRDs cap matchLabels at 4096 entries
+
+
+def label_key_problem(key: str) -> str | None:
+    """Why Kubernetes refuses `key` as a label key, or None: an optional DNS subdomain prefix and `/`, then a name
+    of up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and not (len(prefix) <= 253 and re.fullmatch(DNS1123_SUBDOMAIN, prefix)):
+        return "its prefix (before '/') must be a lowercase DNS subdomain of at most 253 characters"
+    if len(name) > 63:
+        return f"its name part is {len(name)} characters; at most 63 are allowed"
+    if not _LABEL_NAME.fullmatch(name):
+        return "its name part must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+    return None
+
+
+def label_value_problem(value: str) -> str | None:
+    """Why Kubernetes refuses `value` as a label value, or None: empty, or up to 63 letters, digits, '-', '_' or
+    '.', starting and ending with a letter or digit."""
+    if len(value) > 63:
+        return f"it is {len(value)} characters; at most 63 are allowed"
+    if value and not _LABEL_NAME.fullmatch(value):
+        return "it must be empty or letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+    return None
+
+
 def is_host_label(text: str) -> bool:
     """One label of a host name: RFC 1123, any case, ASCII only, at most 63 characters."""
     return len(text) <= 63 and re.fullmatch(DNS1123_LABEL, text, re.IGNORECASE | re.ASCII) is not None

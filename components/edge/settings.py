@@ -50,6 +50,11 @@ def _domain_problem(domain: str) -> str | None:
         )
     if domain.endswith("."):
         return "write the name without the trailing dot."
+    if not domain.isascii():
+        return (
+            "is not ASCII: certificates name hosts in ASCII, so write an internationalized name IDNA-encoded "
+            "(its xn-- form, as `idn2` prints it)."
+        )
     labels = domain.split(".")
     if len(domain) > 253 or len(labels) < 2 or not all(is_host_label(label) for label in labels):
         return (

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from components.core.findings import Finding, error
+from components.core.findings import Finding, error, quoted
 from components.core.names import (
     NUL_IN_PATH,
     Labels,
@@ -18,6 +18,8 @@ from components.core.names import (
     ServiceName,
     Syntax,
     file_path,
+    label_key_problem,
+    label_value_problem,
     word,
 )
 from components.core.settings import Omittable, SettingsModel, config_key
@@ -158,8 +160,14 @@ def check_cluster(cluster: ClusterSettings) -> list[Finding]:
 
 
 def check(gke: GkeBackendSettings) -> list[Finding]:
-    """The rules that relate several gkeBackend keys, and GCP's rules for the headers."""
+    """The rules that relate several gkeBackend keys, GCP's rules for the headers, Kubernetes' for the labels."""
     found = header_findings(gke.headers, f"{KEY}.headers")
+    for name, value in gke.selector.items():
+        where = f"{KEY}.selector.{name}" if len(name) <= 100 else f"{KEY}.selector"
+        if problem := label_key_problem(name):
+            found.append(error("config.label", where, f"{quoted(name)} is not a Kubernetes label key: {problem}."))
+        if problem := label_value_problem(value):
+            found.append(error("config.label", where, f"{quoted(value)} is not a Kubernetes label value: {problem}."))
     if gke.create_service and not gke.selector:
         found.append(
             error(

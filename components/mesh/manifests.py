@@ -25,7 +25,8 @@ def workload_name(workload: WorkloadPolicy) -> str:
     if not workload.selector:
         return "default"
     made = "-".join(workload.selector.values()).lower()
-    return re.sub(r"[^a-z0-9-]+", "-", made).strip("-")[:63] or "workload"
+    # Cut before stripping, so that the name never ends in '-'.
+    return re.sub(r"[^a-z0-9-]+", "-", made)[:63].strip("-") or "workload"
 
 
 def manifests(mesh: MeshSettings) -> list[Manifest]:

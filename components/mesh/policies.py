@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.core.findings import Finding, error, warning
+from components.core.findings import Finding, error, quoted, warning
 from components.mesh import webhook
 from components.mesh.istio_objects import listed
+from components.mesh.manifests import OBSERVE_NAME, workload_name
 from components.mesh.settings import (
     EDGE_BACKEND_KEY,
     AuthorizationSettings,
@@ -33,6 +34,16 @@ def settings_findings(mesh: MeshSettings) -> list[Finding]:
 
 def workload_findings(key: str, w: WorkloadPolicy) -> list[Finding]:
     found = label_findings(w.selector, key)
+    observe = f"{workload_name(w)}-{OBSERVE_NAME}"
+    if w.stage == "observe" and len(observe) > 253:
+        found.append(
+            error(
+                "mesh.name",
+                f"{key}.name",
+                f"the observe policy would be named {quoted(observe)}; Kubernetes takes names of at most 253 "
+                f"characters. Shorten the name to {253 - len(OBSERVE_NAME) - 1} characters or fewer.",
+            )
+        )
     for port in [*w.ports, *w.service_ports]:
         problem = port_problem(port)
         if problem:

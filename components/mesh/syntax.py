@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from components.core.findings import Finding, closest, error, quoted
-from components.core.names import MAX_PORT, MIN_PORT
+from components.core.names import MAX_LABELS, MAX_PORT, MIN_PORT, label_key_problem, label_value_problem
 from components.mesh import webhook
 from components.mesh.istio_api import (
     CONDITION_FIELDS,
@@ -26,8 +26,12 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
 
 
 def label_findings(labels: Mapping[str, str], key: str) -> list[Finding]:
+    """Istio's selector rules (no empty key, no wildcard) and Kubernetes' label syntax, which pods' labels follow."""
     found = []
+    if len(labels) > MAX_LABELS:
+        found.append(error("mesh.label", f"{key}.selector", f"{len(labels)} labels; Istio takes at most {MAX_LABELS}."))
     for k, v in labels.items():
+        where = f"{key}.selector.{k}" if len(k) <= 100 else f"{key}.selector"
         if not k:
             found.append(
                 error(
@@ -35,25 +39,19 @@ def label_findings(labels: Mapping[str, str], key: str) -> list[Finding]:
                 )
             )
         elif "*" in k:
-            found.append(
-                error("mesh.label", f"{key}.selector.{k}", "wildcards are not allowed in label keys; name the label.")
-            )
+            found.append(error("mesh.label", where, "wildcards are not allowed in label keys; name the label."))
+        elif problem := label_key_problem(k):
+            found.append(error("mesh.label", where, f"{quoted(k)} is not a Kubernetes label key: {problem}."))
         if "*" in v:
             found.append(
                 error(
                     "mesh.label",
-                    f"{key}.selector.{k}",
+                    where,
                     f"{quoted(v)}: wildcards are not allowed in label values; list the exact value.",
                 )
             )
-        elif len(v) > 63:
-            found.append(
-                error(
-                    "mesh.label",
-                    f"{key}.selector.{k}",
-                    f"the value is {len(v)} characters; label values are at most 63.",
-                )
-            )
+        elif problem := label_value_problem(v):
+            found.append(error("mesh.label", where, f"{quoted(v)} is not a Kubernetes label value: {problem}."))
     return found
 
 

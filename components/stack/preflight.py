@@ -45,11 +45,30 @@ def mesh_findings(stack_settings: settings.StackSettings) -> list[Finding]:
         entries = policies.settings_findings(stack_settings.mesh)
         generated = istio_resources.for_stack(stack_settings)
         # The cluster's verdict would only repeat errors the settings already name.
-        refused = [] if errors(entries) else admission_findings(generated)
+        refused = [] if errors(entries) else admission_findings(generated) + registration_findings(generated)
         # All problems at once: the analysis reads a malformed rule as matching nothing it cannot read.
         objects = istio_objects.from_manifests(generated)
         callers = istio_resources.callers(stack_settings)
         return entries + refused + mesh.analyze(objects, callers, stack_settings.mesh.root_namespace)
+
+
+def registration_findings(generated: list[Manifest]) -> list[Finding]:
+    """Pulumi names each object `<kind>-<namespace>-<name>`, which two different objects can share (`a-b`/`c` and
+    `a`/`b-c`); registering both would fail halfway through `pulumi up`, so it is refused here, with both keys."""
+    seen: dict[str, Manifest] = {}
+    found = []
+    for manifest in generated:
+        earlier = seen.setdefault(manifest.logical_name, manifest)
+        if earlier is not manifest and (earlier.namespace, earlier.name) != (manifest.namespace, manifest.name):
+            found.append(
+                error(
+                    "mesh.pulumi-name",
+                    manifest.origin or "gke-mtls:mesh",
+                    f"the {manifest.kind} {manifest.namespace}/{manifest.name} and {earlier.namespace}/{earlier.name} "
+                    f"({earlier.origin}) would both be the Pulumi resource {manifest.logical_name!r}; rename one.",
+                )
+            )
+    return found
 
 
 def admission_findings(generated: list[Manifest]) -> list[Finding]:

@@ -32,3 +32,13 @@ def test_creating_the_service_needs_its_selector():
     assert [str(f) for f in findings] == [
         f"{KEY}.selector: createService needs the pod labels the Service selects; add `selector`. [config.gke-backend]"
     ]
+
+
+def test_selector_labels_follow_kubernetes_syntax():
+    _, findings = parsed(selector={"app": "we b", "-x": "web"})
+    assert [str(f) for f in findings] == [
+        f"{KEY}.selector.app: 'we b' is not a Kubernetes label value: it must be empty or letters, digits, '-', '_' "
+        "or '.', starting and ending with a letter or digit. [config.label]",
+        f"{KEY}.selector.-x: '-x' is not a Kubernetes label key: its name part must be letters, digits, '-', '_' or "
+        "'.', starting and ending with a letter or digit. [config.label]",
+    ]

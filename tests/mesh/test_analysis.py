@@ -84,13 +84,28 @@ def test_valid_configurations_stay_quiet(raw):
         ),
         (
             {"app": "v" * 64},
-            "error gke-mtls:mesh.workloads[1].selector.app: the value is 64 characters; label values "
-            "are at most 63. [mesh.label]",
+            f"error gke-mtls:mesh.workloads[1].selector.app: '{'v' * 64}' is not a Kubernetes label value: it is 64 "
+            "characters; at most 63 are allowed. [mesh.label]",
+        ),
+        (
+            {"app": "we b"},
+            "error gke-mtls:mesh.workloads[1].selector.app: 'we b' is not a Kubernetes label value: it must be empty "
+            "or letters, digits, '-', '_' or '.', starting and ending with a letter or digit. [mesh.label]",
+        ),
+        (
+            {"app!": "web"},
+            "error gke-mtls:mesh.workloads[1].selector.app!: 'app!' is not a Kubernetes label key: its name part must "
+            "be letters, digits, '-', '_' or '.', starting and ending with a letter or digit. [mesh.label]",
+        ),
+        (
+            {"Example.com/app": "web"},
+            "error gke-mtls:mesh.workloads[1].selector.Example.com/app: 'Example.com/app' is not a Kubernetes label "
+            "key: its prefix (before '/') must be a lowercase DNS subdomain of at most 253 characters. [mesh.label]",
         ),
     ],
-    ids=["empty-key", "wildcard-key", "wildcard-value", "long-value"],
+    ids=["empty-key", "wildcard-key", "wildcard-value", "long-value", "space", "key-char", "key-prefix"],
 )
-def test_rejects_labels_istio_refuses(selector, message):
+def test_rejects_labels_istio_or_kubernetes_refuse(selector, message):
     assert findings_of(with_workload(namespace="shop", selector=selector)) == [message]
 
 
@@ -361,3 +376,26 @@ def test_malformed_rules_are_reported_by_key_and_the_analysis_still_runs(rules):
     raw["edgeBackend"] = {"namespace": "default", "selector": {"app": "web"}, "port": 8080}
     codes = codes_of(raw)
     assert codes[-1] == "mesh.edge-backend-strict" and set(codes[:-1]) <= {"mesh.rule", "mesh.port"} and codes[:-1]
+
+
+def test_rejects_a_selector_of_more_labels_than_istio_takes():
+    selector = {f"k{i}": "v" for i in range(4097)}
+    assert findings_of(with_workload(namespace="shop", selector=selector)) == [
+        "error gke-mtls:mesh.workloads[1].selector: 4097 labels; Istio takes at most 4096. [mesh.label]"
+    ]
+
+
+def test_a_name_made_from_the_selector_never_ends_in_a_hyphen():
+    from components.mesh.manifests import workload_name
+    from components.mesh.settings import WorkloadPolicy
+
+    workload = WorkloadPolicy(namespace="shop", selector={"app": "a" * 62, "tier": "web"})
+    assert workload_name(workload) == "a" * 62
+
+
+def test_rejects_an_observe_policy_name_longer_than_kubernetes_takes():
+    raw = with_workload(namespace="shop", selector={"app": "web"}, name="n" * 240, stage="observe")
+    assert findings_of(raw)[0] == (
+        f"error gke-mtls:mesh.workloads[1].name: the observe policy would be named '{'n' * 59}… (258 characters); "
+        "Kubernetes takes names of at most 253 characters. Shorten the name to 235 characters or fewer. [mesh.name]"
+    )

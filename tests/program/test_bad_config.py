@@ -132,6 +132,18 @@ CASES: list[tuple[str, Edit, str]] = [
         "characters. [config.domain]",
     ),
     (
+        "unicode_domain",
+        edge(domains=["bücher.example.com"]),
+        "gke-mtls:edge.domains[0]: 'bücher.example.com': is not ASCII: certificates name hosts in ASCII, so write an "
+        "internationalized name IDNA-encoded (its xn-- form, as `idn2` prints it). [config.domain]",
+    ),
+    (
+        "long_s_domain",  # 'ſ' matches [a-z] under re.IGNORECASE without re.ASCII
+        edge(domains=["ſhop.example.com"]),
+        "gke-mtls:edge.domains[0]: 'ſhop.example.com': is not ASCII: certificates name hosts in ASCII, so write an "
+        "internationalized name IDNA-encoded (its xn-- form, as `idn2` prints it). [config.domain]",
+    ),
+    (
         "single_label_domain",
         edge(domains=["localhost"]),
         "gke-mtls:edge.domains[0]: 'localhost': is not a valid DNS name: use two or more labels of letters, digits "

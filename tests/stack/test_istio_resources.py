@@ -4,11 +4,13 @@ side knows (the verified-chain header, the health check), and Google's health ch
 from __future__ import annotations
 
 import copy
+import json
 
 from components.core.findings import Finding
-from components.stack import istio_resources
+from components.stack import istio_resources, preflight
 from components.stack.preflight import mesh_findings
 from components.stack.settings import StackSettings
+from tests.conftest import PROJECT_ROOT
 from tests.gke.configs import settings as gke_settings
 from tests.mesh.configs import EDGE_BACKEND_WITH_CALLERS, settings_of
 
@@ -91,4 +93,21 @@ def test_a_generated_resource_the_cluster_would_refuse_is_our_defect_named_by_it
         "gke-mtls:mesh.workloads[0]: internal error: the generated PeerAuthentication shop/web would be refused "
         "by the cluster (mesh/namespace peer authentication cannot have port level mTLS). The settings checks missed "
         "this case: change gke-mtls:mesh.workloads[0] to avoid it, and please report it to gke-mtls. [mesh.internal]",
+    ]
+
+
+def test_two_objects_pulumi_would_name_alike_are_refused_with_both_keys():
+    from tests.mesh.configs import KEY
+
+    raw = {
+        "authorization": [
+            {"name": "c", "namespace": "a-b", "rules": [{}]},
+            {"name": "b-c", "namespace": "a", "rules": [{}]},
+        ]
+    }
+    config = {"gke-mtls:cluster": json.dumps({"context": "ctx"}), KEY: json.dumps(raw)}
+    _, findings = preflight.check_stack(config, PROJECT_ROOT, "dev")
+    assert [str(f) for f in findings if f.code == "mesh.pulumi-name"] == [
+        "gke-mtls:mesh.authorization[1]: the AuthorizationPolicy a/b-c and a-b/c (gke-mtls:mesh.authorization[0]) "
+        "would both be the Pulumi resource 'ap-a-b-c'; rename one. [mesh.pulumi-name]"
     ]
