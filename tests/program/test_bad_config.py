@@ -138,7 +138,7 @@ CASES: list[tuple[str, Edit, str]] = [
         "internationalized name IDNA-encoded (its xn-- form, as `idn2` prints it). [config.domain]",
     ),
     (
-        "long_s_domain",  # 'ſ' matches [a-z] under re.IGNORECASE without re.ASCII
+        "long_s_domain",  # the long s (U+017F) matches [a-z] under re.IGNORECASE without re.ASCII
         edge(domains=["ſhop.example.com"]),
         "gke-mtls:edge.domains[0]: 'ſhop.example.com': is not ASCII: certificates name hosts in ASCII, so write an "
         "internationalized name IDNA-encoded (its xn-- form, as `idn2` prints it). [config.domain]",
