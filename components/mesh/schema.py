@@ -47,6 +47,11 @@ class _Version:
     strict: dict[str, Any]  # unknown fields refused, for jsonschema
 
     @functools.cached_property
+    def rules(self) -> dict[str, Any]:
+        """The schema cut down to the nodes that hold CEL rules or lead to one: most of a spec has none."""
+        return _with_rules(self.schema) or {}
+
+    @functools.cached_property
     def validator(self) -> jsonschema.Draft7Validator:
         return jsonschema.Draft7Validator(self.strict)  # built once: a cluster dump holds many of each kind
 
@@ -110,7 +115,7 @@ class IstioSchemas:
         structural = version.structural_errors(body)
         if structural:  # like the API server, rules run on a structurally valid object only
             return webhook.Verdict(_metadata_errors(document.get("metadata")) + structural)
-        errors = _metadata_errors(document.get("metadata")) + list(_rule_errors(version.schema, body, ""))
+        errors = _metadata_errors(document.get("metadata")) + list(_rule_errors(version.rules, body, ""))
         verdict = webhook.check(document)
         return webhook.Verdict(errors + verdict.errors, verdict.warnings)
 
@@ -199,6 +204,21 @@ def _program(rule: str) -> Any:
     return cel.compile(rule)
 
 
+def _with_rules(schema: Any) -> dict[str, Any] | None:
+    if not isinstance(schema, dict):
+        return None
+    kept: dict[str, Any] = {}
+    if schema.get("x-kubernetes-validations"):
+        kept["x-kubernetes-validations"] = schema["x-kubernetes-validations"]
+    properties = {k: sub for k, v in schema.get("properties", {}).items() if (sub := _with_rules(v))}
+    if properties:
+        kept["properties"] = properties
+    for key in ("items", "additionalProperties"):
+        if sub := _with_rules(schema.get(key)):
+            kept[key] = sub
+    return kept or None
+
+
 def _rule_errors(schema: dict[str, Any], value: Any, path: str) -> Iterator[str]:
     for rule in schema.get("x-kubernetes-validations", ()):
         problem = _evaluate(rule["rule"], value)
@@ -217,8 +237,22 @@ def _rule_errors(schema: dict[str, Any], value: Any, path: str) -> Iterator[str]
             yield from _rule_errors(schema["items"], item, f"{path}[{i}]")
 
 
+@functools.cache
+def _fields_read(rule: str) -> frozenset[str] | None:
+    """The fields of `self` a rule reads, when it reads `self` only as `self.<field>`; None otherwise (`self.all(...)`,
+    `self` alone). Handing the rule just those fields gives the same result, and spares converting a whole spec
+    into CEL values for every rule on it."""
+    uses = re.findall(r"\bself\b(\.[A-Za-z_]\w*(?:\s*\()?)?", rule)
+    if not uses or any(not use or use.endswith("(") for use in uses):
+        return None
+    return frozenset(use.removeprefix(".") for use in uses)
+
+
 def _evaluate(rule: str, value: Any) -> bool | str | None:
     """None when the rule holds, False when it does not, or the evaluation error in the API server's words."""
+    fields = _fields_read(rule) if isinstance(value, dict) else None
+    if fields is not None:
+        value = {k: v for k, v in value.items() if k in fields}
     try:
         result = _program(rule).execute({"self": value})
     except (RuntimeError, ValueError, TypeError) as exc:
