@@ -30,8 +30,11 @@ KEY = config_key("gkeBackend")
 
 KubeconfigPath = Annotated[str, file_path("a kubeconfig path")]
 ContextName = Annotated[str, word("a context name")]
-# No braces: the path is also excluded in the mesh guard's `notPaths`, where istiod reads braces as a path template.
-RequestPath = Annotated[str, Syntax(r"/[^\s{}]*", "a path starts with / and has no spaces or braces")]
+# The path is also excluded in the mesh guard's `notPaths`: there braces are a path template, `*` a wildcard that
+# could exempt every path, and Envoy matches the path without its query.
+RequestPath = Annotated[
+    str, Syntax(r"/[^\s{}*?]*", "a path starts with / and has no spaces, braces, '*' or query ('?')")
+]
 
 
 class ClusterSettings(SettingsModel):

@@ -43,7 +43,12 @@ CONDITION_KEYS = (
     "destination.port",
     "connection.sni",
 )
-CONDITION_KEY_PREFIXES = ("request.headers[", "request.auth.claims[", "experimental.envoy.filters.")
+CONDITION_KEY_PREFIXES = (
+    "request.headers[",
+    "request.auth.claims[",
+    "experimental.envoy.filters.",
+    "request.experimental.inline.headers[",
+)
 # What only a peer certificate carries: the source fields of the concept page's "Dependency on mutual TLS" and of
 # the proto (serviceAccounts, trustDomains), their negative forms, and the condition keys Kiali's mTLS check adds to
 # the concept page's (connection.sni).

@@ -169,6 +169,22 @@ def load_yaml(text: str) -> list[Any]:
         raise TooDeepError("it nests deeper than this reader can follow") from exc
 
 
+def as_json_keys(value: Any) -> Any:
+    """Map keys as the API server stores them: YAML's `on`, `123` or `null` keys become the strings JSON has
+    ("true", "123", "null"), so nothing downstream meets a key that is not a string."""
+    if isinstance(value, dict):
+        return {_json_key(k): as_json_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_json_keys(v) for v in value]
+    return value
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, bool) or key is None:
+        return {True: "true", False: "false", None: "null"}[key]
+    return str(key)
+
+
 def read_documents(paths: Iterable[str], code: str = "analyze.file") -> tuple[list[Document], list[Finding]]:
     """Every YAML document of the files and folders given, with each `List` opened into its items; a file that
     cannot be read is reported under `code`."""
@@ -179,7 +195,10 @@ def read_documents(paths: Iterable[str], code: str = "analyze.file") -> tuple[li
             problems.append(error(code, name, "the folder holds no .yaml or .yml file."))
             continue
         try:
-            loaded = load_yaml(path.read_text(encoding="utf-8"))
+            loaded = [as_json_keys(body) for body in load_yaml(path.read_text(encoding="utf-8"))]
+        except RecursionError:
+            problems.append(error(code, name, "nests too deeply to be read; no Istio object does."))
+            continue
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(error(code, name, f"cannot be read ({exc.__class__.__name__}: {exc})."))
             continue

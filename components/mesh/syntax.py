@@ -58,7 +58,8 @@ def label_findings(labels: Mapping[str, str], key: str) -> list[Finding]:
 def port_problem(port: Any) -> str | None:
     text = str(port)
     # ASCII digits only: str.isdigit() also takes superscript and fullwidth digits, which int() or Istio refuse.
-    if not (text.isascii() and text.isdigit()) or not MIN_PORT <= int(text) <= MAX_PORT:
+    # ASCII digits without a leading zero: "080" would be a second key for port 80.
+    if not (text.isascii() and text.isdigit()) or text != str(int(text)) or not MIN_PORT <= int(text) <= MAX_PORT:
         return f"{quoted(port)} is not a port; use a number from {MIN_PORT} to {MAX_PORT}, written as a string."
     return None
 
@@ -66,6 +67,8 @@ def port_problem(port: Any) -> str | None:
 def _check_values(values: Any, key: str, field: str) -> list[Finding]:
     if not isinstance(values, list):
         return [error("mesh.rule", key, f"{field} must be a list of strings.")]
+    if not values and field not in ("values", "notValues"):
+        return [error("mesh.rule", key, f"an empty {field} list is no {field} to Istio; list values or remove it.")]
     found = []
     for i, value in enumerate(values):
         where = f"{key}[{i}]"
@@ -155,8 +158,8 @@ def _istiod_value_findings(field: str, value: str, where: str) -> list[Finding]:
             error(
                 "mesh.rule",
                 where,
-                f"{quoted(value)}: a trust domain has no '/'; write the domain alone (cluster.local), and match whole "
-                "identities with `principals`.",
+                f"{quoted(value)}: a trust domain has no '/' (it is the first part of a SPIFFE identity); write the "
+                "domain alone (cluster.local), and match whole identities with `principals`.",
             )
         ]
     return []
@@ -165,8 +168,9 @@ def _istiod_value_findings(field: str, value: str, where: str) -> list[Finding]:
 def _source_findings(source: Mapping[str, Any], key: str) -> list[Finding]:
     """Rules on a source as a whole: Istio's CRD and webhook refuse both of these."""
     found = []
-    accounts = [f for f in ("serviceAccounts", "notServiceAccounts") if source.get(f)]
-    others = [f for f in ("principals", "notPrincipals", "namespaces", "notNamespaces") if source.get(f)]
+    # Istio's CEL rule tests presence (has()), so an empty list counts too.
+    accounts = [f for f in ("serviceAccounts", "notServiceAccounts") if f in source]
+    others = [f for f in ("principals", "notPrincipals", "namespaces", "notNamespaces") if f in source]
     if accounts and others:
         found.append(
             error(

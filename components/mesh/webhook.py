@@ -3,8 +3,10 @@ PeerAuthentication and DestinationRule.
 
 Istio keeps these rules in Go (`pkg/config/validation` of istio/istio, release 1.30), not in its CRDs; the
 facts are carried over here, not the code. Messages keep istiod's wording so they can be searched for.
-The input is a document that already passed the CRD's structural schema (types are right); keys that are
-present count as set, like a non-nil field in Go.
+The input is a document that already passed the CRD's structural schema (types are right). istiod decodes it
+with jsonpb, so an object or map that is present counts as set (a non-nil field in Go), while an empty list is
+the same as no list (`set` below). Istio's Go test tables sometimes build a non-nil empty slice, which YAML cannot
+carry; tests/mesh/istio_webhook marks those cases.
 """
 
 from __future__ import annotations
@@ -17,16 +19,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-DRY_RUN = "istio.io/dry-run"
-_DNS1123_LABEL = re.compile(r"[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?\Z")
+from components.core.names import is_host_label, label_key_problem, label_value_problem
+from components.mesh.istio_objects import DRY_RUN
+
 _WILDCARD_LABEL = re.compile(r"(?:\*|(?:\*|\*-)?[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?)\Z")
-_LABEL_NAME = r"(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_TAG_KEY = re.compile(
-    r"((?:[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?)*/)?("
-    + _LABEL_NAME
-    + r")\Z"
-)
-_LABEL_VALUE = re.compile(r"(?:" + _LABEL_NAME + r")?\Z")
 _PATH_LITERAL = re.compile(r"[a-zA-Z0-9\-._~%!$&'()+,;:@=]+\Z")
 _GO_BOOL = {"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"}
 _TOPOLOGY_LABELS = ("topology.kubernetes.io/region", "topology.kubernetes.io/zone", "topology.istio.io/subzone")
@@ -50,7 +46,8 @@ def check(document: Mapping[str, Any]) -> Verdict:
     kind = document.get("kind")
     metadata = document.get("metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
-    name, namespace = str(metadata.get("name", "")), str(metadata.get("namespace", "") or "")
+    # kubectl sends an object without a namespace to the default namespace, and istiod reads it from the request.
+    name, namespace = str(metadata.get("name", "")), str(metadata.get("namespace") or "default")
     spec = document.get("spec") or {}
     annotations = metadata.get("annotations")
     annotations = annotations if isinstance(annotations, dict) else {}
@@ -91,7 +88,13 @@ def _dry_run_problem(kind: Any, spec: Mapping[str, Any], value: Any, name: str, 
 
 
 def is_dns1123_label(value: str) -> bool:
-    return len(value) <= 63 and _DNS1123_LABEL.match(value) is not None
+    """Istio's IsDNS1123Label takes upper case too: Kubernetes' host label rule, any case."""
+    return is_host_label(value)
+
+
+def set_(value: Any) -> bool:
+    """Whether jsonpb leaves the field non-nil: anything present but an empty list."""
+    return value is not None and value != []
 
 
 def _workload_selector(selector: Any) -> Verdict:
@@ -133,8 +136,8 @@ def _target_refs(spec: Mapping[str, Any]) -> list[str]:
         group, kind = ref.get("group", ""), ref.get("kind", "")
         if (group or "core", kind) not in allowed:
             errors.append(
-                "targetRef must be to one of [/v1, Kind=Service networking.istio.io/v1, Kind=ServiceEntry "
-                "gateway.networking.k8s.io/v1, Kind=Gateway gateway.networking.k8s.io/v1, Kind=GatewayClass] "
+                "targetRef must be to one of [core/v1/Service networking.istio.io/v1/ServiceEntry "
+                "gateway.networking.k8s.io/v1/Gateway gateway.networking.k8s.io/v1/GatewayClass] "
                 f"but was {group}/{kind}"
             )
     return errors
@@ -188,7 +191,8 @@ def _percent(value: Any) -> str | None:
 
 
 def _port(number: Any) -> str | None:
-    if isinstance(number, int) and 1 <= number <= 65535:
+    whole = isinstance(number, (int, float)) and not isinstance(number, bool) and float(number).is_integer()
+    if whole and 1 <= number <= 65535:
         return None
     return f"port number {number} must be in the range 1..65535"
 
@@ -424,7 +428,7 @@ def authorization_policy(spec: Mapping[str, Any], name: str, namespace: str) -> 
     errors += selector.errors
     warnings = list(selector.warnings)
     action = spec.get("action", "ALLOW")
-    has_rules = "rules" in spec and spec["rules"] is not None
+    has_rules = set_(spec.get("rules"))
     rules = spec.get("rules") or []
     provider = spec.get("provider")
     if action == "CUSTOM":
@@ -466,9 +470,9 @@ def authorization_policy(spec: Mapping[str, Any], name: str, namespace: str) -> 
 
 
 def _rule(rule: Mapping[str, Any], i: int) -> tuple[list[str], bool]:
+    # istiod's "`from` must not be empty" needs a non-nil empty slice, which only Go code builds: `from: []` in
+    # YAML decodes to no `from` at all.
     errors: list[str] = []
-    if "from" in rule and rule["from"] is not None and len(rule["from"]) == 0:
-        errors.append(f"`from` must not be empty, found at rule {i}")
     tcp_in_from = tcp_in_to = from_exists = to_exists = False
     for entry in rule.get("from") or []:
         if entry is None:
@@ -508,10 +512,8 @@ def _rule(rule: Mapping[str, Any], i: int) -> tuple[list[str], bool]:
             problem = service_account_problem(label, values) if "ServiceAccounts" in label else _empty(label, values)
             if problem:
                 errors.append(problem)
-        if any(source.get(f) is not None for f in _TCP_SOURCE_FIELDS):
+        if any(set_(source.get(f)) for f in _TCP_SOURCE_FIELDS):
             tcp_in_from = True
-    if "to" in rule and rule["to"] is not None and len(rule["to"]) == 0:
-        errors.append(f"`to` must not be empty, found at rule {i}")
     for entry in rule.get("to") or []:
         if entry is None:
             errors.append(f"`to` must not be nil, found at rule {i}")
@@ -533,7 +535,7 @@ def _rule(rule: Mapping[str, Any], i: int) -> tuple[list[str], bool]:
             problem = path_template_problem(f[0].upper() + f[1:], operation.get(f) or [])
             if problem:
                 errors.append(problem)
-        if operation.get("ports") is not None or operation.get("notPorts") is not None:
+        if set_(operation.get("ports")) or set_(operation.get("notPorts")):
             tcp_in_to = True
     for condition in rule.get("when") or []:
         key = condition.get("key", "")
@@ -601,17 +603,12 @@ def destination_rule(spec: Mapping[str, Any], name: str, namespace: str) -> Verd
 
 
 def label_problems(labels: Mapping[str, Any]) -> list[str]:
-    """labels.Instance.Validate: Kubernetes label keys (prefix ≤ 253, name ≤ 63) and values."""
+    """labels.Instance.Validate: Kubernetes label keys and values, in istiod's words."""
     problems = []
     for key, value in labels.items():
-        match = _TAG_KEY.match(key)
-        if match is None:
+        if label_key_problem(key):
             problems.append(f'invalid tag key: "{key}"')
-        elif match.group(1) and len(match.group(1)) - 1 > 253:
-            problems.append(f'invalid tag key: "{key}" (DNS prefix is too long)')
-        elif len(match.group(2)) > 63:
-            problems.append(f'invalid tag key: "{key}" (name is too long)')
-        if not _LABEL_VALUE.match(str(value)):
+        if label_value_problem(str(value)):
             problems.append(f'invalid tag value: "{value}"')
     return problems
 
@@ -661,7 +658,7 @@ def _traffic_policy(namespace: str, policy: Any) -> Verdict:
         "tunnel",
         "proxyProtocol",
     )
-    if not any(policy.get(f) is not None for f in fields):
+    if not any(set_(policy.get(f)) for f in fields):
         verdict.errors.append("traffic policy must have at least one field")
         return verdict
     if policy.get("tunnel") is not None and policy.get("proxyProtocol") is not None:
@@ -922,11 +919,11 @@ def client_tls_problems(namespace: str, tls: Any) -> list[str]:
                 f'invalid configmap:// credentialName: namespace must match the configuration namespace "{namespace}"'
             )
     if tls.get("insecureSkipVerify"):
-        if mode == "SIMPLE" and (tls.get("caCertificates") or credential or "subjectAltNames" in tls):
+        if mode == "SIMPLE" and (tls.get("caCertificates") or credential or set_(tls.get("subjectAltNames"))):
             errors.append(
                 "cannot specify CaCertificates or CredentialName or SubjectAltNames when InsecureSkipVerify is set true"
             )
-        if mode == "MUTUAL" and (tls.get("caCertificates") or "subjectAltNames" in tls):
+        if mode == "MUTUAL" and (tls.get("caCertificates") or set_(tls.get("subjectAltNames"))):
             errors.append("cannot specify CaCertificates or SubjectAltNames when InsecureSkipVerify is set true")
     if mode in ("SIMPLE", "MUTUAL") and credential:
         if any(tls.get(k) for k in ("clientCertificate", "caCertificates", "privateKey", "caCrl")):

@@ -137,8 +137,9 @@ CASES = {
         [
             f"error: {POLICY}.rules[0].from[0].source.serviceAccounts[0]: expected format 'serviceAccount' or "
             f"'namespace/serviceAccount', found \"a/b/c\" in serviceAccounts: {ACCOUNT_FIX} [mesh.rule]",
-            f"error: {POLICY}.rules[0].from[0].source.trustDomains[0]: 'cluster.local/ns': a trust domain has no '/'; "
-            "write the domain alone (cluster.local), and match whole identities with `principals`. [mesh.rule]",
+            f"error: {POLICY}.rules[0].from[0].source.trustDomains[0]: 'cluster.local/ns': a trust domain has no '/' "
+            "(it is the first part of a SPIFFE identity); write the domain alone (cluster.local), and match whole "
+            "identities with `principals`. [mesh.rule]",
         ],
     ),
     "service_accounts_beyond_16_and_with_principals": (
@@ -197,12 +198,14 @@ def test_check_refuses_what_istiod_would_refuse_with_its_key(tmp_path, capsys, e
 
 
 def test_check_refuses_a_health_check_path_with_braces_that_the_mesh_guard_would_carry(tmp_path, capsys):
+    """`*` would exempt every path from the guard, and a query would never match: Envoy matches the path alone."""
+
     def edit(config: dict[str, Any]) -> None:
         config["gke-mtls:gkeBackend"]["healthCheck"]["requestPath"] = "/health/{id}"
 
     assert check(tmp_path, capsys, "app-dev", edit) == [
         "error: gke-mtls:gkeBackend.healthCheck.requestPath: '/health/{id}' is not valid: a path starts with / and "
-        "has no spaces or braces. [config.syntax]",
+        "has no spaces, braces, '*' or query ('?'). [config.syntax]",
         "x: 1 error(s), 0 warning(s)",
     ]
 
@@ -214,3 +217,23 @@ def test_render_reports_a_superscript_port_instead_of_crashing(tmp_path, capsys)
     (tmp_path / "Pulumi.x.yaml").write_text(yaml.safe_dump(config))
     assert main(["--project-root", str(tmp_path), "render", "--stack", "x"]) == 1
     assert "gke-mtls:mesh.workloads[2].ports.²: '²' is not a port" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            policy(rules=[{"from": [{"source": {"principals": []}}]}]),
+            f"error: {POLICY}.rules[0].from[0].source.principals: an empty principals list is no principals to Istio; "
+            "list values or remove it. [mesh.rule]",
+        ),
+        (
+            workload(mode="PERMISSIVE", ports={"080": "DISABLE"}),
+            "error: gke-mtls:mesh.workloads[2].ports.080: '080' is not a port; use a number from 1 to 65535, written "
+            "as a string. [mesh.port]",
+        ),
+    ],
+    ids=["empty-list", "leading-zero-port"],
+)
+def test_check_refuses_what_the_review_found_istiod_would_refuse(tmp_path, capsys, edit, expected):
+    assert check(tmp_path, capsys, "dev", edit)[0] == expected

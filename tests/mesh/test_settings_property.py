@@ -10,12 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.core.findings import errors
-from components.mesh import schema as istio_schema
-from components.stack import istio_resources, preflight
+from components.stack import preflight
 from tests.conftest import PROJECT_ROOT, committed_config
 
 CLUSTER = json.dumps(committed_config("dev")["gke-mtls:cluster"])
-SCHEMAS = istio_schema.IstioSchemas.load()
 
 
 def mostly(good: list[Any], bad: list[Any]) -> st.SearchStrategy[Any]:
@@ -131,8 +129,5 @@ def test_any_mesh_config_is_refused_with_its_key_or_yields_resources_the_cluster
     stack, findings = preflight.check_stack(config, PROJECT_ROOT, "dev")
     assert all(f.key.startswith("gke-mtls:") for f in findings), [str(f) for f in findings]
     assert not [f for f in findings if f.code == "mesh.internal"], [str(f) for f in findings]
-    if stack is None:
-        assert errors(findings)
-        return
-    for manifest in istio_resources.for_stack(stack):
-        assert SCHEMAS.admit(manifest.document).errors == [], manifest.document
+    # An accepted stack had every generated resource admitted by the preflight itself (a refusal is mesh.internal).
+    assert stack is not None or errors(findings)
