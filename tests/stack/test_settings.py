@@ -118,3 +118,25 @@ def test_integer_out_of_range_names_the_range():
     assert [str(f) for f in findings] == [
         "gke-mtls:edge.expiryWarningDays: 5000 is out of range; use an integer from 0 to 3650. [config.range]"
     ]
+
+
+@pytest.mark.parametrize("depth", [40, 100_000])
+def test_a_value_nested_deeper_than_any_setting_is_refused_by_key(depth):
+    config = {"gke-mtls:mesh": "[" * depth + "1" + "]" * depth}
+    _, findings = parse(config, PROJECT_ROOT)
+    assert [str(f) for f in findings][:1] == [
+        "gke-mtls:mesh: is nested more than 32 levels deep; no setting is. Check the YAML's indentation and "
+        "brackets. [config.nesting]"
+    ]
+
+
+def test_a_service_name_must_be_a_dns_1035_label():
+    config = {
+        "gke-mtls:cluster": json.dumps({"context": "ctx"}),
+        "gke-mtls:gkeBackend": json.dumps({"namespace": "default", "service": "1web", "port": 80}),
+    }
+    _, findings = parse(config, PROJECT_ROOT)
+    assert [str(f) for f in findings] == [
+        "gke-mtls:gkeBackend.service: '1web' is not valid: a Service name is a DNS-1035 label: up to 63 lowercase "
+        "letters, digits or hyphens, starting with a letter and ending with a letter or digit. [config.syntax]"
+    ]
