@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -85,11 +85,6 @@ def _dry_run_problem(kind: Any, spec: Mapping[str, Any], value: Any, name: str, 
 
 
 # --- shared pieces -------------------------------------------------------------------------------------------
-
-
-def is_dns1123_label(value: str) -> bool:
-    """Istio's IsDNS1123Label takes upper case too: Kubernetes' host label rule, any case."""
-    return is_host_label(value)
 
 
 def set_(value: Any) -> bool:
@@ -217,7 +212,7 @@ def _dns1123_labels(domain: str) -> str | None:
     for i, label in enumerate(parts):
         if i == len(parts) - 1 and label == "":
             return None
-        if not is_dns1123_label(label):
+        if not is_host_label(label):
             return f'domain name "{domain}" invalid (label "{label}" invalid)'
     return None
 
@@ -443,8 +438,7 @@ def authorization_policy(spec: Mapping[str, Any], name: str, namespace: str) -> 
             for source in (entry.get("source") for entry in (rule or {}).get("from") or [] if entry):
                 for field_name in CUSTOM_UNSUPPORTED_SOURCES if source else ():
                     if source.get(field_name):
-                        shown = field_name[0].upper() + field_name[1:]
-                        errors.append(f"From.{shown} is currently not supported with CUSTOM action")
+                        errors.append(f"From.{_go_name(field_name)} is currently not supported with CUSTOM action")
             for condition in (rule or {}).get("when") or []:
                 if condition is None:
                     errors.append("when field cannot be nil")
@@ -469,19 +463,47 @@ def authorization_policy(spec: Mapping[str, Any], name: str, namespace: str) -> 
     return Verdict([prefix + e for e in errors], warnings)
 
 
+# The order istiod checks source values in, so that the first message is the same.
+_SOURCE_VALUE_ORDER = (
+    "principals",
+    "requestPrincipals",
+    "namespaces",
+    "serviceAccounts",
+    "ipBlocks",
+    "remoteIpBlocks",
+    "notPrincipals",
+    "notRequestPrincipals",
+    "notNamespaces",
+    "notServiceAccounts",
+    "notIpBlocks",
+    "notRemoteIpBlocks",
+    "trustDomains",
+    "notTrustDomains",
+)
+
+
+def _go_name(field: str) -> str:
+    """The Go struct field istiod names in its messages: `notPaths` is NotPaths."""
+    return field[0].upper() + field[1:]
+
+
+def _parts(rule: Mapping[str, Any], part: str, inner: str, i: int, errors: list[str]) -> Iterator[Mapping[str, Any]]:
+    """The `source`s of a rule's `from` (or `operation`s of its `to`), with istiod's error for each missing one."""
+    for entry in rule.get(part) or []:
+        if entry is None:
+            errors.append(f"`{part}` must not be nil, found at rule {i}")
+        elif entry.get(inner) is None:
+            errors.append(f"`{part}.{inner}` must not be nil, found at rule {i}")
+        else:
+            yield entry[inner]
+
+
 def _rule(rule: Mapping[str, Any], i: int) -> tuple[list[str], bool]:
     # istiod's "`from` must not be empty" needs a non-nil empty slice, which only Go code builds: `from: []` in
     # YAML decodes to no `from` at all.
     errors: list[str] = []
     tcp_in_from = tcp_in_to = from_exists = to_exists = False
-    for entry in rule.get("from") or []:
-        if entry is None:
-            errors.append(f"`from` must not be nil, found at rule {i}")
-            continue
-        source = entry.get("source")
-        if source is None:
-            errors.append(f"`from.source` must not be nil, found at rule {i}")
-            continue
+    for source in _parts(rule, "from", "source", i, errors):
         from_exists = True
         identities = sum(
             len(source.get(f) or []) for f in ("principals", "notPrincipals", "namespaces", "notNamespaces")
@@ -492,47 +514,25 @@ def _rule(rule: Mapping[str, Any], i: int) -> tuple[list[str], bool]:
             errors.append(f"`from.source` must not be empty, found at rule {i}")
         for f in ("ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"):
             errors += ip_problems(source.get(f) or [])
-        for f, label in (
-            ("principals", "Principals"),
-            ("requestPrincipals", "RequestPrincipals"),
-            ("namespaces", "Namespaces"),
-            ("serviceAccounts", "ServiceAccounts"),
-            ("ipBlocks", "IpBlocks"),
-            ("remoteIpBlocks", "RemoteIpBlocks"),
-            ("notPrincipals", "NotPrincipals"),
-            ("notRequestPrincipals", "NotRequestPrincipals"),
-            ("notNamespaces", "NotNamespaces"),
-            ("notServiceAccounts", "NotServiceAccounts"),
-            ("notIpBlocks", "NotIpBlocks"),
-            ("notRemoteIpBlocks", "NotRemoteIpBlocks"),
-            ("trustDomains", "TrustDomains"),
-            ("notTrustDomains", "NotTrustDomains"),
-        ):
+        for f in _SOURCE_VALUE_ORDER:
             values = source.get(f) or []
-            problem = service_account_problem(label, values) if "ServiceAccounts" in label else _empty(label, values)
-            if problem:
+            check = service_account_problem if f.endswith(("serviceAccounts", "ServiceAccounts")) else _empty
+            if problem := check(_go_name(f), values):
                 errors.append(problem)
         if any(set_(source.get(f)) for f in _TCP_SOURCE_FIELDS):
             tcp_in_from = True
-    for entry in rule.get("to") or []:
-        if entry is None:
-            errors.append(f"`to` must not be nil, found at rule {i}")
-            continue
-        operation = entry.get("operation")
-        if operation is None:
-            errors.append(f"`to.operation` must not be nil, found at rule {i}")
-            continue
+    for operation in _parts(rule, "to", "operation", i, errors):
         to_exists = True
         if not any(operation.get(f) for f in _OPERATION_FIELDS):
             errors.append(f"`to.operation` must not be empty, found at rule {i}")
         errors += port_problems(operation.get("ports") or [])
         errors += port_problems(operation.get("notPorts") or [])
         for f in _OPERATION_FIELDS:
-            problem = _empty(f[0].upper() + f[1:], operation.get(f) or [])
+            problem = _empty(_go_name(f), operation.get(f) or [])
             if problem:
                 errors.append(problem)
         for f in ("paths", "notPaths"):
-            problem = path_template_problem(f[0].upper() + f[1:], operation.get(f) or [])
+            problem = path_template_problem(_go_name(f), operation.get(f) or [])
             if problem:
                 errors.append(problem)
         if set_(operation.get("ports")) or set_(operation.get("notPorts")):
@@ -593,7 +593,7 @@ def destination_rule(spec: Mapping[str, Any], name: str, namespace: str) -> Verd
         seen.add(subset_name)
         if not subset_name:
             verdict.errors.append("subset name cannot be empty")
-        elif not is_dns1123_label(subset_name):
+        elif not is_host_label(subset_name):
             verdict.errors.append(f"subset name is invalid: {subset_name}")
         verdict.errors += label_problems(subset.get("labels") or {})
         verdict.extend(_traffic_policy(namespace, subset.get("trafficPolicy")))
@@ -630,7 +630,7 @@ def _export_to(namespace: str, export_to: list[str], with_selector: bool) -> lis
             seen.add(key)
         elif key == "~":
             errors.append("exportTo ~ (none) is not allowed for Istio configuration objects")
-        elif not is_dns1123_label(key):
+        elif not is_host_label(key):
             errors.append("only .,*,~, or a valid DNS 1123 label is allowed as exportTo entry")
         else:
             seen.add(key)
