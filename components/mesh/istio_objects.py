@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from components.core.files import UnreadableFileError, read_regular
 from components.core.findings import Finding, error
 from components.core.manifest import Manifest
 
@@ -185,6 +186,10 @@ def _json_key(key: Any) -> str:
     return str(key)
 
 
+# A `kubectl get -A -o yaml` of every Istio policy of a large mesh is a few MiB; a device or a runaway file is not.
+CLUSTER_FILE_LIMIT = 256 * 1024 * 1024
+
+
 def read_documents(paths: Iterable[str], code: str = "analyze.file") -> tuple[list[Document], list[Finding]]:
     """Every YAML document of the files and folders given, with each `List` opened into its items; a file that
     cannot be read is reported under `code`."""
@@ -195,7 +200,11 @@ def read_documents(paths: Iterable[str], code: str = "analyze.file") -> tuple[li
             problems.append(error(code, name, "the folder holds no .yaml or .yml file."))
             continue
         try:
-            loaded = [as_json_keys(body) for body in load_yaml(path.read_text(encoding="utf-8"))]
+            text = read_regular(path, CLUSTER_FILE_LIMIT, "a YAML file").decode("utf-8")
+            loaded = [as_json_keys(body) for body in load_yaml(text)]
+        except UnreadableFileError as problem:
+            problems.append(error(code, name, str(problem)))
+            continue
         except RecursionError:
             problems.append(error(code, name, "nests too deeply to be read; no Istio object does."))
             continue

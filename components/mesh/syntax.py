@@ -136,10 +136,11 @@ def _istiod_value_findings(field: str, value: str, where: str) -> list[Finding]:
     if field in IP_FIELDS:
         return [
             error("mesh.rule", where, f"{p}: write an IP address (10.1.2.3) or a CIDR range (10.0.0.0/16).")
-            for p in webhook.ip_problems([value])
+            for p in map(webhook.excerpted, webhook.ip_problems([value]))
         ]
     if field in ("paths", "notPaths"):
         problem = webhook.path_template_problem(field, [value])
+        problem = problem and webhook.excerpted(problem)
         if problem:
             return [
                 error(
@@ -151,6 +152,7 @@ def _istiod_value_findings(field: str, value: str, where: str) -> list[Finding]:
             ]
     if field in ("serviceAccounts", "notServiceAccounts"):
         problem = webhook.service_account_problem(field, [value])
+        problem = problem and webhook.excerpted(problem)
         if problem:
             return [error("mesh.rule", where, f"{problem}: write <service-account> or <namespace>/<service-account>.")]
     if field in ("trustDomains", "notTrustDomains") and "/" in value:
@@ -276,15 +278,16 @@ def _condition_value_findings(name: str, values: list[str], key: str) -> list[Fi
     if name in ("source.ip", "remote.ip", "destination.ip"):
         return [
             error("mesh.rule", key, f"{p}: {name} takes IP addresses or CIDR ranges (10.0.0.0/16).")
-            for p in webhook.ip_problems(values)
+            for p in map(webhook.excerpted, webhook.ip_problems(values))
         ]
     if name == "destination.port":
         return [
             error("mesh.port", key, f"{p}: destination.port takes port numbers (0 to 65535), as strings.")
-            for p in webhook.port_problems(values)
+            for p in map(webhook.excerpted, webhook.port_problems(values))
         ]
     if name == "source.serviceAccount":
         problem = webhook.service_account_problem(name, values)
+        problem = problem and webhook.excerpted(problem)
         return (
             [error("mesh.rule", key, f"{problem}: write <service-account> or <namespace>/<service-account>.")]
             if problem

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from components.core.findings import EXCERPT
 from components.core.names import is_host_label, label_key_problem, label_value_problem
 from components.mesh.istio_objects import DRY_RUN
 
@@ -55,7 +56,7 @@ def check(document: Mapping[str, Any]) -> Verdict:
     if DRY_RUN in annotations:
         problem = _dry_run_problem(kind, spec, annotations[DRY_RUN], name, namespace)
         if problem:
-            verdict.errors.append(problem)
+            verdict.errors.append(excerpted(problem))
             return verdict  # istiod stops at the annotation
     rules: dict[str, Callable[[Mapping[str, Any], str, str], Verdict]] = {
         "AuthorizationPolicy": authorization_policy,
@@ -64,7 +65,16 @@ def check(document: Mapping[str, Any]) -> Verdict:
     }
     if kind in rules:
         verdict.extend(rules[kind](spec, name, namespace))
-    return verdict
+    return Verdict([excerpted(e) for e in verdict.errors], [excerpted(w) for w in verdict.warnings])
+
+
+_LONG_WORD = re.compile(rf"\S{{{EXCERPT + 40},}}")
+
+
+def excerpted(message: str) -> str:
+    """istiod's wording quotes the bad value whole; a value of a million characters is cut to an excerpt here, once
+    for every message, and the rest of the sentence stays searchable."""
+    return _LONG_WORD.sub(lambda m: f"{m[0][:EXCERPT]}… ({len(m[0])} characters)", message)
 
 
 def _dry_run_problem(kind: Any, spec: Mapping[str, Any], value: Any, name: str, namespace: str) -> str | None:

@@ -237,3 +237,11 @@ def test_render_reports_a_superscript_port_instead_of_crashing(tmp_path, capsys)
 )
 def test_check_refuses_what_the_review_found_istiod_would_refuse(tmp_path, capsys, edit, expected):
     assert check(tmp_path, capsys, "dev", edit)[0] == expected
+
+
+def test_a_huge_bad_ip_block_is_quoted_as_an_excerpt(tmp_path, capsys):
+    edit = policy(rules=[{"from": [{"source": {"ipBlocks": ["9" * 100_000]}}]}])
+    assert check(tmp_path, capsys, "dev", edit)[0] == (
+        f"error: {POLICY}.rules[0].from[0].source.ipBlocks[0]: bad IP address ({'9' * 59}… (100002 characters): "
+        f"{IP_FIX} [mesh.rule]"
+    )

@@ -105,3 +105,8 @@ def test_validate_opens_a_kubectl_list_and_prints_istiods_warnings(tmp_path, cap
         f"{dump}[0].items[1] AuthorizationPolicy bad: invalid policy bad.shop: bad CIDR range (10.0.0.0/33): "
         'netip.ParsePrefix("10.0.0.0/33"): prefix length out of range',
     ]
+
+
+def test_validate_refuses_a_device_instead_of_reading_it_forever(capsys):
+    assert main(["validate", "/dev/zero"]) == 2
+    assert capsys.readouterr().out == "/dev/zero: is not a regular file (a device, pipe or socket); name a YAML file.\n"

@@ -181,3 +181,10 @@ def test_validate_reads_yaml_keys_that_are_not_strings_as_the_api_server_does(tm
     assert problems == []
     assert document.body["spec"]["selector"]["matchLabels"] == {"true": "x", "123": "y"}
     assert schemas.admit(document.body).errors == []
+
+
+def test_a_huge_bad_value_is_quoted_as_an_excerpt_in_istiods_words():
+    spec = {"rules": [{"from": [{"source": {"ipBlocks": ["x" * 200_000]}}]}]}
+    assert webhook.check(policy(spec)).errors == [
+        f"invalid policy p.shop: bad IP address ({'x' * 59}… (200002 characters)"
+    ]
