@@ -1,7 +1,7 @@
 """`python -m mtls`: offline tools for a gke-mtls project; no cloud credentials needed.
 
-Only `plan` loads Pulumi, and only `validate`, `analyze` and `import` load Istio's schemas: the other commands
-start in a fraction of a second.
+Only `plan` loads Pulumi. Istio's schemas load where Istio objects are checked: `validate`, `analyze`,
+`import`, and the stack commands of a stack with a mesh (its generated objects get the cluster's verdict).
 """
 
 from __future__ import annotations
