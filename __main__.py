@@ -9,8 +9,18 @@ from pathlib import Path
 
 import pulumi
 
-from components.edge.component import Edge, EdgeArgs, EdgeMonitoring, EdgeMonitoringArgs, find_backend_service
-from components.gke.component import GkeBackend, GkeBackendArgs, cluster_provider
+from components.edge.component import (
+    MANAGED_SCHEME,
+    Edge,
+    EdgeArgs,
+    EdgeMonitoring,
+    EdgeMonitoringArgs,
+    NegBackend,
+    NegBackendArgs,
+    find_backend_service,
+    find_standalone_neg,
+)
+from components.gke.component import GkeBackend, GkeBackendArgs, StandaloneNeg, check_service_port, cluster_provider
 from components.mesh import migration
 from components.mesh.component import Mesh, MeshArgs, MeshMonitoring, MeshMonitoringArgs
 from components.stack import engine as stack
@@ -23,8 +33,24 @@ async def main() -> dict:
     settings = stack.load_settings(PROJECT_ROOT)  # every finding at once; errors stop here
     outputs: dict = {}
     if settings.edge is not None and settings.trust is not None and settings.backend is not None:
-        backend = await find_backend_service(settings.backend)
-        edge = Edge("edge", EdgeArgs(settings.edge, settings.trust, backend))
+        if settings.backend.source == "standaloneNeg":  # our own EXTERNAL_MANAGED backend service on the NEG
+            found = await find_standalone_neg(settings.backend)
+            neg_backend = NegBackend("edge-backend", NegBackendArgs(settings.backend, found))
+            exported = found.neg.backend
+            edge_args = EdgeArgs(
+                settings.edge,
+                settings.trust,
+                neg_backend.self_link,
+                MANAGED_SCHEME,
+                verdict_headers=exported.headers,
+                allowed_clients=exported.allowed_clients,
+            )
+            outputs["backendServiceSelfLink"] = neg_backend.self_link
+        else:  # the classic backend service GKE's Ingress controller made
+            backend = await find_backend_service(settings.backend)
+            edge_args = EdgeArgs(settings.edge, settings.trust, backend.self_link, backend.load_balancing_scheme)
+            outputs["backendServiceSelfLink"] = backend.self_link
+        edge = Edge("edge", edge_args)
         monitoring = EdgeMonitoring(
             "edge-monitoring",
             EdgeMonitoringArgs(
@@ -34,7 +60,6 @@ async def main() -> dict:
         outputs |= {
             "ipAddress": edge.ip_address,
             "httpsUrls": edge.https_urls,
-            "backendServiceSelfLink": backend.self_link,
             "trustConfigId": edge.trust_config_id,
             "serverTlsPolicyId": edge.server_tls_policy_id,
             "httpsForwardingRuleName": edge.https_forwarding_rule_name,
@@ -42,7 +67,12 @@ async def main() -> dict:
         }
     if settings.cluster is not None:
         in_cluster = pulumi.ResourceOptions(providers=[cluster_provider(settings.cluster)])
-        if settings.gke_backend is not None:
+        if settings.gke_backend is not None and settings.gke_backend.standalone_neg is not None:
+            await check_service_port(settings.gke_backend, in_cluster, stack.resolved)
+            neg = StandaloneNeg("gke-backend", GkeBackendArgs(settings.gke_backend), in_cluster)
+            # what an edge stack with backend.source standaloneNeg reads
+            outputs |= {"negName": neg.neg_name, "negZones": neg.neg_zones, "negBackend": neg.neg_backend}
+        elif settings.gke_backend is not None:
             anchor = GkeBackend("gke-backend", GkeBackendArgs(settings.gke_backend), in_cluster)
             outputs["backendServiceName"] = anchor.backend_service_name  # what an edge stack's backend.stack reads
         if settings.mesh is not None:

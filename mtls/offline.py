@@ -18,6 +18,7 @@ PROJECT = "gke-mtls"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BACKEND_SERVICE_INVOKE = "gcp:compute/getBackendService:getBackendService"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+NEG_INVOKE = "gcp:compute/getNetworkEndpointGroup:getNetworkEndpointGroup"
 
 # Collection paths of compute resources, for placeholder ids and self links.
 COMPUTE_COLLECTIONS = {
@@ -28,10 +29,14 @@ COMPUTE_COLLECTIONS = {
     "gcp:compute/targetHttpsProxy:TargetHttpsProxy": "global/targetHttpsProxies",
     "gcp:compute/targetHttpProxy:TargetHttpProxy": "global/targetHttpProxies",
     "gcp:compute/globalForwardingRule:GlobalForwardingRule": "global/forwardingRules",
+    "gcp:compute/backendService:BackendService": "global/backendServices",
+    "gcp:compute/healthCheck:HealthCheck": "global/healthChecks",
+    "gcp:compute/firewall:Firewall": "global/firewalls",
 }
 LOCATED_COLLECTIONS = {
     "gcp:certificatemanager/trustConfig:TrustConfig": "trustConfigs",
     "gcp:networksecurity/serverTlsPolicy:ServerTlsPolicy": "serverTlsPolicies",
+    "gcp:networksecurity/authzPolicy:AuthzPolicy": "authzPolicies",
 }
 
 
@@ -48,6 +53,13 @@ class Placeholders:
     backend_lookup_error: str | None = None
     # What the NEG controller writes on the Service once it has run; None: not yet (a first `pulumi up`).
     neg_status: str | None = None
+    # The zones of the standalone NEG an edge stack reads, and its network.
+    neg_zones: tuple[str, ...] = ("europe-west1-b", "europe-west1-c")
+    neg_network: str | None = None  # None: the edge's backend.network
+    neg_name: str = "placeholder-neg"  # when the referenced stack's file is not in this project
+    # The live Service a platform stack's standalone NEG annotates, as read: Service port -> target port. None: the
+    # stack's own port and targetPort.
+    service_ports: Mapping[int, int | str] | None = None
 
 
 class PlaceholderCloud:
@@ -70,6 +82,9 @@ class PlaceholderCloud:
             if typ == "gcp:compute/globalAddress:GlobalAddress":
                 state["address"] = p.ip_address
             return resource_id, state
+        if typ == "kubernetes:core/v1:Service" and "spec" not in state:  # a read of the live Service
+            ports = [{"port": port, "targetPort": target} for port, target in (p.service_ports or {}).items()]
+            state["spec"] = {"ports": ports}
         if typ in ("kubernetes:core/v1:Service", "kubernetes:core/v1:ServicePatch") and p.neg_status:
             metadata = dict(state.get("metadata") or {})
             metadata["annotations"] = {
@@ -93,6 +108,17 @@ class PlaceholderCloud:
                 "selfLink": f"https://www.googleapis.com/compute/v1/projects/{p.project}/global/backendServices/{name}",
                 "loadBalancingScheme": p.backend_scheme,
             }
+        if token == NEG_INVOKE:
+            zone, name = args["zone"], args["name"]
+            network = p.neg_network or "placeholder-network"
+            return {
+                "name": name,
+                "zone": zone,
+                "networkEndpointType": "GCE_VM_IP_PORT",
+                "network": f"https://www.googleapis.com/compute/v1/projects/{p.project}/global/networks/{network}",
+                "selfLink": f"https://www.googleapis.com/compute/v1/projects/{p.project}/zones/{zone}/"
+                f"networkEndpointGroups/{name}",
+            }
         return {}
 
 
@@ -107,15 +133,53 @@ def run_program(
     `pulumi preview` when `preview`, else as `pulumi up`)."""
     from components.stack.engine import run_under_mocks  # Pulumi loads here, not for the CLI's other commands
 
-    if placeholders.stack_outputs is None:
-        placeholders = replace(placeholders, stack_outputs={_backend_output_name(config): placeholders.backend_name})
+    placeholders = _for_stack(config, placeholders, project_root)
     return run_under_mocks(project_root, PROJECT, stack, config, PlaceholderCloud(placeholders), preview)
 
 
-def _backend_output_name(config: Mapping[str, str]) -> str:
+def _for_stack(config: Mapping[str, str], placeholders: Placeholders, project_root: Path) -> Placeholders:
+    """The placeholders the stack's own settings complete: what its referenced stack exports, its live Service."""
     from components.edge.settings import BackendSettings
     from components.stack.settings import namespace_values
 
-    default = BackendSettings.model_fields["output"].default
-    backend = namespace_values(config)[0].get("backend")
-    return backend.get("output", default) if isinstance(backend, dict) else default
+    values = namespace_values(config)[0]
+    backend, gke = values.get("backend"), values.get("gkeBackend")
+    if placeholders.service_ports is None and isinstance(gke, dict) and type(gke.get("port")) is int:
+        service_ports: Any = {gke["port"]: gke.get("targetPort", gke["port"])}  # settings refuse other values
+        placeholders = replace(placeholders, service_ports=service_ports)
+    backend = backend if isinstance(backend, dict) else {}
+    network = backend.get("network")
+    if placeholders.neg_network is None and isinstance(network, str):  # the NEG is where the edge expects it
+        placeholders = replace(placeholders, neg_network=network)
+    if placeholders.stack_outputs is not None:
+        return placeholders
+    if backend.get("source") == "standaloneNeg":
+        outputs = _neg_outputs(str(backend.get("stack")), placeholders, project_root)
+        return replace(placeholders, stack_outputs=outputs)
+    output = backend.get("output", BackendSettings.model_fields["output"].default)
+    return replace(placeholders, stack_outputs={output: placeholders.backend_name})
+
+
+def _neg_outputs(reference: str, placeholders: Placeholders, project_root: Path) -> dict[str, Any]:
+    """What a platform stack of this project would export for its standalone NEG, from its stack file; zones are
+    placeholders. A stack of another project, or one whose settings do not parse, gets placeholders throughout."""
+    from components.core.edge_backend import NegBackend
+    from components.gke import objects
+    from components.gke.headers import DEFAULT_HEADERS
+    from components.stack.settings import parse_stack
+    from mtls import stack_files
+
+    parts = reference.split("/")
+    stack = parts[-1]
+    settings = None
+    if (len(parts) < 3 or parts[-2] == PROJECT) and stack in stack_files.stack_names(project_root):
+        settings, _ = parse_stack(stack_files.read_stack_config(project_root, stack), project_root)
+    gke = settings.gke_backend if settings is not None else None
+    if gke is not None and gke.standalone_neg is not None:
+        return {
+            "negName": gke.standalone_neg,
+            "negZones": list(placeholders.neg_zones),
+            "negBackend": objects.neg_backend(gke),
+        }
+    backend = NegBackend(port=8080, headers=DEFAULT_HEADERS).model_dump(mode="json", by_alias=True, exclude_none=True)
+    return {"negName": placeholders.neg_name, "negZones": list(placeholders.neg_zones), "negBackend": backend}

@@ -64,6 +64,7 @@ GCE_NAME = Syntax(
     "a GCE resource name starts with a lowercase letter, then up to 62 lowercase letters, digits or hyphens, and "
     "does not end with a hyphen",
 )
+ZONE_NAME = Syntax(r"[a-z]+(-[a-z]+)*[0-9]+-[a-z]", "a zone is a Compute Engine zone name such as europe-west1-b")
 STACK_REFERENCE = Syntax(
     r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}",
     "a stack reference is <organization>/<project>/<stack> (or <stack> for the current project)",
@@ -78,6 +79,7 @@ NotificationChannel = Annotated[str, NOTIFICATION_CHANNEL]
 ResourceName = Annotated[str, RESOURCE_NAME]
 ServiceName = Annotated[str, SERVICE_NAME]
 GceName = Annotated[str, GCE_NAME]
+ZoneName = Annotated[str, ZONE_NAME]
 StackReference = Annotated[str, STACK_REFERENCE]
 
 

@@ -6,17 +6,22 @@ trust config -> server TLS policy -> target HTTPS proxy <- URL map -> GKE backen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import pulumi
 import pulumi_gcp as gcp
 
+from components.core.edge_backend import AllowedClient
+from components.core.load_balancer import FRONT_END_RANGES
 from components.core.names import GCE_NAME
+from components.edge import authorization, standalone_neg
+from components.edge import headers as edge_headers
 from components.edge.backend_service import BackendService, scheme_problem
 from components.edge.certificates import TrustConfig
 from components.edge.monitoring import METRIC_LABEL, alert_filter, metric_name, rejected_clients_filter
-from components.edge.settings import BACKEND_KEY, BackendSettings, EdgeSettings, RejectedClientsAlert
+from components.edge.settings import BACKEND_KEY, KEY, NEG_OUTPUTS, BackendSettings, EdgeSettings, RejectedClientsAlert
 
 
 async def find_backend_service(backend: BackendSettings) -> BackendService:
@@ -51,15 +56,117 @@ async def _name_from_stack(backend: BackendSettings) -> str:
     return name
 
 
+async def find_standalone_neg(backend: BackendSettings) -> FoundNeg:
+    """Reads the platform stack's NEG outputs, then the NEG in each zone; raises RunError naming the stack and output,
+    or the key to change."""
+    assert backend.stack is not None
+    reference = pulumi.StackReference(backend.stack)
+    outputs = {}
+    for output in NEG_OUTPUTS:
+        details = await reference.get_output_details(output)
+        outputs[output] = details.value if details.value is not None else details.secret_value
+    try:
+        neg = standalone_neg.from_outputs(backend.stack, outputs)
+    except standalone_neg.NegOutputsError as exc:
+        raise pulumi.RunError(str(exc)) from None
+    groups: list[str] = []
+    for zone in neg.zones:
+        # A NEG missing in a zone ends the run with the provider's own message, as the backend lookup does.
+        found = gcp.compute.get_network_endpoint_group(name=neg.name, zone=zone)
+        answer = {"networkEndpointType": found.network_endpoint_type, "network": found.network}
+        if problem := standalone_neg.found_problem(backend, neg, zone, answer):
+            raise pulumi.RunError(problem)
+        groups.append(str(found.self_link))
+    return FoundNeg(neg, tuple(groups))
+
+
+@dataclass(frozen=True)
+class FoundNeg:
+    neg: standalone_neg.StandaloneNeg
+    groups: tuple[str, ...]  # the NEG's self link in each zone
+
+
+@dataclass(frozen=True)
+class NegBackendArgs:
+    settings: BackendSettings
+    found: FoundNeg
+
+
+class NegBackend(pulumi.ComponentResource):
+    """The edge's own backend service (EXTERNAL_MANAGED) on the platform stack's standalone NEG, with its health check
+    and the firewall rule that lets Google's load balancer and health checks reach the pods."""
+
+    self_link: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NegBackendArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gke-mtls:edge:NegBackend", name, None, opts)
+        settings, neg = args.settings, args.found.neg
+        exported, probe = neg.backend, neg.backend.health_check
+        child = pulumi.ResourceOptions(parent=self)
+        probe_target: dict[str, Any] = (
+            {"port_specification": "USE_FIXED_PORT", "port": probe.port}
+            if probe.port is not None
+            else {"port_specification": "USE_SERVING_PORT"}
+        )
+        probe_arguments: Any = {**probe_target, "request_path": probe.request_path}
+        health_check = gcp.compute.HealthCheck(
+            f"{name}-health-check",
+            description=f"Probes the pods of NEG {neg.name} (gke-mtls)",
+            check_interval_sec=probe.check_interval_sec,
+            timeout_sec=probe.timeout_sec,
+            healthy_threshold=probe.healthy_threshold,
+            unhealthy_threshold=probe.unhealthy_threshold,
+            http_health_check=probe_arguments if probe.type == "HTTP" else None,
+            https_health_check=probe_arguments if probe.type == "HTTPS" else None,
+            http2_health_check=probe_arguments if probe.type == "HTTP2" else None,
+            opts=child,
+        )
+        service = gcp.compute.BackendService(
+            f"{name}-backend-service",
+            description=f"The mTLS edge's backend: NEG {neg.name} (gke-mtls)",
+            load_balancing_scheme=MANAGED_SCHEME,
+            protocol="HTTP",
+            backends=[
+                {"group": group, "balancing_mode": "RATE", "max_rate_per_endpoint": settings.max_rate_per_endpoint}
+                for group in args.found.groups
+            ],
+            health_checks=health_check.id,
+            log_config={"enable": True, "sample_rate": exported.log_sample_rate},
+            # Sorted: a stack output's keys come back in any order, and a reordered list is a change to the service.
+            custom_request_headers=[f"{header}:{value}" for header, value in sorted(exported.headers.items())],
+            opts=child,
+        )
+        ports = sorted({exported.port, probe.port or exported.port})
+        gcp.compute.Firewall(
+            f"{name}-firewall",
+            description=f"Google's load balancer and health checks to the pods of NEG {neg.name} (gke-mtls)",
+            network=settings.network,
+            direction="INGRESS",
+            source_ranges=list(FRONT_END_RANGES),
+            allows=[{"protocol": "tcp", "ports": [str(port) for port in ports]}],
+            target_tags=list(settings.node_tags) or None,
+            opts=child,
+        )
+        self.self_link = service.self_link
+        self.register_outputs({"selfLink": self.self_link})
+
+
 # Trust config and server TLS policy live in "global" for global external and classic load balancers.
 LOCATION = "global"
+MANAGED_SCHEME = "EXTERNAL_MANAGED"
 
 
 @dataclass(frozen=True)
 class EdgeArgs:
     settings: EdgeSettings
     trust: TrustConfig  # the certificates of edge.trustAnchors, intermediateCas and allowlistedCertificates
-    backend: BackendService
+    backend_service: pulumi.Input[str]  # its self link
+    scheme: str  # the backend service's: EXTERNAL (GKE Ingress path) or EXTERNAL_MANAGED (standalone-NEG path)
+    # EXTERNAL_MANAGED only: the verdict headers the URL map sets (clients' copies removed), and the clients its
+    # authorization policies let through, unless edge.loadBalancerAuthorization is false (none: every client the
+    # trust config validates).
+    verdict_headers: Mapping[str, str] = field(default_factory=dict)
+    allowed_clients: tuple[AllowedClient, ...] = ()
 
 
 class Edge(pulumi.ComponentResource):
@@ -71,7 +178,7 @@ class Edge(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-mtls:edge:Edge", name, None, opts)
-        edge, trust, backend = args.settings, args.trust, args.backend
+        edge, trust = args.settings, args.trust
         child = pulumi.ResourceOptions(parent=self)
         # No fixed `name` on any child: Pulumi's auto-names let a replacement be created before the old one is
         # deleted, so a proxy is never left pointing at a deleted policy (resourceInUseByAnotherResource).
@@ -127,7 +234,9 @@ class Edge(pulumi.ComponentResource):
         url_map = gcp.compute.URLMap(
             f"{name}-url-map",
             description="Routes the mTLS edge to the GKE backend (gke-mtls)",
-            default_service=backend.self_link,
+            default_service=args.backend_service,
+            # Replace semantics: a client's own copy of a verdict header never reaches the backend.
+            header_action=cast(Any, edge_headers.header_action(args.verdict_headers)) if args.verdict_headers else None,
             opts=child,
         )
         https_proxy = gcp.compute.TargetHttpsProxy(
@@ -144,9 +253,24 @@ class Edge(pulumi.ComponentResource):
             ip_address=address.id,
             ip_protocol="TCP",
             port_range="443",
-            load_balancing_scheme=backend.load_balancing_scheme,
+            load_balancing_scheme=args.scheme,
             opts=child,
         )
+        clients = args.allowed_clients if edge.load_balancer_authorization is not False else ()
+        if clients:
+            pulumi.log.warn(f"{KEY}.loadBalancerAuthorization: {authorization.UNCONFIRMED}")
+        elif args.allowed_clients:
+            pulumi.log.info(f"{KEY}.loadBalancerAuthorization: {authorization.MESH_ONLY}")
+        for i, rules in enumerate(authorization.policies(clients)):
+            gcp.networksecurity.AuthzPolicy(
+                f"{name}-allowed-clients" + (f"-{i + 1}" if i else ""),
+                location=LOCATION,
+                description="The clients the mTLS edge lets through, by certificate identity (gke-mtls)",
+                action="ALLOW",
+                target={"load_balancing_scheme": args.scheme, "resources": [https_rule.self_link]},
+                http_rules=cast(Any, rules),
+                opts=child,
+            )
         if edge.https_redirect:
             redirect_map = gcp.compute.URLMap(
                 f"{name}-redirect-url-map",
@@ -165,7 +289,7 @@ class Edge(pulumi.ComponentResource):
                 ip_address=address.id,
                 ip_protocol="TCP",
                 port_range="80",
-                load_balancing_scheme=backend.load_balancing_scheme,
+                load_balancing_scheme=args.scheme,
                 opts=child,
             )
 

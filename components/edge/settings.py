@@ -84,9 +84,14 @@ Domains = Annotated[tuple[HostName, ...], Field(max_length=MAX_MANAGED_CERT_DOMA
 
 
 class BackendSettings(SettingsModel):
-    """Where the edge finds the backend service that GKE's Ingress controller generated. Set exactly one of `stack`
-    and `name`. Required with `edge`."""
+    """Where the edge's backend comes from. `gkeIngress`: the backend service that GKE's Ingress controller generated
+    (classic load balancer); set exactly one of `stack` and `name`. `standaloneNeg`: the platform stack's standalone
+    NEG, behind a backend service, health check and firewall rule of the edge's own (EXTERNAL_MANAGED); set `stack`
+    and `network`. Required with `edge`."""
 
+    source: Literal["gkeIngress", "standaloneNeg"] = Field(
+        "gkeIngress", description="Which backend the edge fronts.", examples=["gkeIngress"]
+    )
     stack: Omittable[StackReference] = Field(
         None,
         description="Stack that exports the backend service name (read through a StackReference).",
@@ -101,6 +106,23 @@ class BackendSettings(SettingsModel):
         None,
         description="The backend service name itself, instead of a stack reference.",
         examples=["k8s1-0123abcd-default-web-80-5104b449"],
+    )
+    network: Omittable[GceName] = Field(
+        None,
+        description="standaloneNeg: the cluster's VPC network, where the firewall rule lets Google's load balancer "
+        "and health checks reach the pods.",
+        examples=["default"],
+    )
+    node_tags: tuple[GceName, ...] = Field(
+        (),
+        description="standaloneNeg: network tags of the cluster's nodes, the firewall rule's targets; default: every "
+        "instance of the network.",
+        examples=[["gke-platform-3f2a1b9c-node"]],
+    )
+    max_rate_per_endpoint: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        100,
+        description="standaloneNeg: requests per second per pod at which the load balancer counts a zone full.",
+        examples=[100],
     )
 
 
@@ -169,6 +191,13 @@ class EdgeSettings(SettingsModel):
         None,
         examples=[{"threshold": 10, "notificationChannels": ["projects/acme-dev/notificationChannels/123"]}],
     )
+    load_balancer_authorization: Omittable[bool] = Field(
+        None,
+        description="Also enforce the platform stack's allowedClients at the load balancer, with authorization "
+        "policies on the forwarding rule (EXTERNAL_MANAGED, so backend.source standaloneNeg only). Default: true "
+        "there.",
+        examples=[True],
+    )
     expiry_warning_days: Annotated[int, Field(ge=0, le=3650)] = Field(
         30,
         description="Warn when a trust anchor or intermediate CA expires within this many days.",
@@ -176,7 +205,75 @@ class EdgeSettings(SettingsModel):
     )
 
 
+# The platform stack's outputs an edge with `backend.source: standaloneNeg` reads.
+NEG_OUTPUTS = ("negName", "negZones", "negBackend")
+
+
 def check_backend(backend: BackendSettings) -> list[Finding]:
+    if backend.source == "standaloneNeg":
+        return _standalone_neg_findings(backend)
+    neg_only = [
+        error("config.backend", f"{BACKEND_KEY}.{alias}", "applies only with `source: standaloneNeg`; remove it.")
+        for name, alias in (
+            ("network", "network"),
+            ("node_tags", "nodeTags"),
+            ("max_rate_per_endpoint", "maxRatePerEndpoint"),
+        )
+        if getattr(backend, name) != BackendSettings.model_fields[name].default
+    ]
+    return neg_only + _ingress_findings(backend)
+
+
+def _standalone_neg_findings(backend: BackendSettings) -> list[Finding]:
+    found = []
+    if backend.stack is None:
+        found.append(
+            error(
+                "config.backend",
+                f"{BACKEND_KEY}.stack",
+                f"source standaloneNeg needs the platform stack that exports {', '.join(NEG_OUTPUTS)}.",
+            )
+        )
+    if backend.name is not None:
+        found.append(
+            error(
+                "config.backend",
+                f"{BACKEND_KEY}.name",
+                "applies only with `source: gkeIngress`: with a standalone NEG the edge makes its own backend "
+                "service. Remove it.",
+            )
+        )
+    if backend.output != BackendSettings.model_fields["output"].default:
+        found.append(
+            error(
+                "config.backend",
+                f"{BACKEND_KEY}.output",
+                f"applies only with `source: gkeIngress`; a standalone NEG is read from the outputs "
+                f"{', '.join(NEG_OUTPUTS)}. Remove it.",
+            )
+        )
+    if backend.network is None:
+        found.append(
+            error(
+                "config.backend",
+                f"{BACKEND_KEY}.network",
+                "source standaloneNeg needs the cluster's VPC network, for the firewall rule that lets Google's load "
+                "balancer and health checks reach the pods.",
+            )
+        )
+    elif not backend.node_tags:
+        found.append(
+            warning(
+                "config.wide-firewall",
+                f"{BACKEND_KEY}.nodeTags",
+                f"the firewall rule for Google's ranges opens the serving port on every instance of network "
+                f"{backend.network!r}; list the cluster's node tags to narrow it.",
+            )
+        )
+    return found
+
+
+def _ingress_findings(backend: BackendSettings) -> list[Finding]:
     has_stack, has_name = backend.stack is not None, backend.name is not None
     if has_stack == has_name:
         return [
@@ -209,6 +306,21 @@ def check(edge: EdgeSettings) -> list[Finding]:
             )
         )
     return found + trust
+
+
+def check_with_backend(edge: EdgeSettings, backend: BackendSettings) -> list[Finding]:
+    """The features that need the edge's own EXTERNAL_MANAGED load balancer, which only a standalone NEG gives."""
+    if edge.load_balancer_authorization and backend.source != "standaloneNeg":
+        return [
+            error(
+                "config.scheme",
+                f"{KEY}.loadBalancerAuthorization",
+                "needs backend.source standaloneNeg: authorization policies attach to EXTERNAL_MANAGED forwarding "
+                "rules, and the classic load balancer that GKE Ingress makes is EXTERNAL. The mesh enforces the "
+                "platform stack's allowedClients on both paths; remove this key or move to the standalone NEG.",
+            )
+        ]
+    return []
 
 
 def _duplicate_domains(domains: tuple[str, ...]) -> list[Finding]:

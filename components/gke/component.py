@@ -4,6 +4,7 @@ keep it in step)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -20,12 +21,13 @@ class GkeBackendArgs:
 
 
 class GkeBackend(pulumi.ComponentResource):
+    """The GKE Ingress path: GKE's controller makes the backend service, for a classic (EXTERNAL) edge."""
+
     backend_service_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: GkeBackendArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-mtls:gke:GkeBackend", name, None, opts)
         s = args.settings
-        child = pulumi.ResourceOptions(parent=self)
         # Children inherit the cluster provider passed in `opts.providers`.
         backend_config = k8s.apiextensions.CustomResource(
             f"{name}-backend-config",
@@ -33,29 +35,9 @@ class GkeBackend(pulumi.ComponentResource):
             kind="BackendConfig",
             metadata={"name": s.backend_config_name, "namespace": s.namespace},
             spec=objects.backend_config_spec(s),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        # Plain dicts (checked against Kubernetes' schemas in the tests), not the SDK's TypedDicts.
-        metadata: Any = {
-            "name": s.service,
-            "namespace": s.namespace,
-            "annotations": objects.service_annotations(s),
-        }
-        service: k8s.core.v1.Service | k8s.core.v1.ServicePatch
-        if s.create_service:
-            service = k8s.core.v1.Service(
-                f"{name}-service",
-                metadata=metadata,
-                spec=cast(Any, objects.service_spec(s)),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[backend_config]),
-            )
-        else:
-            # Server-side apply patch: only our two annotations change on the application's own Service.
-            service = k8s.core.v1.ServicePatch(
-                f"{name}-service",
-                metadata=metadata,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[backend_config]),
-            )
+        service = _service(self, name, s, after=[backend_config])
         anchor_metadata: Any = {
             "name": s.anchor_name,
             "namespace": s.namespace,
@@ -75,6 +57,48 @@ class GkeBackend(pulumi.ComponentResource):
         self.register_outputs({"backendServiceName": self.backend_service_name})
 
 
+class StandaloneNeg(pulumi.ComponentResource):
+    """The standalone-NEG path: the Service gets a named NEG, which the edge stack puts behind a backend service of
+    its own (EXTERNAL_MANAGED). Exports the NEG, its zones, and what that backend service is built from."""
+
+    neg_zones: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: GkeBackendArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gke-mtls:gke:StandaloneNeg", name, None, opts)
+        s = args.settings
+        assert s.standalone_neg is not None
+        service = _service(self, name, s, after=[])
+        self.neg_name = s.standalone_neg
+        self.neg_zones = service.metadata.apply(lambda metadata: _zones_or_pending(metadata, s))
+        self.neg_backend = objects.neg_backend(s)
+        self.register_outputs({"negName": self.neg_name, "negZones": self.neg_zones, "negBackend": self.neg_backend})
+
+
+def _service(
+    parent: pulumi.Resource, name: str, s: GkeBackendSettings, after: list[pulumi.Resource]
+) -> k8s.core.v1.Service | k8s.core.v1.ServicePatch:
+    # Plain dicts (checked against Kubernetes' schemas in the tests), not the SDK's TypedDicts.
+    metadata: Any = {
+        "name": s.service,
+        "namespace": s.namespace,
+        "annotations": objects.service_annotations(s),
+    }
+    opts = pulumi.ResourceOptions(parent=parent, depends_on=after)
+    if s.create_service:
+        return k8s.core.v1.Service(
+            f"{name}-service", metadata=metadata, spec=cast(Any, objects.service_spec(s)), opts=opts
+        )
+    # Server-side apply patch: only our annotations change on the application's own Service.
+    return k8s.core.v1.ServicePatch(f"{name}-service", metadata=metadata, opts=opts)
+
+
+def _zones_or_pending(metadata: dict | None, s: GkeBackendSettings) -> list[str]:
+    zones = objects.neg_zones((metadata or {}).get("annotations"), s)
+    if not zones:
+        pulumi.log.warn(objects.neg_pending_message(s))
+    return zones
+
+
 def _name_or_pending(service_metadata: dict | None, anchor_metadata: dict | None, s: GkeBackendSettings) -> str:
     annotations = lambda metadata: (metadata or {}).get("annotations")  # noqa: E731
     name = objects.backend_service_name(annotations(service_metadata), annotations(anchor_metadata), s)
@@ -82,6 +106,21 @@ def _name_or_pending(service_metadata: dict | None, anchor_metadata: dict | None
         pulumi.log.warn(objects.pending_message(s))
         return objects.pending_message(s)
     return name
+
+
+async def check_service_port(
+    s: GkeBackendSettings, opts: pulumi.ResourceOptions, resolve: Callable[[pulumi.Output[Any]], Awaitable[Any]]
+) -> None:
+    """An existing Service must expose the port its standalone NEG is for: the NEG of a port it lacks never gets an
+    endpoint. Read (and `resolve`d) before anything registers, so a wrong port stops the run with nothing half made."""
+    if s.create_service:
+        return
+    existing = k8s.core.v1.Service.get(f"{s.namespace}-{s.service}-existing", f"{s.namespace}/{s.service}", opts=opts)
+    spec = await resolve(existing.spec)
+    ports = [{"port": p.port, "targetPort": p.target_port} for p in (getattr(spec, "ports", None) or [])]
+    problem = objects.service_port_problem({"ports": ports}, s)
+    if problem is not None:
+        raise pulumi.RunError(problem)
 
 
 def cluster_provider(cluster: ClusterSettings) -> k8s.Provider:

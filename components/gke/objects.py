@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from components.core.edge_backend import NegBackend
 from components.core.load_balancer import FRONT_END_RANGES
 from components.core.manifest import ISTIO_SECURITY, Manifest
 from components.gke.settings import KEY, GkeBackendSettings
@@ -40,6 +41,8 @@ def backend_config_spec(s: GkeBackendSettings) -> dict[str, Any]:
 
 
 def service_annotations(s: GkeBackendSettings) -> dict[str, str]:
+    if s.standalone_neg is not None:  # a NEG of the Service port, named; ingress-gce refuses it beside "ingress"
+        return {NEG_ANNOTATION: json.dumps({"exposed_ports": {str(s.port): {"name": s.standalone_neg}}})}
     return {
         NEG_ANNOTATION: json.dumps({"ingress": True}),
         BACKEND_CONFIG_ANNOTATION: json.dumps({"default": s.backend_config_name}),
@@ -127,6 +130,60 @@ def backend_service_name(
         if len(matching) == 1:
             return matching[0]
     return None
+
+
+def service_port_problem(spec: Mapping[str, Any] | None, s: GkeBackendSettings) -> str | None:
+    """Why the live Service cannot carry the standalone NEG of `s.port`, or None."""
+    ports = [p for p in ((spec or {}).get("ports") or []) if isinstance(p, Mapping)]
+    listed = ", ".join(f"{p.get('port'):g}" if isinstance(p.get("port"), float) else str(p.get("port")) for p in ports)
+    listed = listed or "none"
+    port = next((p for p in ports if p.get("port") == s.port), None)
+    if port is None:
+        return (
+            f"{KEY}.port: Service {s.namespace}/{s.service} exposes no port {s.port} (its ports: {listed}); set port "
+            "to the Service port the NEG is for."
+        )
+    target = port.get("targetPort", port.get("port"))
+    if isinstance(target, float) and target.is_integer():  # numbers come from the engine as floats
+        target = int(target)
+    if isinstance(target, int) and target != s.container_port:
+        return (
+            f"{KEY}.targetPort: Service {s.namespace}/{s.service} sends port {s.port} to container port {target}, "
+            f"not {s.container_port}; the health check, the firewall rule and the mesh policies need the container "
+            f"port, so set targetPort to {target}."
+        )
+    return None
+
+
+def neg_zones(service_annotations: Mapping[str, str] | None, s: GkeBackendSettings) -> list[str]:
+    """The zones the NEG controller made the standalone NEG in, from the Service's neg-status; [] until it has."""
+    status = _json((service_annotations or {}).get(NEG_STATUS_ANNOTATION))
+    if not isinstance(status, dict):
+        return []
+    groups, zones = status.get("network_endpoint_groups"), status.get("zones")
+    if not isinstance(groups, dict) or groups.get(str(s.port)) != s.standalone_neg or not isinstance(zones, list):
+        return []
+    return sorted(zone for zone in zones if isinstance(zone, str))
+
+
+def neg_backend(s: GkeBackendSettings) -> dict[str, Any]:
+    """The platform stack's `negBackend` output: what the edge stack's backend service is built from."""
+    exported = NegBackend(
+        port=s.container_port,
+        health_check=s.health_check,
+        log_sample_rate=s.log_sample_rate,
+        headers=s.headers,
+        allowed_clients=s.allowed_clients,
+    )
+    return exported.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def neg_pending_message(s: GkeBackendSettings) -> str:
+    return (
+        f"pending: the NEG controller has not reported NEG {s.standalone_neg!r} yet ({NEG_STATUS_ANNOTATION} on "
+        f"Service {s.namespace}/{s.service} has no zones for port {s.port}). Wait a minute, then run `pulumi up "
+        "--refresh` on this stack once more, before the edge stack."
+    )
 
 
 def pending_message(s: GkeBackendSettings) -> str:

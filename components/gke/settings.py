@@ -4,19 +4,20 @@ objects that make GKE create the edge's backend service), each key declared once
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from components.core.findings import Finding, error, quoted
+from components.core.edge_backend import CHAIN_VERIFIED, DNS_SANS, SPIFFE_ID, URI_SANS, AllowedClient, HealthCheck
+from components.core.findings import Finding, error, note, quoted
 from components.core.names import (
     NUL_IN_PATH,
+    GceName,
     Labels,
     Namespace,
     Port,
     ServiceName,
-    Syntax,
     file_path,
     label_key_problem,
     label_value_problem,
@@ -30,11 +31,6 @@ KEY = config_key("gkeBackend")
 
 KubeconfigPath = Annotated[str, file_path("a kubeconfig path")]
 ContextName = Annotated[str, word("a context name")]
-# The path is also excluded in the mesh guard's `notPaths`: there braces are a path template, `*` a wildcard that
-# could exempt every path, and Envoy matches the path without its query.
-RequestPath = Annotated[
-    str, Syntax(r"/[^\s{}*?]*", "a path starts with / and has no spaces, braces, '*' or query ('?')")
-]
 
 
 class ClusterSettings(SettingsModel):
@@ -77,28 +73,6 @@ class ClusterSettings(SettingsModel):
         return str(path)
 
 
-class HealthCheck(SettingsModel):
-    """The load balancer's health check of the pods (BackendConfig healthCheck)."""
-
-    request_path: RequestPath = Field("/", description="HTTP path probed.", examples=["/healthz"])
-    port: Omittable[Port] = Field(
-        None, description="Container port probed; default: the serving port.", examples=[8080]
-    )
-    type: Literal["HTTP", "HTTPS", "HTTP2"] = Field("HTTP", description="Protocol of the probe.", examples=["HTTP"])
-    check_interval_sec: Annotated[int, Field(ge=1, le=300)] = Field(
-        15, description="Seconds between probes.", examples=[15]
-    )
-    timeout_sec: Annotated[int, Field(ge=1, le=300)] = Field(
-        5, description="Seconds before a probe fails.", examples=[5]
-    )
-    healthy_threshold: Annotated[int, Field(ge=1, le=10)] = Field(
-        1, description="Successes to become healthy.", examples=[1]
-    )
-    unhealthy_threshold: Annotated[int, Field(ge=1, le=10)] = Field(
-        2, description="Failures to become unhealthy.", examples=[2]
-    )
-
-
 class GkeBackendSettings(SettingsModel):
     """The anchor that makes GKE's Ingress controller create the backend service the edge fronts, with the mTLS
     headers and logging on it (for a platform stack; the edge stack reads its `backendServiceName` output). Needs
@@ -125,6 +99,20 @@ class GkeBackendSettings(SettingsModel):
         description="Custom request headers carrying the mTLS verdict to the application (name: value with "
         "{client_cert_*} variables).",
         examples=[{"X-Client-Cert-Chain-Verified": "{client_cert_chain_verified}"}],
+    )
+    standalone_neg: Omittable[GceName] = Field(
+        None,
+        description="Name of a standalone NEG for an edge with its own EXTERNAL_MANAGED backend service (the "
+        "edge's `backend.source: standaloneNeg`). The Service gets only this NEG: no BackendConfig and no anchor "
+        "Ingress. Default: the GKE Ingress path.",
+        examples=["web-mtls"],
+    )
+    allowed_clients: tuple[AllowedClient, ...] = Field(
+        (),
+        description="The only clients the edge lets through, by an identity in their certificate. The mesh enforces "
+        "the list on both paths; the load balancer too on the standalone-NEG path. Default: every client the trust "
+        "config validates.",
+        examples=[[{"uriSan": "spiffe://acme.com/ns/shop/sa/checkout", "paths": ["/api/*"], "methods": ["GET"]}]],
     )
     mesh_guard: bool = Field(
         False,
@@ -187,13 +175,79 @@ def check(gke: GkeBackendSettings) -> list[Finding]:
                 "meshGuard needs the pod labels of the application; add `selector`.",
             )
         )
-    if gke.mesh_guard and gke.header_for("client_cert_chain_verified") is None:
+    found += _allowed_client_findings(gke)
+    if gke.mesh_guard and gke.header_for(CHAIN_VERIFIED) is None:
         found.append(
             error(
                 "config.gke-backend",
                 f"{KEY}.headers",
                 "meshGuard checks the header that carries "
                 "{client_cert_chain_verified}; add one, such as X-Client-Cert-Chain-Verified.",
+            )
+        )
+    return found
+
+
+# Header names suggested for the variables that carry a client's identity.
+IDENTITY_HEADERS = {
+    SPIFFE_ID: "X-Client-Cert-Spiffe-Id",
+    URI_SANS: "X-Client-Cert-Uri-Sans",
+    DNS_SANS: "X-Client-Cert-Dnsname-Sans",
+}
+
+
+def _allowed_client_findings(gke: GkeBackendSettings) -> list[Finding]:
+    key = f"{KEY}.allowedClients"
+    found = []
+    seen: dict[tuple, int] = {}
+    for i, client in enumerate(gke.allowed_clients):
+        where = f"{key}[{i}]"
+        field = "uriSan" if client.uri_san is not None else "dnsSan"
+        earlier = seen.setdefault((field, client.identity, client.paths, client.methods), i)
+        if earlier != i:
+            found.append(error("config.duplicate", where, f"repeats {key}[{earlier}]; list each client once."))
+        if gke.header_for(client.variable) is None:
+            header = IDENTITY_HEADERS[client.variable]
+            found.append(
+                error(
+                    "config.gke-backend",
+                    f"{where}.{field}",
+                    f"reaches the mesh in the load balancer's {{{client.variable}}} variable, which no header of "
+                    f"{KEY}.headers carries; add one, such as {header}: '{{{client.variable}}}'.",
+                )
+            )
+    if not gke.allowed_clients:
+        return found
+    if gke.header_for(CHAIN_VERIFIED) is None:
+        found.append(
+            error(
+                "config.gke-backend",
+                f"{KEY}.headers",
+                f"allowedClients needs the header that carries {{{CHAIN_VERIFIED}}}: an identity counts only in a "
+                "verified chain. Add one, such as X-Client-Cert-Chain-Verified.",
+            )
+        )
+    if not gke.selector:
+        found.append(
+            error("config.gke-backend", f"{KEY}.selector", "allowedClients needs the application's pod labels.")
+        )
+    if gke.health_check.type == "HTTPS":
+        found.append(
+            error(
+                "config.gke-backend",
+                f"{KEY}.healthCheck.type",
+                "is HTTPS, so the pods serve TLS themselves and the mesh cannot read the headers that carry a "
+                "client's identity; allowedClients needs pods that serve plain HTTP (type HTTP or HTTP2).",
+            )
+        )
+    if gke.standalone_neg is None:
+        found.append(
+            note(
+                "edge.classic-authorization",
+                key,
+                "the classic load balancer that GKE Ingress makes takes no authorization policy, so only the mesh "
+                "enforces this list. Set standaloneNeg (with backend.source: standaloneNeg on the edge stack) to have "
+                "the load balancer enforce it too.",
             )
         )
     return found

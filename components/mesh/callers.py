@@ -6,12 +6,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from components.core.edge_backend import AllowedClient
 from components.core.load_balancer import FRONT_END_RANGES
 from components.core.manifest import ISTIO_SECURITY, Manifest
 from components.mesh.authorization import AuthorizationPolicies, Request, action_of
 from components.mesh.istio_objects import IstioObject
-from components.mesh.settings import EDGE_BACKEND_KEY, MeshSettings, caller_key
+from components.mesh.settings import EDGE_BACKEND_KEY, EdgeBackendSettings, MeshSettings, caller_key
 
 LOAD_BALANCER = "the load balancer"
 HEALTH_CHECKS = "Google's health checks"
@@ -38,12 +40,43 @@ class Caller:
 
 
 @dataclass(frozen=True)
+class EdgeClient:
+    """An allowed client as the mesh sees it: the header its identity arrives in, from the load balancer."""
+
+    client: AllowedClient
+    header: str
+    key: str  # the settings key that lists it
+
+    def request(self, port: str, verified_header: str) -> Request:
+        path = self.client.paths[0].removesuffix("*") if self.client.paths else None
+        headers = {verified_header.lower(): "true", self.header.lower(): self.client.header_values[0]}
+        method = self.client.methods[0] if self.client.methods else None
+        return Request(port, principal="", sources=_FRONT_ENDS, headers=headers, path=path, method=method)
+
+    def rule(self, port: str, verified_header: str) -> dict[str, Any]:
+        operation: dict[str, Any] = {"ports": [port]}
+        if self.client.paths:
+            operation["paths"] = list(self.client.paths)
+        if self.client.methods:
+            operation["methods"] = list(self.client.methods)
+        return {
+            "from": _from_front_ends(),
+            "to": [{"operation": operation}],
+            "when": [
+                {"key": f"request.headers[{verified_header.lower()}]", "values": ["true"]},
+                {"key": f"request.headers[{self.header.lower()}]", "values": list(self.client.header_values)},
+            ],
+        }
+
+
+@dataclass(frozen=True)
 class LoadBalancerFacts:
     """What the GKE side of the same stack tells about the load balancer's requests (None: not known here)."""
 
     verified_header: str | None = None  # the header the load balancer sets to the chain's verdict
     health_check_port: int | None = None
     health_check_path: str | None = None
+    clients: tuple[EdgeClient, ...] = ()  # the only clients let through; none: every verified client
 
 
 def declared(mesh: MeshSettings) -> list[Caller]:
@@ -60,6 +93,13 @@ def load_balancer(mesh: MeshSettings, facts: LoadBalancerFacts) -> list[Caller]:
     backend = mesh.edge_backend
     if backend is None or backend.istio_ingress_gateway or backend.namespace is None or backend.port is None:
         return []  # the ingress gateway has a mesh identity of its own
+    if facts.clients and facts.verified_header:
+        found = [
+            Caller(f"{LOAD_BALANCER} (client {c.client.identity})", c.key, backend.namespace, backend.selector, (r,))
+            for c in facts.clients
+            for r in [c.request(str(backend.port), facts.verified_header)]
+        ]
+        return found + _health_checks(backend, facts)
     verified = facts.verified_header.lower() if facts.verified_header else None
     requests = Request(
         str(backend.port),
@@ -68,6 +108,12 @@ def load_balancer(mesh: MeshSettings, facts: LoadBalancerFacts) -> list[Caller]:
         headers={verified: "true"} if verified else None,  # the requests that must pass: verified clients
     )
     found = [Caller(LOAD_BALANCER, EDGE_BACKEND_KEY, backend.namespace, backend.selector, (requests,))]
+    return found + _health_checks(backend, facts)
+
+
+def _health_checks(backend: EdgeBackendSettings, facts: LoadBalancerFacts) -> list[Caller]:
+    assert backend.namespace is not None and backend.port is not None
+    found = []
     if facts.health_check_path is not None:
         probe = Request(
             str(facts.health_check_port or backend.port),
@@ -92,12 +138,15 @@ def may_cover_backend(mesh: MeshSettings, manifest: Manifest) -> bool:
     )
 
 
-def needs_admission(mesh: MeshSettings, policies: Iterable[IstioObject]) -> bool:
+def needs_admission(mesh: MeshSettings, policies: Iterable[IstioObject], facts: LoadBalancerFacts) -> bool:
     """An ALLOW policy of the stack applies to the backend, so the load balancer needs a rule of its own: without
-    any ALLOW policy, Istio allows it already, and adding one would deny every other caller."""
+    any ALLOW policy, Istio allows it already, and adding one would deny every other caller. A list of allowed
+    clients is an ALLOW policy itself."""
     backend = mesh.edge_backend
     if backend is None or backend.istio_ingress_gateway or backend.namespace is None:
         return False
+    if facts.clients:
+        return True
     applying = AuthorizationPolicies.of(policies, mesh.root_namespace).applying_to(backend.namespace, backend.selector)
     return any(action_of(p) == "ALLOW" for p in applying)
 
@@ -107,14 +156,16 @@ def admission(mesh: MeshSettings, facts: LoadBalancerFacts) -> Manifest:
     GKE side sets one; and the health checks, which carry no such header, on their port and path."""
     backend = mesh.edge_backend
     assert backend is not None and backend.namespace is not None and backend.port is not None
-    front_ends = [{"source": {"notPrincipals": ["*"], "ipBlocks": list(FRONT_END_RANGES)}}]
+    front_ends = _from_front_ends()
     serving: dict[str, object] = {"from": front_ends, "to": [{"operation": {"ports": [str(backend.port)]}}]}
-    rules = [serving]
-    if facts.verified_header:
+    rules: list[dict[str, Any]] = [serving]
+    if facts.clients and facts.verified_header:  # each allowed client instead of every verified one
+        rules = [c.rule(str(backend.port), facts.verified_header) for c in facts.clients]
+    elif facts.verified_header:
         serving["when"] = [{"key": f"request.headers[{facts.verified_header.lower()}]", "values": ["true"]}]
-        if facts.health_check_path is not None:
-            probe = {"ports": [str(facts.health_check_port or backend.port)], "paths": [facts.health_check_path]}
-            rules.append({"from": front_ends, "to": [{"operation": {**probe, "methods": ["GET"]}}]})
+    if facts.verified_header and facts.health_check_path is not None:  # the probes carry no verdict header
+        probe = {"ports": [str(facts.health_check_port or backend.port)], "paths": [facts.health_check_path]}
+        rules.append({"from": front_ends, "to": [{"operation": {**probe, "methods": ["GET"]}}]})
     return Manifest(
         ISTIO_SECURITY,
         "AuthorizationPolicy",
@@ -123,3 +174,7 @@ def admission(mesh: MeshSettings, facts: LoadBalancerFacts) -> Manifest:
         {"selector": {"matchLabels": dict(backend.selector)}, "action": "ALLOW", "rules": rules},
         origin=EDGE_BACKEND_KEY,
     )
+
+
+def _from_front_ends() -> list[dict[str, Any]]:
+    return [{"source": {"notPrincipals": ["*"], "ipBlocks": list(FRONT_END_RANGES)}}]

@@ -51,6 +51,12 @@ def report(findings: list[Finding]) -> None:
         )
 
 
+async def resolved(output: pulumi.Output[Any]) -> Any:
+    """An output's value, awaited before the program registers anything more: how a live object read from the cloud
+    can stop a run with nothing half made (`apply` runs too late for that)."""
+    return await output.future()
+
+
 def load_settings(project_root: Path) -> settings.StackSettings:
     """Settings that passed preflight; otherwise every finding is reported and the program stops."""
     stack_settings, findings = preflight.check_stack(config_map(), project_root, pulumi.get_stack())

@@ -3,8 +3,10 @@ rule that lets the edge's load balancer in, and the edge guard of the GKE backen
 
 from __future__ import annotations
 
+from components.core.edge_backend import CHAIN_VERIFIED
 from components.core.manifest import Manifest
 from components.gke import objects as gke_backend
+from components.gke import settings as gke_settings
 from components.mesh import callers as mesh_callers
 from components.mesh.istio_objects import from_manifests
 from components.mesh.manifests import manifests
@@ -16,10 +18,16 @@ def load_balancer_facts(settings: StackSettings) -> mesh_callers.LoadBalancerFac
     if gke is None:
         return mesh_callers.LoadBalancerFacts()
     probe = gke.health_check
+    clients = tuple(
+        mesh_callers.EdgeClient(client, header, f"{gke_settings.KEY}.allowedClients[{i}]")
+        for i, client in enumerate(gke.allowed_clients)
+        if (header := gke.header_for(client.variable)) is not None
+    )
     return mesh_callers.LoadBalancerFacts(
-        verified_header=gke.header_for("client_cert_chain_verified"),
+        verified_header=gke.header_for(CHAIN_VERIFIED),
         health_check_port=probe.port or gke.container_port,
         health_check_path=probe.request_path if probe.type in ("HTTP", "HTTP2") else None,
+        clients=clients,
     )
 
 
@@ -30,8 +38,10 @@ def for_stack(settings: StackSettings) -> list[Manifest]:
     found = manifests(mesh)
     if settings.gke_backend is not None and settings.gke_backend.mesh_guard:
         found.append(gke_backend.mesh_guard(settings.gke_backend))
-    if mesh_callers.needs_admission(mesh, from_manifests(m for m in found if mesh_callers.may_cover_backend(mesh, m))):
-        found.append(mesh_callers.admission(mesh, load_balancer_facts(settings)))
+    facts = load_balancer_facts(settings)
+    covering = from_manifests(m for m in found if mesh_callers.may_cover_backend(mesh, m))
+    if mesh_callers.needs_admission(mesh, covering, facts):
+        found.append(mesh_callers.admission(mesh, facts))
     return found
 
 

@@ -119,8 +119,11 @@ def parse_stack(config: Mapping[str, str], project_root: Path) -> tuple[StackSet
         findings += gke_settings.check_cluster(cluster)
     if mesh is not None:
         findings += mesh_settings.check(mesh)
+    if edge is not None and backend is not None:
+        findings += edge_settings.check_with_backend(edge, backend)
     if gke_backend is not None:
         findings += gke_settings.check(gke_backend)
+        findings += _allowed_clients_in_the_mesh(gke_backend, mesh, "mesh" in values)
     if errors(findings):
         return None, findings
     return StackSettings(backend, edge, trust, cluster, mesh, gke_backend), findings
@@ -196,6 +199,36 @@ def _require_together(present: set[str], part: str, needs: str, why: str) -> lis
                 "config.unused",
                 config_key(needs),
                 f"applies only with {config_key(part)}; add {config_key(part)} or remove this key.",
+            )
+        ]
+    return []
+
+
+def _allowed_clients_in_the_mesh(
+    gke: gke_settings.GkeBackendSettings, mesh: mesh_settings.MeshSettings | None, has_mesh: bool
+) -> list[Finding]:
+    """The mesh enforces the allowed clients on the edge backend's port, so it must know that port: the GKE side's."""
+    key = f"{gke_settings.KEY}.allowedClients"
+    if not gke.allowed_clients or (has_mesh and mesh is None):  # a mesh that did not parse has its own findings
+        return []
+    backend = mesh.edge_backend if mesh is not None else None
+    if backend is None or backend.istio_ingress_gateway:
+        return [
+            error(
+                "config.gke-backend",
+                key,
+                f"is enforced in the mesh too, on the backend's port; add gke-mtls:mesh with edgeBackend: "
+                f"{{namespace: {gke.namespace}, selector: {{...}}, port: {gke.container_port}}}.",
+            )
+        ]
+    if (backend.namespace, backend.port) != (gke.namespace, gke.container_port):
+        return [
+            error(
+                "config.gke-backend",
+                mesh_settings.EDGE_BACKEND_KEY,
+                f"is {backend.namespace}:{backend.port}, but {gke_settings.KEY} serves {gke.namespace}:"
+                f"{gke.container_port}; the allowed clients' mesh policy must be on the port the load balancer "
+                "sends to. Make them the same.",
             )
         ]
     return []

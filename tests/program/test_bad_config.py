@@ -42,7 +42,7 @@ CASES: list[tuple[str, Edit, str]] = [
         edge(trustAnchor=["certs/dev/root-ca.pem"]),
         "gke-mtls:edge.trustAnchor: is not a known key; did you mean 'trustAnchors'? known keys here are domains, "
         "sslPolicy, clientValidation, trustAnchors, intermediateCas, allowlistedCertificates, httpsRedirect, "
-        "rejectedClientsAlert, expiryWarningDays. "
+        "rejectedClientsAlert, loadBalancerAuthorization, expiryWarningDays. "
         "[config.unknown-key]",
     ),
     (

@@ -1,0 +1,75 @@
+"""The allowed clients as the load balancer's authorization policies (Network Security AuthzPolicy, forwarding rules
+of scheme EXTERNAL_MANAGED only): ALLOW policies, so a request whose certificate names none of the clients is
+refused with 403 before it reaches the backend.
+
+Limits (networksecurity v1 AuthzPolicy reference): 5 httpRules per policy, 1 source per rule, 5 principals per source,
+5 path matches per operation, 10 paths and 10 methods per policy. Principals match exactly, and only in a certificate
+the trust config validated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from components.core.edge_backend import AllowedClient, load_balancer_paths
+
+MAX_RULES, MAX_PRINCIPALS, MAX_POLICY_PATHS, MAX_POLICY_METHODS = 5, 5, 10, 10
+PRINCIPAL_SELECTORS = {"uriSan": "CLIENT_CERT_URI_SAN", "dnsSan": "CLIENT_CERT_DNS_NAME_SAN"}
+# Google's API reference and its overview disagree on whether a global external load balancer matches principals;
+# the program says so wherever it makes these policies, and `edge.loadBalancerAuthorization: false` turns them off.
+UNCONFIRMED = (
+    "Google's AuthzPolicy reference (networksecurity v1, `principals`) says principals are not supported on global "
+    "external Application Load Balancers, while its authorization-policy overview lists them. If the API refuses "
+    "the policy, set gke-mtls:edge.loadBalancerAuthorization to false: the mesh still enforces the allowed clients."
+)
+
+MESH_ONLY = (
+    "is false, so only the mesh enforces the platform stack's allowedClients; the load balancer lets every "
+    "validated client through."
+)
+
+
+def principal(client: AllowedClient) -> dict[str, Any]:
+    selector = PRINCIPAL_SELECTORS["uriSan" if client.uri_san is not None else "dnsSan"]
+    return {"principal_selector": selector, "principal": {"exact": client.identity}}
+
+
+def http_rules(clients: Sequence[AllowedClient]) -> list[dict[str, Any]]:
+    """One rule per set of paths and methods, with the clients allowed them as its principals (5 at most each)."""
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[dict[str, Any]]] = {}
+    for client in clients:
+        groups.setdefault((client.paths, client.methods), []).append(principal(client))
+    rules = []
+    for (paths, methods), principals in groups.items():
+        operation: dict[str, Any] = {}
+        if paths:
+            operation["paths"] = [match for path in paths for match in load_balancer_paths(path)]
+        if methods:
+            operation["methods"] = list(methods)
+        for start in range(0, len(principals), MAX_PRINCIPALS):
+            rule: dict[str, Any] = {"from_": {"sources": [{"principals": principals[start : start + MAX_PRINCIPALS]}]}}
+            if operation:
+                rule["to"] = {"operations": [operation]}
+            rules.append(rule)
+    return rules
+
+
+def policies(clients: Sequence[AllowedClient]) -> list[list[dict[str, Any]]]:
+    """The rules, packed into as few policies as the per-policy limits allow. ALLOW policies on one forwarding rule
+    let a request in when any of them matches."""
+    packed: list[list[dict[str, Any]]] = []
+    for rule in http_rules(clients):
+        current = packed[-1] if packed else None
+        if current is None or not _fits([*current, rule]):
+            packed.append([rule])
+        else:
+            current.append(rule)
+    return packed
+
+
+def _fits(rules: list[dict[str, Any]]) -> bool:
+    operations = [op for rule in rules for op in rule.get("to", {}).get("operations", [])]
+    paths = sum(len(op.get("paths", [])) for op in operations)
+    methods = sum(len(op.get("methods", [])) for op in operations)
+    return len(rules) <= MAX_RULES and paths <= MAX_POLICY_PATHS and methods <= MAX_POLICY_METHODS
