@@ -32,6 +32,7 @@ def _plan(args: argparse.Namespace) -> int:
     placeholders = offline.Placeholders(
         backend_name=args.backend_name, backend_scheme=args.backend_scheme, project=project
     )
+    placeholders = offline.completed(config, placeholders, root)  # so the plan names what stood in
     recording = offline.run_program(args.stack, config, placeholders, project_root=root)
     for message in recording.messages("warning"):
         print(f"warning: {message}", file=sys.stderr)

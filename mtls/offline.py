@@ -60,6 +60,7 @@ class Placeholders:
     # The live Service a platform stack's standalone NEG annotates, as read: Service port -> target port. None: the
     # stack's own port and targetPort.
     service_ports: Mapping[int, int | str] | None = None
+    neg_outputs_from: str = ""  # the stack file the referenced stack's NEG outputs were made from, for the plan
 
 
 class PlaceholderCloud:
@@ -133,11 +134,11 @@ def run_program(
     `pulumi preview` when `preview`, else as `pulumi up`)."""
     from components.stack.engine import run_under_mocks  # Pulumi loads here, not for the CLI's other commands
 
-    placeholders = _for_stack(config, placeholders, project_root)
+    placeholders = completed(config, placeholders, project_root)
     return run_under_mocks(project_root, PROJECT, stack, config, PlaceholderCloud(placeholders), preview)
 
 
-def _for_stack(config: Mapping[str, str], placeholders: Placeholders, project_root: Path) -> Placeholders:
+def completed(config: Mapping[str, str], placeholders: Placeholders, project_root: Path) -> Placeholders:
     """The placeholders the stack's own settings complete: what its referenced stack exports, its live Service."""
     from components.edge.settings import BackendSettings
     from components.stack.settings import namespace_values
@@ -154,13 +155,13 @@ def _for_stack(config: Mapping[str, str], placeholders: Placeholders, project_ro
     if placeholders.stack_outputs is not None:
         return placeholders
     if backend.get("source") == "standaloneNeg":
-        outputs = _neg_outputs(str(backend.get("stack")), placeholders, project_root)
-        return replace(placeholders, stack_outputs=outputs)
+        outputs, origin = _neg_outputs(str(backend.get("stack")), placeholders, project_root)
+        return replace(placeholders, stack_outputs=outputs, neg_outputs_from=origin)
     output = backend.get("output", BackendSettings.model_fields["output"].default)
     return replace(placeholders, stack_outputs={output: placeholders.backend_name})
 
 
-def _neg_outputs(reference: str, placeholders: Placeholders, project_root: Path) -> dict[str, Any]:
+def _neg_outputs(reference: str, placeholders: Placeholders, project_root: Path) -> tuple[dict[str, Any], str]:
     """What a platform stack of this project would export for its standalone NEG, from its stack file; zones are
     placeholders. A stack of another project, or one whose settings do not parse, gets placeholders throughout."""
     from components.core.edge_backend import NegBackend
@@ -175,11 +176,9 @@ def _neg_outputs(reference: str, placeholders: Placeholders, project_root: Path)
     if (len(parts) < 3 or parts[-2] == PROJECT) and stack in stack_files.stack_names(project_root):
         settings, _ = parse_stack(stack_files.read_stack_config(project_root, stack), project_root)
     gke = settings.gke_backend if settings is not None else None
+    zones = list(placeholders.neg_zones)
     if gke is not None and gke.standalone_neg is not None:
-        return {
-            "negName": gke.standalone_neg,
-            "negZones": list(placeholders.neg_zones),
-            "negBackend": objects.neg_backend(gke),
-        }
+        outputs = {"negName": gke.standalone_neg, "negZones": zones, "negBackend": objects.neg_backend(gke)}
+        return outputs, f"Pulumi.{stack}.yaml"
     backend = NegBackend(port=8080, headers=DEFAULT_HEADERS).model_dump(mode="json", by_alias=True, exclude_none=True)
-    return {"negName": placeholders.neg_name, "negZones": list(placeholders.neg_zones), "negBackend": backend}
+    return {"negName": placeholders.neg_name, "negZones": zones, "negBackend": backend}, ""

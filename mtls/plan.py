@@ -7,7 +7,9 @@ from typing import Any
 from cryptography import x509
 
 from components.stack.engine import Recording, Registration
-from mtls.offline import Placeholders
+from mtls.offline import BACKEND_SERVICE_INVOKE, NEG_INVOKE, Placeholders
+
+SERVICE = "kubernetes:core/v1:Service"
 
 PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
 
@@ -56,13 +58,27 @@ def render(recording: Recording, placeholders: Placeholders) -> str:
     for r in sorted(recording.resources, key=lambda r: (r.type.startswith("gcp:"), r.name)):
         children.setdefault(r.parent, []).append(r)
     roots = [p for p in children if not any(r.urn == p for r in recording.resources)]
+    looked_up = {i.token for i in recording.invokes}
+    stand_ins = [
+        f"backend service {placeholders.backend_name!r} with scheme {placeholders.backend_scheme} (--backend-name, "
+        "--backend-scheme)"
+        if BACKEND_SERVICE_INVOKE in looked_up
+        else "",
+        f"the NEG's zones {', '.join(placeholders.neg_zones)} and its outputs"
+        + (f" (made from {placeholders.neg_outputs_from})" if placeholders.neg_outputs_from else "")
+        if NEG_INVOKE in looked_up
+        else "",
+        "the live Service's ports (this stack's own)"
+        if any(r.read and r.type == SERVICE for r in recording.resources)
+        else "",
+        f"GCP project {placeholders.project!r}" if placeholders.project == Placeholders.project else "",
+        f"IP address {placeholders.ip_address}",
+    ]
     out = [
         f"Offline plan of stack {recording.stack!r}: the real program under Pulumi's mock engine; nothing was sent "
         "to any cloud.",
-        f"Placeholders (not real values): backend service {placeholders.backend_name!r} with scheme "
-        f"{placeholders.backend_scheme} (--backend-name, --backend-scheme), "
-        + ("" if placeholders.project != Placeholders.project else f"GCP project {placeholders.project!r}, ")
-        + f"IP address {placeholders.ip_address}; resources marked (auto-named) get a random suffix in the cloud."
+        f"Placeholders (not real values): {', '.join(s for s in stand_ins if s)}; resources marked (auto-named) get a "
+        "random suffix in the cloud."
         + ("" if placeholders.project == Placeholders.project else f" GCP project: {placeholders.project}."),
         "",
     ]

@@ -119,3 +119,21 @@ def header_findings(headers: Mapping[str, str], key: str) -> list[Finding]:
                     )
                 )
     return found
+
+
+# The URL map of an Envoy-based load balancer (EXTERNAL_MANAGED) sets the headers too (custom-headers-regional and
+# l7-internal/custom-headers docs): it cannot set these, and it refuses an empty value.
+URL_MAP_RESERVED = ("host", "authority")
+
+
+def url_map_header_findings(headers: Mapping[str, str], key: str) -> list[Finding]:
+    found = []
+    for name, value in headers.items():
+        where = f"{key}.{name}"
+        if name.lower() in URL_MAP_RESERVED:
+            message = f"{name} is reserved on the EXTERNAL_MANAGED load balancer's URL map; pick another name."
+            found.append(error("header.reserved", where, message))
+        if not value.strip():
+            message = "is empty; the EXTERNAL_MANAGED load balancer's URL map refuses an empty header value."
+            found.append(error("header.value", where, message))
+    return found

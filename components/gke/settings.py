@@ -24,7 +24,7 @@ from components.core.names import (
     word,
 )
 from components.core.settings import Omittable, SettingsModel, config_key
-from components.gke.headers import DEFAULT_HEADERS, header_findings
+from components.gke.headers import DEFAULT_HEADERS, header_findings, url_map_header_findings
 
 CLUSTER_KEY = config_key("cluster")
 KEY = config_key("gkeBackend")
@@ -153,6 +153,8 @@ def check_cluster(cluster: ClusterSettings) -> list[Finding]:
 def check(gke: GkeBackendSettings) -> list[Finding]:
     """The rules that relate several gkeBackend keys, GCP's rules for the headers, Kubernetes' for the labels."""
     found = header_findings(gke.headers, f"{KEY}.headers")
+    if gke.standalone_neg is not None:
+        found += url_map_header_findings(gke.headers, f"{KEY}.headers")
     for name, value in gke.selector.items():
         where = f"{KEY}.selector.{name}" if len(name) <= 100 else f"{KEY}.selector"
         if problem := label_key_problem(name):

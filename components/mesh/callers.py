@@ -77,6 +77,7 @@ class LoadBalancerFacts:
     health_check_port: int | None = None
     health_check_path: str | None = None
     clients: tuple[EdgeClient, ...] = ()  # the only clients let through; none: every verified client
+    clients_key: str = ""  # the settings key that lists them
 
 
 def declared(mesh: MeshSettings) -> list[Caller]:
@@ -172,7 +173,7 @@ def admission(mesh: MeshSettings, facts: LoadBalancerFacts) -> Manifest:
         ADMISSION_NAME,
         backend.namespace,
         {"selector": {"matchLabels": dict(backend.selector)}, "action": "ALLOW", "rules": rules},
-        origin=EDGE_BACKEND_KEY,
+        origin=facts.clients_key if facts.clients else EDGE_BACKEND_KEY,
     )
 
 

@@ -28,6 +28,7 @@ def load_balancer_facts(settings: StackSettings) -> mesh_callers.LoadBalancerFac
         health_check_port=probe.port or gke.container_port,
         health_check_path=probe.request_path if probe.type in ("HTTP", "HTTP2") else None,
         clients=clients,
+        clients_key=f"{gke_settings.KEY}.allowedClients",
     )
 
 

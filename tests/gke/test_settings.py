@@ -42,3 +42,76 @@ def test_selector_labels_follow_kubernetes_syntax():
         f"{KEY}.selector.-x: '-x' is not a Kubernetes label key: its name part must be letters, digits, '-', '_' or "
         "'.', starting and ending with a letter or digit. [config.label]",
     ]
+
+
+# --- the standalone NEG and the allowed clients ----------------------------------------------------------------
+
+CHECKOUT = {"uriSan": "spiffe://acme.com/ns/shop/sa/checkout"}
+
+
+def test_a_standalone_neg_name_follows_gce_name_syntax():
+    _, findings = parsed(standaloneNeg="Web_NEG")
+    assert [f.key for f in findings] == [f"{KEY}.standaloneNeg"]
+    assert "a GCE resource name starts with a lowercase letter" in findings[0].message
+
+
+def test_each_allowed_identity_needs_the_header_that_carries_it_to_the_mesh():
+    _, findings = parsed(
+        selector={"app": "web"},
+        standaloneNeg="web-mtls",
+        allowedClients=[CHECKOUT, {"uriSan": "https://acme.com/billing"}, {"dnsSan": "billing.acme.com"}],
+    )
+    assert [str(f) for f in findings] == [
+        f"{KEY}.allowedClients[1].uriSan: reaches the mesh in the load balancer's {{client_cert_uri_sans}} variable, "
+        f"which no header of {KEY}.headers carries; add one, such as X-Client-Cert-Uri-Sans: "
+        "'{client_cert_uri_sans}'. [config.gke-backend]",
+        f"{KEY}.allowedClients[2].dnsSan: reaches the mesh in the load balancer's {{client_cert_dnsname_sans}} "
+        f"variable, which no header of {KEY}.headers carries; add one, such as X-Client-Cert-Dnsname-Sans: "
+        "'{client_cert_dnsname_sans}'. [config.gke-backend]",
+    ]
+
+
+def test_allowed_clients_need_the_verified_header_the_pod_labels_and_plain_http_pods():
+    _, findings = parsed(
+        standaloneNeg="web-mtls",
+        headers={"X-Client-Cert-Spiffe-Id": "{client_cert_spiffe_id}"},
+        healthCheck={"type": "HTTPS"},
+        allowedClients=[CHECKOUT],
+    )
+    assert [(f.key, f.code) for f in findings] == [
+        (f"{KEY}.headers", "config.gke-backend"),
+        (f"{KEY}.selector", "config.gke-backend"),
+        (f"{KEY}.healthCheck.type", "config.gke-backend"),
+    ]
+    assert "an identity counts only in a verified chain" in findings[0].message
+
+
+def test_a_client_listed_twice_is_refused():
+    _, findings = parsed(selector={"app": "web"}, standaloneNeg="web-mtls", allowedClients=[CHECKOUT, CHECKOUT])
+    assert [str(f) for f in findings] == [
+        f"{KEY}.allowedClients[1]: repeats {KEY}.allowedClients[0]; list each client once. [config.duplicate]"
+    ]
+
+
+def test_on_the_gke_ingress_path_the_plan_says_only_the_mesh_enforces_the_list():
+    _, findings = parsed(selector={"app": "web"}, allowedClients=[CHECKOUT])
+    assert [(f.severity.value, f.key, f.code) for f in findings] == [
+        ("note", f"{KEY}.allowedClients", "edge.classic-authorization")
+    ]
+    assert "the classic load balancer that GKE Ingress makes takes no authorization policy" in findings[0].message
+
+
+def test_on_the_standalone_neg_path_the_url_map_rules_for_headers_apply_too():
+    headers = {
+        "Host": "{client_cert_present}",
+        "X-Empty": " ",
+        "X-Client-Cert-Chain-Verified": "{client_cert_chain_verified}",
+    }
+    _, findings = parsed(standaloneNeg="web-mtls", headers=headers)
+    assert [str(f) for f in findings] == [
+        f"{KEY}.headers.Host: Host is reserved on the EXTERNAL_MANAGED load balancer's URL map; pick another name. "
+        "[header.reserved]",
+        f"{KEY}.headers.X-Empty: is empty; the EXTERNAL_MANAGED load balancer's URL map refuses an empty header "
+        "value. [header.value]",
+    ]
+    assert parsed(headers=headers)[1] == []  # the classic path's backend service takes them

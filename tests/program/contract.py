@@ -30,7 +30,7 @@ from components.stack import preflight
 from mtls import offline
 from tests.conftest import PROJECT_ROOT, committed_config, engine_config
 
-STACKS = ("dev", "prod", "app-dev", "edge-dev", "platform-dev")
+STACKS = ("dev", "prod", "app-dev", "edge-dev", "platform-dev", "platform-neg-dev", "edge-neg-dev")
 COMMITTED = {stack: committed_config(stack) for stack in STACKS}
 K8S_VERSION = kubernetes_validate.latest_version()
 SCHEMAS = istio_schema.IstioSchemas.load()

@@ -106,6 +106,9 @@ STACKS = {
     "dev-every-mesh-shape": ("dev", dev_with_every_mesh_shape),
     "edge-dev-every-option": ("edge-dev", edge_with_every_option),
     "platform-dev-every-option": ("platform-dev", platform_with_every_option),
+    # The standalone-NEG path; the edge reads what the platform stack's file would export.
+    "platform-neg-dev": ("platform-neg-dev", lambda: committed_config("platform-neg-dev")),
+    "edge-neg-dev": ("edge-neg-dev", lambda: committed_config("edge-neg-dev")),
 }
 
 

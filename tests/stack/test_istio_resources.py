@@ -9,8 +9,8 @@ import json
 from components.core.findings import Finding
 from components.stack import istio_resources, preflight
 from components.stack.preflight import mesh_findings
-from components.stack.settings import StackSettings
-from tests.conftest import PROJECT_ROOT
+from components.stack.settings import StackSettings, parse_stack
+from tests.conftest import PROJECT_ROOT, committed_config, engine_config
 from tests.gke.configs import settings as gke_settings
 from tests.mesh.configs import EDGE_BACKEND_WITH_CALLERS, settings_of
 
@@ -110,4 +110,93 @@ def test_two_objects_pulumi_would_name_alike_are_refused_with_both_keys():
     assert [str(f) for f in findings if f.code == "mesh.pulumi-name"] == [
         "gke-mtls:mesh.authorization[1]: the AuthorizationPolicy a/b-c and a-b/c (gke-mtls:mesh.authorization[0]) "
         "would both be the Pulumi resource 'ap-a-b-c'; rename one. [mesh.pulumi-name]"
+    ]
+
+
+# --- allowed clients -------------------------------------------------------------------------------------------
+
+
+def platform_with_clients(**mesh_changes: object) -> dict:
+    config = committed_config("platform-neg-dev")
+    config["gke-mtls:mesh"].update(mesh_changes)
+    return config
+
+
+def stack_findings(config: dict) -> list[str]:
+    return [str(f) for f in preflight.check_stack(engine_config(config), PROJECT_ROOT, "platform-neg-dev")[1]]
+
+
+def test_allowed_clients_replace_the_rule_for_every_verified_client():
+    """Each client's identity header and paths, from Google's front ends only, with a verified chain; the probes
+    keep their own rule; nothing else from the load balancer gets in."""
+    settings, _ = parse_stack(engine_config(platform_with_clients()), PROJECT_ROOT)
+    assert settings is not None
+    admission = next(m for m in istio_resources.for_stack(settings) if m.name == "edge-load-balancer")
+    front_ends = [{"source": {"notPrincipals": ["*"], "ipBlocks": ["130.211.0.0/22", "35.191.0.0/16"]}}]
+    verified = {"key": "request.headers[x-client-cert-chain-verified]", "values": ["true"]}
+    assert admission.origin == "gke-mtls:gkeBackend.allowedClients"
+    assert admission.document["spec"]["rules"] == [
+        {
+            "from": front_ends,
+            "to": [{"operation": {"ports": ["8080"], "paths": ["/api/*"], "methods": ["GET", "POST"]}}],
+            "when": [
+                verified,
+                {
+                    "key": "request.headers[x-client-cert-spiffe-id]",
+                    "values": ["spiffe://acme.com/ns/shop/sa/checkout"],
+                },
+            ],
+        },
+        {
+            "from": front_ends,
+            "to": [{"operation": {"ports": ["8080"], "paths": ["/invoices/*"], "methods": ["GET"]}}],
+            "when": [
+                verified,
+                {
+                    "key": "request.headers[x-client-cert-dnsname-sans]",
+                    "values": ["YmlsbGluZy5hY21lLmNvbQ==", "YmlsbGluZy5hY21lLmNvbQ==,*", "*,YmlsbGluZy5hY21lLmNvbQ=="],
+                },
+            ],
+        },
+        {"from": front_ends, "to": [{"operation": {"ports": ["8080"], "paths": ["/healthz"], "methods": ["GET"]}}]},
+    ]
+
+
+def test_with_allowed_clients_a_mesh_caller_needs_an_allow_rule_of_its_own():
+    """The list makes the backend's port deny by default, so an in-mesh caller without its own ALLOW rule is
+    reported before `pulumi up`, not found by its outage."""
+    checkout = {"principal": "cluster.local/ns/shop/sa/checkout"}
+    to_web = {"namespace": "default", "selector": {"app": "web"}, "ports": [8080]}
+    config = platform_with_clients(callers=[{"name": "checkout", "from": checkout, "to": to_web}])
+    assert stack_findings(config) == [
+        "gke-mtls:mesh.callers[0]: caller checkout's requests to default/{app: web}:8080 carry the principal "
+        "cluster.local/ns/shop/sa/checkout; ALLOW policy default/edge-load-balancer "
+        "(gke-mtls:gkeBackend.allowedClients) denies them (no rule of it matches them). Add a rule that matches it, "
+        "or remove it from gke-mtls:mesh.callers if it is meant to be refused. [mesh.caller-denied]"
+    ]
+    config["gke-mtls:mesh"]["authorization"] = [
+        {
+            "name": "checkout-in",
+            "namespace": "default",
+            "selector": {"app": "web"},
+            "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/shop/sa/checkout"]}}]}],
+        }
+    ]
+    assert stack_findings(config) == []
+
+
+def test_a_policy_that_denies_the_health_check_path_is_reported_on_the_new_path_too():
+    deny_probe = {
+        "name": "no-health",
+        "namespace": "default",
+        "selector": {"app": "web"},
+        "action": "DENY",
+        "rules": [{"to": [{"operation": {"paths": ["/healthz"], "ports": ["8080"]}}]}],
+    }
+    found = stack_findings(platform_with_clients(authorization=[deny_probe]))
+    assert [f for f in found if "health checks" in f] == [
+        "gke-mtls:mesh.edgeBackend: Google's health checks's requests to default/{app: web}:8080 carry no principal; "
+        "DENY policy default/no-health (gke-mtls:mesh.authorization[0]) matches them. gke-mtls lets them in with its "
+        "`edge-load-balancer` policy when its own ALLOW policies cover the backend; for a policy from elsewhere, add "
+        'a rule with `ipBlocks: [130.211.0.0/22, 35.191.0.0/16]` on port "8080" to it. [mesh.caller-denied]'
     ]
