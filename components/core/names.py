@@ -64,6 +64,13 @@ GCE_NAME = Syntax(
     "a GCE resource name starts with a lowercase letter, then up to 62 lowercase letters, digits or hyphens, and "
     "does not end with a hyphen",
 )
+# ingress-gce refuses a custom NEG name over 56 characters (it keeps 7 for the subnet suffix of other subnets' NEGs).
+NEG_NAME = Syntax(
+    GCE_NAME.pattern,
+    "a NEG name is a GCE resource name of at most 56 characters: a lowercase letter, then lowercase letters, digits "
+    "or hyphens, not ending with a hyphen",
+    max_length=56,
+)
 ZONE_NAME = Syntax(r"[a-z]+(-[a-z]+)*[0-9]+-[a-z]", "a zone is a Compute Engine zone name such as europe-west1-b")
 STACK_REFERENCE = Syntax(
     r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}",
@@ -80,6 +87,7 @@ ResourceName = Annotated[str, RESOURCE_NAME]
 ServiceName = Annotated[str, SERVICE_NAME]
 GceName = Annotated[str, GCE_NAME]
 ZoneName = Annotated[str, ZONE_NAME]
+NegName = Annotated[str, NEG_NAME]
 StackReference = Annotated[str, STACK_REFERENCE]
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.core.edge_backend import NegBackend
-from components.core.names import GCE_NAME, ZONE_NAME
+from components.core.names import NEG_NAME, ZONE_NAME
 from components.core.settings import parse
 from components.edge.settings import BACKEND_KEY, NEG_OUTPUTS, BackendSettings
 
@@ -36,7 +36,7 @@ def from_outputs(stack: str, outputs: Mapping[str, Any]) -> StandaloneNeg:
             "that stack with gke-mtls:gkeBackend.standaloneNeg set, or point backend.stack at the stack that has it."
         )
     name, zones, exported = (outputs[key] for key in NEG_OUTPUTS)
-    if not isinstance(name, str) or not GCE_NAME.matches(name):
+    if not isinstance(name, str) or not NEG_NAME.matches(name):
         raise NegOutputsError(f"{BACKEND_KEY}.stack: output 'negName' of stack {stack!r} is {name!r}, not a NEG name.")
     if not isinstance(zones, list) or not all(isinstance(z, str) and ZONE_NAME.matches(z) for z in zones):
         raise NegOutputsError(

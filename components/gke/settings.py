@@ -13,9 +13,9 @@ from components.core.edge_backend import CHAIN_VERIFIED, DNS_SANS, SPIFFE_ID, UR
 from components.core.findings import Finding, error, note, quoted
 from components.core.names import (
     NUL_IN_PATH,
-    GceName,
     Labels,
     Namespace,
+    NegName,
     Port,
     ServiceName,
     file_path,
@@ -100,7 +100,7 @@ class GkeBackendSettings(SettingsModel):
         "{client_cert_*} variables).",
         examples=[{"X-Client-Cert-Chain-Verified": "{client_cert_chain_verified}"}],
     )
-    standalone_neg: Omittable[GceName] = Field(
+    standalone_neg: Omittable[NegName] = Field(
         None,
         description="Name of a standalone NEG for an edge with its own EXTERNAL_MANAGED backend service (the "
         "edge's `backend.source: standaloneNeg`). The Service gets only this NEG: no BackendConfig and no anchor "

@@ -139,22 +139,24 @@ def may_cover_backend(mesh: MeshSettings, manifest: Manifest) -> bool:
     )
 
 
-def needs_admission(mesh: MeshSettings, policies: Iterable[IstioObject], facts: LoadBalancerFacts) -> bool:
+def needs_admission(mesh: MeshSettings, policies: Iterable[IstioObject]) -> bool:
     """An ALLOW policy of the stack applies to the backend, so the load balancer needs a rule of its own: without
-    any ALLOW policy, Istio allows it already, and adding one would deny every other caller. A list of allowed
-    clients is an ALLOW policy itself."""
+    any ALLOW policy, Istio allows it already, and adding one would deny every other caller."""
     backend = mesh.edge_backend
     if backend is None or backend.istio_ingress_gateway or backend.namespace is None:
         return False
-    if facts.clients:
-        return True
     applying = AuthorizationPolicies.of(policies, mesh.root_namespace).applying_to(backend.namespace, backend.selector)
     return any(action_of(p) == "ALLOW" for p in applying)
 
 
-def admission(mesh: MeshSettings, facts: LoadBalancerFacts) -> Manifest:
+def admission(mesh: MeshSettings, facts: LoadBalancerFacts, others_allowed: bool = False) -> Manifest:
     """Plaintext (no identity) from Google's front ends on the backend port, with the verified-chain header when the
-    GKE side sets one; and the health checks, which carry no such header, on their port and path."""
+    GKE side sets one (or only the allowed clients, when it lists them); and the health checks, which carry no such
+    header, on their port and path.
+
+    `others_allowed`: no other ALLOW policy of the stack covers the backend, which Istio therefore allowed every
+    request until this policy; rules for everything but the load balancer's plaintext on the backend port keep it so,
+    so that a list of allowed clients restricts what comes through the edge and nothing else."""
     backend = mesh.edge_backend
     assert backend is not None and backend.namespace is not None and backend.port is not None
     front_ends = _from_front_ends()
@@ -167,6 +169,12 @@ def admission(mesh: MeshSettings, facts: LoadBalancerFacts) -> Manifest:
     if facts.verified_header and facts.health_check_path is not None:  # the probes carry no verdict header
         probe = {"ports": [str(facts.health_check_port or backend.port)], "paths": [facts.health_check_path]}
         rules.append({"from": front_ends, "to": [{"operation": {**probe, "methods": ["GET"]}}]})
+    if others_allowed:  # not (plaintext, from a front end, to the backend port), one rule per negated part
+        rules += [
+            {"from": [{"source": {"principals": ["*"]}}]},
+            {"from": [{"source": {"notIpBlocks": list(FRONT_END_RANGES)}}]},
+            {"to": [{"operation": {"notPorts": [str(backend.port)]}}]},
+        ]
     return Manifest(
         ISTIO_SECURITY,
         "AuthorizationPolicy",

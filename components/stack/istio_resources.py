@@ -41,8 +41,9 @@ def for_stack(settings: StackSettings) -> list[Manifest]:
         found.append(gke_backend.mesh_guard(settings.gke_backend))
     facts = load_balancer_facts(settings)
     covering = from_manifests(m for m in found if mesh_callers.may_cover_backend(mesh, m))
-    if mesh_callers.needs_admission(mesh, covering, facts):
-        found.append(mesh_callers.admission(mesh, facts))
+    covered = mesh_callers.needs_admission(mesh, covering)
+    if covered or facts.clients:  # a list of allowed clients is an ALLOW policy itself
+        found.append(mesh_callers.admission(mesh, facts, others_allowed=not covered))
     return found
 
 

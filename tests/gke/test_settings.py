@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.gke.configs import parsed
 
 KEY = "gke-mtls:gkeBackend"
@@ -49,10 +51,18 @@ def test_selector_labels_follow_kubernetes_syntax():
 CHECKOUT = {"uriSan": "spiffe://acme.com/ns/shop/sa/checkout"}
 
 
-def test_a_standalone_neg_name_follows_gce_name_syntax():
-    _, findings = parsed(standaloneNeg="Web_NEG")
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Web_NEG", "a NEG name is a GCE resource name of at most 56 characters"),
+        ("web-", "a NEG name is a GCE resource name of at most 56 characters"),
+        ("n" * 57, "is 57 characters; at most 56 are allowed."),
+    ],
+)
+def test_a_standalone_neg_name_follows_gce_syntax_within_ingress_gces_56_characters(name, message):
+    _, findings = parsed(standaloneNeg=name)
     assert [f.key for f in findings] == [f"{KEY}.standaloneNeg"]
-    assert "a GCE resource name starts with a lowercase letter" in findings[0].message
+    assert message in findings[0].message
 
 
 def test_each_allowed_identity_needs_the_header_that_carries_it_to_the_mesh():

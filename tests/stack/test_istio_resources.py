@@ -159,30 +159,58 @@ def test_allowed_clients_replace_the_rule_for_every_verified_client():
             ],
         },
         {"from": front_ends, "to": [{"operation": {"ports": ["8080"], "paths": ["/healthz"], "methods": ["GET"]}}]},
+        # Nothing else was denied before this ALLOW policy, and nothing else is now: every request but the load
+        # balancer's plaintext on the backend port.
+        {"from": [{"source": {"principals": ["*"]}}]},
+        {"from": [{"source": {"notIpBlocks": ["130.211.0.0/22", "35.191.0.0/16"]}}]},
+        {"to": [{"operation": {"notPorts": ["8080"]}}]},
     ]
 
 
-def test_with_allowed_clients_a_mesh_caller_needs_an_allow_rule_of_its_own():
-    """The list makes the backend's port deny by default, so an in-mesh caller without its own ALLOW rule is
-    reported before `pulumi up`, not found by its outage."""
-    checkout = {"principal": "cluster.local/ns/shop/sa/checkout"}
-    to_web = {"namespace": "default", "selector": {"app": "web"}, "ports": [8080]}
-    config = platform_with_clients(callers=[{"name": "checkout", "from": checkout, "to": to_web}])
-    assert stack_findings(config) == [
-        "gke-mtls:mesh.callers[0]: caller checkout's requests to default/{app: web}:8080 carry the principal "
-        "cluster.local/ns/shop/sa/checkout; ALLOW policy default/edge-load-balancer "
-        "(gke-mtls:gkeBackend.allowedClients) denies them (no rule of it matches them). Add a rule that matches it, "
-        "or remove it from gke-mtls:mesh.callers if it is meant to be refused. [mesh.caller-denied]"
+CHECKOUT = {"principal": "cluster.local/ns/shop/sa/checkout"}
+PROMETHEUS = {"ipBlocks": ["10.8.0.0/14"]}
+
+
+def callers() -> list[dict]:
+    return [
+        {
+            "name": "checkout",
+            "from": CHECKOUT,
+            "to": {"namespace": "default", "selector": {"app": "web"}, "ports": [8080]},
+        },
+        {
+            "name": "prometheus",
+            "from": PROMETHEUS,
+            "to": {"namespace": "default", "selector": {"app": "web"}, "ports": [9090]},
+        },
     ]
+
+
+def test_allowed_clients_change_nothing_for_the_workloads_other_callers():
+    """Without other ALLOW policies the workload allowed everyone: the list restricts the load balancer alone, so an
+    in-mesh caller on the same port and a plaintext scraper on another are still let in."""
+    config = platform_with_clients(callers=callers())
+    config["gke-mtls:mesh"]["workloads"][0]["ports"]["9090"] = "PERMISSIVE"
+    assert stack_findings(config) == []
+
+
+def test_beside_the_stacks_own_allow_policies_a_caller_still_needs_a_rule_of_its_own():
+    config = platform_with_clients(callers=callers()[:1])
     config["gke-mtls:mesh"]["authorization"] = [
         {
-            "name": "checkout-in",
+            "name": "scrape",
             "namespace": "default",
             "selector": {"app": "web"},
-            "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/shop/sa/checkout"]}}]}],
+            "rules": [{"to": [{"operation": {"ports": ["9090"]}}]}],
         }
     ]
-    assert stack_findings(config) == []
+    assert stack_findings(config) == [
+        "gke-mtls:mesh.callers[0]: caller checkout's requests to default/{app: web}:8080 carry the principal "
+        "cluster.local/ns/shop/sa/checkout; ALLOW policies default/scrape (gke-mtls:mesh.authorization[0]), "
+        "default/edge-load-balancer (gke-mtls:gkeBackend.allowedClients) deny them (no rule of theirs matches them). "
+        "Add a rule that matches it, or remove it from gke-mtls:mesh.callers if it is meant to be refused. "
+        "[mesh.caller-denied]"
+    ]
 
 
 def test_a_policy_that_denies_the_health_check_path_is_reported_on_the_new_path_too():
