@@ -1,7 +1,8 @@
-"""The edge's Pulumi side: the backend lookup, the mTLS load balancer (`Edge`) and its rejected-client metric and
-alert (`EdgeMonitoring`).
+"""The edge's Pulumi side: the backend lookups, the edge's own backend on a standalone NEG (`NegBackend`), the mTLS
+load balancer (`Edge`) and its rejected-client metric and alert (`EdgeMonitoring`).
 
-trust config -> server TLS policy -> target HTTPS proxy <- URL map -> GKE backend service
+trust config -> server TLS policy -> target HTTPS proxy <- URL map -> GKE's backend service (classic path)
+                                                                   -> NegBackend's backend service (standalone NEG)
 """
 
 from __future__ import annotations

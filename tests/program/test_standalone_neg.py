@@ -388,3 +388,20 @@ def test_the_same_allowed_clients_give_the_same_mesh_policy_on_both_paths(run_st
         },
     ]
     assert any("only the mesh enforces this list" in m for m in runs[1].messages("info"))
+
+
+def test_the_sdk_check_sees_a_wrong_enum_and_a_wrong_field():
+    """The check above could pass by reading nothing; here it must find both mistakes."""
+    from tests.cloud_sdk import unknown_inputs
+
+    wrong = {"loadBalancingScheme": "EXTERNAL_MANGED", "backends": [{"group": "g", "balancingMode": "RATE"}], "x": 1}
+    assert unknown_inputs("compute", "v1", "BackendService", wrong) == [
+        "loadBalancingScheme: 'EXTERNAL_MANGED' is not one of ['EXTERNAL', 'EXTERNAL_MANAGED', 'INTERNAL', "
+        "'INTERNAL_MANAGED', 'INTERNAL_SELF_MANAGED', 'INVALID_LOAD_BALANCING_SCHEME']",
+        "x: no field 'x' in BackendService",
+    ]
+    nested = {"httpHealthCheck": {"portSpecification": "USE_NAMED_PORTS"}}
+    assert unknown_inputs("compute", "v1", "HealthCheck", nested) == [
+        "httpHealthCheck.portSpecification: 'USE_NAMED_PORTS' is not one of ['USE_FIXED_PORT', 'USE_NAMED_PORT', "
+        "'USE_SERVING_PORT']"
+    ]
