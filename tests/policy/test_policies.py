@@ -61,6 +61,20 @@ def prod_recording():
     return offline.run_program("prod", engine_config(committed_config("prod")))
 
 
+@pytest.mark.parametrize("stack", ["platform-neg-dev", "edge-neg-dev"])
+def test_the_standalone_neg_pair_passes_every_policy(stack):
+    from mtls import offline
+    from tests.conftest import engine_config
+
+    recording = offline.run_program(stack, engine_config(committed_config(stack)))
+    assert recording.error is None
+    for resource in recording.resources:
+        for name in BY_NAME:
+            if name != "forwarding-rules-443-or-redirect":
+                assert violations(name, resource.type, resource.inputs) == [], (name, resource.name)
+    assert stack_violations(stack_resources(recording)) == []
+
+
 def props_of(recording, typ: str) -> dict[str, Any]:
     return copy.deepcopy(recording.one(typ).inputs)
 
