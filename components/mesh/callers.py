@@ -4,14 +4,15 @@ backend, Google's load balancer and its health checks, which reach the pods in p
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from components.core.edge_backend import AllowedClient
+from components.core.findings import Finding, error, warning
 from components.core.load_balancer import FRONT_END_RANGES
 from components.core.manifest import ISTIO_SECURITY, Manifest
-from components.mesh.authorization import AuthorizationPolicies, Request, action_of
+from components.mesh.authorization import AuthorizationPolicies, Request, action_of, policy_matches
 from components.mesh.istio_objects import IstioObject
 from components.mesh.settings import EDGE_BACKEND_KEY, EdgeBackendSettings, MeshSettings, caller_key
 
@@ -149,14 +150,10 @@ def needs_admission(mesh: MeshSettings, policies: Iterable[IstioObject]) -> bool
     return any(action_of(p) == "ALLOW" for p in applying)
 
 
-def admission(mesh: MeshSettings, facts: LoadBalancerFacts, others_allowed: bool = False) -> Manifest:
+def admission(mesh: MeshSettings, facts: LoadBalancerFacts) -> Manifest:
     """Plaintext (no identity) from Google's front ends on the backend port, with the verified-chain header when the
     GKE side sets one (or only the allowed clients, when it lists them); and the health checks, which carry no such
-    header, on their port and path.
-
-    `others_allowed`: no other ALLOW policy of the stack covers the backend, which Istio therefore allowed every
-    request until this policy; rules for everything but the load balancer's plaintext on the backend port keep it so,
-    so that a list of allowed clients restricts what comes through the edge and nothing else."""
+    header, on their port and path."""
     backend = mesh.edge_backend
     assert backend is not None and backend.namespace is not None and backend.port is not None
     front_ends = _from_front_ends()
@@ -169,12 +166,6 @@ def admission(mesh: MeshSettings, facts: LoadBalancerFacts, others_allowed: bool
     if facts.verified_header and facts.health_check_path is not None:  # the probes carry no verdict header
         probe = {"ports": [str(facts.health_check_port or backend.port)], "paths": [facts.health_check_path]}
         rules.append({"from": front_ends, "to": [{"operation": {**probe, "methods": ["GET"]}}]})
-    if others_allowed:  # not (plaintext, from a front end, to the backend port), one rule per negated part
-        rules += [
-            {"from": [{"source": {"principals": ["*"]}}]},
-            {"from": [{"source": {"notIpBlocks": list(FRONT_END_RANGES)}}]},
-            {"to": [{"operation": {"notPorts": [str(backend.port)]}}]},
-        ]
     return Manifest(
         ISTIO_SECURITY,
         "AuthorizationPolicy",
@@ -187,3 +178,51 @@ def admission(mesh: MeshSettings, facts: LoadBalancerFacts, others_allowed: bool
 
 def _from_front_ends() -> list[dict[str, Any]]:
     return [{"source": {"notPrincipals": ["*"], "ipBlocks": list(FRONT_END_RANGES)}}]
+
+
+# --- allowed clients -----------------------------------------------------------------------------------------------
+
+UNLISTED = "an unlisted client"  # no identity of the list, in a chain the load balancer verified
+
+
+def allowed_client_findings(
+    mesh: MeshSettings, facts: LoadBalancerFacts, objects: Sequence[IstioObject], covered_before: bool
+) -> list[Finding]:
+    """The list holds only if no other ALLOW rule lets a verified client with another identity through the edge; and
+    where no ALLOW policy covered the workload before, the list's policy makes it deny by default."""
+    backend = mesh.edge_backend
+    if not facts.clients or not facts.verified_header or backend is None or backend.namespace is None:
+        return []
+    found = []
+    if not covered_before:
+        labels = ", ".join(f"{k}: {v}" for k, v in backend.selector.items())
+        found.append(
+            warning(
+                "mesh.edge-allow-policy",
+                facts.clients_key,
+                f"makes {backend.namespace}/{{{labels}}} refuse every request that no ALLOW rule matches, on every "
+                "port, as any ALLOW policy does: its other callers (mesh peers, scrapers) need rules of their own in "
+                "gke-mtls:mesh.authorization. List them in gke-mtls:mesh.callers and the plan checks each.",
+            )
+        )
+    identity_headers = {c.header.lower(): "not-listed" for c in facts.clients}
+    unlisted = Request(
+        str(backend.port),
+        principal="",
+        sources=_FRONT_ENDS,
+        headers={facts.verified_header.lower(): "true", **identity_headers},
+    )
+    applying = AuthorizationPolicies.of(objects, mesh.root_namespace).applying_to(backend.namespace, backend.selector)
+    for policy in applying:
+        if action_of(policy) == "ALLOW" and policy_matches(policy, unlisted) is True:
+            found.append(
+                error(
+                    "mesh.allowed-clients-bypassed",
+                    policy.origin.key,
+                    f"ALLOW policy {policy.namespace}/{policy.name} lets {UNLISTED} through the load balancer to port "
+                    f"{backend.port}, so {facts.clients_key} does not hold: ALLOW policies add up. Restrict its rule "
+                    "to mesh identities (principals) or to sources other than Google's front ends "
+                    f"({', '.join(FRONT_END_RANGES)}).",
+                )
+            )
+    return found

@@ -4,11 +4,12 @@ rule that lets the edge's load balancer in, and the edge guard of the GKE backen
 from __future__ import annotations
 
 from components.core.edge_backend import CHAIN_VERIFIED
+from components.core.findings import Finding
 from components.core.manifest import Manifest
 from components.gke import objects as gke_backend
 from components.gke import settings as gke_settings
 from components.mesh import callers as mesh_callers
-from components.mesh.istio_objects import from_manifests
+from components.mesh.istio_objects import IstioObject, from_manifests
 from components.mesh.manifests import manifests
 from components.stack.settings import StackSettings
 
@@ -41,9 +42,8 @@ def for_stack(settings: StackSettings) -> list[Manifest]:
         found.append(gke_backend.mesh_guard(settings.gke_backend))
     facts = load_balancer_facts(settings)
     covering = from_manifests(m for m in found if mesh_callers.may_cover_backend(mesh, m))
-    covered = mesh_callers.needs_admission(mesh, covering)
-    if covered or facts.clients:  # a list of allowed clients is an ALLOW policy itself
-        found.append(mesh_callers.admission(mesh, facts, others_allowed=not covered))
+    if facts.clients or mesh_callers.needs_admission(mesh, covering):  # a list of clients is an ALLOW policy itself
+        found.append(mesh_callers.admission(mesh, facts))
     return found
 
 
@@ -54,3 +54,13 @@ def callers(settings: StackSettings) -> list[mesh_callers.Caller]:
         *mesh_callers.load_balancer(settings.mesh, load_balancer_facts(settings)),
         *mesh_callers.declared(settings.mesh),
     ]
+
+
+def allowed_client_findings(settings: StackSettings, objects: list[IstioObject]) -> list[Finding]:
+    """The allowed clients against every policy the stack applies; `objects` are those policies."""
+    mesh = settings.mesh
+    if mesh is None:
+        return []
+    others = [o for o in objects if not (o.kind == "AuthorizationPolicy" and o.name == mesh_callers.ADMISSION_NAME)]
+    covered_before = mesh_callers.needs_admission(mesh, others)
+    return mesh_callers.allowed_client_findings(mesh, load_balancer_facts(settings), objects, covered_before)

@@ -49,7 +49,8 @@ def mesh_findings(stack_settings: settings.StackSettings) -> list[Finding]:
         # All problems at once: the analysis reads a malformed rule as matching nothing it cannot read.
         objects = istio_objects.from_manifests(generated)
         callers = istio_resources.callers(stack_settings)
-        return entries + refused + mesh.analyze(objects, callers, stack_settings.mesh.root_namespace)
+        clients = istio_resources.allowed_client_findings(stack_settings, objects)
+        return entries + refused + mesh.analyze(objects, callers, stack_settings.mesh.root_namespace) + clients
 
 
 def registration_findings(generated: list[Manifest]) -> list[Finding]:

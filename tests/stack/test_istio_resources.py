@@ -159,11 +159,6 @@ def test_allowed_clients_replace_the_rule_for_every_verified_client():
             ],
         },
         {"from": front_ends, "to": [{"operation": {"ports": ["8080"], "paths": ["/healthz"], "methods": ["GET"]}}]},
-        # Nothing else was denied before this ALLOW policy, and nothing else is now: every request but the load
-        # balancer's plaintext on the backend port.
-        {"from": [{"source": {"principals": ["*"]}}]},
-        {"from": [{"source": {"notIpBlocks": ["130.211.0.0/22", "35.191.0.0/16"]}}]},
-        {"to": [{"operation": {"notPorts": ["8080"]}}]},
     ]
 
 
@@ -186,12 +181,41 @@ def callers() -> list[dict]:
     ]
 
 
-def test_allowed_clients_change_nothing_for_the_workloads_other_callers():
-    """Without other ALLOW policies the workload allowed everyone: the list restricts the load balancer alone, so an
-    in-mesh caller on the same port and a plaintext scraper on another are still let in."""
-    config = platform_with_clients(callers=callers())
+def test_allowed_clients_make_the_workload_deny_by_default_and_the_plan_says_so():
+    """An ALLOW policy on a workload refuses whatever no ALLOW rule matches, on every port. The list is one, so the
+    workload's other callers are reported, and the plan warns even when none is declared."""
+    config = platform_with_clients(callers=callers(), authorization=[])
     config["gke-mtls:mesh"]["workloads"][0]["ports"]["9090"] = "PERMISSIVE"
-    assert stack_findings(config) == []
+    found = stack_findings(config)
+    assert [f.split(":")[1].split(" ")[0] for f in found if f.endswith("[mesh.caller-denied]")] == [
+        "mesh.callers[0]",
+        "mesh.callers[1]",
+    ]
+    assert found[-1] == (
+        "gke-mtls:gkeBackend.allowedClients: makes default/{app: web} refuse every request that no ALLOW rule "
+        "matches, on every port, as any ALLOW policy does: its other callers (mesh peers, scrapers) need rules of "
+        "their own in gke-mtls:mesh.authorization. List them in gke-mtls:mesh.callers and the plan checks each. "
+        "[mesh.edge-allow-policy]"
+    )
+
+
+def test_another_allow_rule_that_lets_any_verified_client_through_the_edge_is_refused():
+    """ALLOW policies add up: a rule on the backend port that does not exclude Google's front ends would let every
+    client the load balancer verified through, listed or not."""
+    open_port = {"name": "open-8080", "namespace": "default", "selector": {"app": "web"}}
+    open_port["rules"] = [{"to": [{"operation": {"ports": ["8080"]}}]}]
+    found = stack_findings(platform_with_clients(authorization=[open_port]))
+    assert found == [
+        "gke-mtls:mesh.authorization[0]: ALLOW policy default/open-8080 lets an unlisted client through the load "
+        "balancer to port 8080, so gke-mtls:gkeBackend.allowedClients does not hold: ALLOW policies add up. Restrict "
+        "its rule to mesh identities (principals) or to sources other than Google's front ends (130.211.0.0/22, "
+        "35.191.0.0/16). [mesh.allowed-clients-bypassed]"
+    ]
+    by_identity = {
+        **open_port,
+        "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/shop/sa/cart"]}}]}],
+    }
+    assert stack_findings(platform_with_clients(authorization=[by_identity])) == []
 
 
 def test_beside_the_stacks_own_allow_policies_a_caller_still_needs_a_rule_of_its_own():
