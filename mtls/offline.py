@@ -57,9 +57,12 @@ class Placeholders:
     neg_zones: tuple[str, ...] = ("europe-west1-b", "europe-west1-c")
     neg_network: str | None = None  # None: the edge's backend.network
     neg_name: str = "placeholder-neg"  # when the referenced stack's file is not in this project
+    neg_endpoint_type: str = "GCE_VM_IP_PORT"
+    neg_lookup_error: str | None = None  # the NEG lookup fails with this (a zone the NEG is no longer in)
     # The live Service a platform stack's standalone NEG annotates, as read: Service port -> target port. None: the
     # stack's own port and targetPort.
     service_ports: Mapping[int, int | str] | None = None
+    live_service_error: str | None = None  # the read of the live Service fails with this (no such Service)
     neg_outputs_from: str = ""  # the stack file the referenced stack's NEG outputs were made from, for the plan
 
 
@@ -84,6 +87,8 @@ class PlaceholderCloud:
                 state["address"] = p.ip_address
             return resource_id, state
         if typ == "kubernetes:core/v1:Service" and "spec" not in state:  # a read of the live Service
+            if p.live_service_error:
+                raise Exception(p.live_service_error)  # the engine reports it as the provider's failure
             ports = [{"port": port, "targetPort": target} for port, target in (p.service_ports or {}).items()]
             state["spec"] = {"ports": ports}
         if typ in ("kubernetes:core/v1:Service", "kubernetes:core/v1:ServicePatch") and p.neg_status:
@@ -110,12 +115,14 @@ class PlaceholderCloud:
                 "loadBalancingScheme": p.backend_scheme,
             }
         if token == NEG_INVOKE:
+            if p.neg_lookup_error:
+                raise Exception(p.neg_lookup_error)  # the engine reports it as the provider's failure
             zone, name = args["zone"], args["name"]
             network = p.neg_network or "placeholder-network"
             return {
                 "name": name,
                 "zone": zone,
-                "networkEndpointType": "GCE_VM_IP_PORT",
+                "networkEndpointType": p.neg_endpoint_type,
                 "network": f"https://www.googleapis.com/compute/v1/projects/{p.project}/global/networks/{network}",
                 "selfLink": f"https://www.googleapis.com/compute/v1/projects/{p.project}/zones/{zone}/"
                 f"networkEndpointGroups/{name}",

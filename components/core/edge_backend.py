@@ -31,7 +31,7 @@ CLIENT_PATH = Syntax(
     max_length=1024,
 )
 METHODS = ("GET", "PUT", "POST", "HEAD", "PATCH", "DELETE", "OPTIONS")  # the ones an AuthzPolicy takes
-MAX_PATHS = 5  # AuthzPolicy: "Limited to 5 matches" per operation
+MAX_PATHS = 5  # AuthzPolicy paths: "Limited to 5 matches" per operation (Cloud SDK 528's networksecurity v1)
 SPIFFE_SCHEME = "spiffe://"
 # The load balancer's variables that carry a client's identity (custom-headers docs): the SPIFFE ID as it is,
 # other URI SANs and the DNS SANs each Base64-encoded and comma-separated.

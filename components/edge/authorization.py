@@ -2,9 +2,11 @@
 of scheme EXTERNAL_MANAGED only): ALLOW policies, so a request whose certificate names none of the clients is
 refused with 403 before it reaches the backend.
 
-Limits (networksecurity v1 AuthzPolicy reference): 5 httpRules per policy, 1 source per rule, 5 principals per source,
-5 path matches per operation, 10 paths and 10 methods per policy. Principals match exactly, and only in a certificate
-the trust config validated.
+Limits, the strictest of Google's generated networksecurity v1 types as read: 5 httpRules per policy and 1 source per
+rule (Cloud SDK 528 and google-cloud-network-security 0.13.4), 5 path matches per operation (Cloud SDK 528), 10 paths
+and 10 methods per policy (0.13.4), 5 principals per source (pulumi-gcp 10.2's AuthzPolicy docs; 0.13.4 says 50 per
+policy for the regional load balancers). Principals match exactly, and only in a certificate the trust config
+validated.
 """
 
 from __future__ import annotations

@@ -72,8 +72,12 @@ async def find_standalone_neg(backend: BackendSettings) -> FoundNeg:
         raise pulumi.RunError(str(exc)) from None
     groups: list[str] = []
     for zone in neg.zones:
-        # A NEG missing in a zone ends the run with the provider's own message, as the backend lookup does.
-        found = gcp.compute.get_network_endpoint_group(name=neg.name, zone=zone)
+        try:
+            found = gcp.compute.get_network_endpoint_group(name=neg.name, zone=zone)
+        except Exception as exc:  # the provider's failure: no such NEG there, no permission
+            # Logged as well: the SDK may end the run with the provider's own error, which names no key.
+            pulumi.log.error(standalone_neg.lookup_failed_message(backend, neg, zone, exc))
+            raise pulumi.RunError(standalone_neg.lookup_failed_message(backend, neg, zone, exc)) from None
         answer = {"networkEndpointType": found.network_endpoint_type, "network": found.network}
         if problem := standalone_neg.found_problem(backend, neg, zone, answer):
             raise pulumi.RunError(problem)
@@ -126,7 +130,8 @@ class NegBackend(pulumi.ComponentResource):
             f"{name}-backend-service",
             description=f"The mTLS edge's backend: NEG {neg.name} (gke-mtls)",
             load_balancing_scheme=MANAGED_SCHEME,
-            protocol="HTTP",
+            # The pods speak what their probe speaks: plain HTTP, or TLS (HTTPS, and HTTP/2 over TLS).
+            protocol=probe.type,
             backends=[
                 {"group": group, "balancing_mode": "RATE", "max_rate_per_endpoint": settings.max_rate_per_endpoint}
                 for group in args.found.groups

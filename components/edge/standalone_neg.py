@@ -56,6 +56,14 @@ def from_outputs(stack: str, outputs: Mapping[str, Any]) -> StandaloneNeg:
     return StandaloneNeg(name, tuple(zones), backend)
 
 
+def lookup_failed_message(backend: BackendSettings, neg: StandaloneNeg, zone: str, reason: object) -> str:
+    return (
+        f"{BACKEND_KEY}.stack: NEG {neg.name!r} of stack {backend.stack!r} cannot be read in zone {zone} ({reason}). "
+        f"If the cluster has left that zone, run `pulumi up --refresh` on {backend.stack!r} so that its negZones "
+        "are current, then this stack again."
+    )
+
+
 def found_problem(backend: BackendSettings, neg: StandaloneNeg, zone: str, found: Mapping[str, Any]) -> str | None:
     """Why the NEG found in `zone` cannot be the edge's backend, or None."""
     where = f"NEG {neg.name!r} in {zone}"

@@ -116,11 +116,18 @@ async def check_service_port(
     if s.create_service:
         return
     existing = k8s.core.v1.Service.get(f"{s.namespace}-{s.service}-existing", f"{s.namespace}/{s.service}", opts=opts)
-    spec = await resolve(existing.spec)
+    try:
+        spec = await resolve(existing.spec)
+    except Exception as exc:  # the provider's own failure: no such Service, no permission, no cluster
+        # Logged as well: the SDK ends the run with the provider's own error, which names no key.
+        pulumi.log.error(objects.service_unreadable_message(s, exc))
+        raise pulumi.RunError(objects.service_unreadable_message(s, exc)) from None
     ports = [{"port": p.port, "targetPort": p.target_port} for p in (getattr(spec, "ports", None) or [])]
     problem = objects.service_port_problem({"ports": ports}, s)
     if problem is not None:
         raise pulumi.RunError(problem)
+    if unchecked := objects.named_target_port(ports, s):
+        pulumi.log.warn(unchecked)
 
 
 def cluster_provider(cluster: ClusterSettings) -> k8s.Provider:

@@ -7,7 +7,7 @@ Facts: ../shared/reference/gcp-edge-mtls.md sections 5, 6 and 11 (ingress-gce re
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from components.core.edge_backend import NegBackend
@@ -153,6 +153,26 @@ def service_port_problem(spec: Mapping[str, Any] | None, s: GkeBackendSettings) 
             f"port, so set targetPort to {target}."
         )
     return None
+
+
+def service_unreadable_message(s: GkeBackendSettings, reason: object) -> str:
+    return (
+        f"{KEY}.service: the live Service {s.namespace}/{s.service} cannot be read ({reason}). Check "
+        f"{KEY}.namespace and service, and this stack's cluster access; or set createService: true to create it."
+    )
+
+
+def named_target_port(ports: Sequence[Mapping[str, Any]], s: GkeBackendSettings) -> str | None:
+    """A warning when the Service sends the NEG's port to a named container port, which only the pods resolve."""
+    port = next((p for p in ports if p.get("port") == s.port), None)
+    target = port.get("targetPort") if port is not None else None
+    if not isinstance(target, str):
+        return None
+    return (
+        f"{KEY}.targetPort: Service {s.namespace}/{s.service} sends port {s.port} to the named container port "
+        f"{target!r}, which the program cannot resolve; the health check, the firewall rule and the mesh policies "
+        f"use {s.container_port}. Make sure that is the port {target!r} names."
+    )
 
 
 def neg_zones(service_annotations: Mapping[str, str] | None, s: GkeBackendSettings) -> list[str]:

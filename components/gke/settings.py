@@ -233,13 +233,13 @@ def _allowed_client_findings(gke: GkeBackendSettings) -> list[Finding]:
         found.append(
             error("config.gke-backend", f"{KEY}.selector", "allowedClients needs the application's pod labels.")
         )
-    if gke.health_check.type == "HTTPS":
+    if gke.health_check.type != "HTTP":
         found.append(
             error(
                 "config.gke-backend",
                 f"{KEY}.healthCheck.type",
-                "is HTTPS, so the pods serve TLS themselves and the mesh cannot read the headers that carry a "
-                "client's identity; allowedClients needs pods that serve plain HTTP (type HTTP or HTTP2).",
+                f"is {gke.health_check.type}, so the pods serve TLS themselves and the mesh cannot read the headers "
+                "that carry a client's identity; allowedClients needs pods that serve plain HTTP (type HTTP).",
             )
         )
     if gke.standalone_neg is None:

@@ -273,6 +273,10 @@ def run_under_mocks(
         except Exception as exc:  # the program's own failure is part of what we record
             recording.error = exc
     finally:
+        # A failed run can leave output tasks of its loop behind in the SDK's global settings; the next run (a new
+        # loop) must not wait on them.
+        with runtime_settings.SETTINGS.lock:
+            runtime_settings.SETTINGS.outputs.clear()
         loop.run_until_complete(loop.shutdown_default_executor())
         worker_loops.close()
         asyncio.set_event_loop(None)

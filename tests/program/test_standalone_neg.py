@@ -136,6 +136,28 @@ def test_a_service_sending_the_port_elsewhere_is_refused_by_target_port(run_stac
     assert recording.of_type(SERVICE_PATCH) == []
 
 
+def test_a_service_that_cannot_be_read_is_named_by_key(run_stack, platform):
+    """The engine ends the run with the provider's error; the program's own, naming the key, comes before it."""
+    recording = run_stack(platform, stack="platform-neg-dev", live_service_error='services "web" not found')
+    assert str(recording.error) == 'services "web" not found'
+    assert recording.messages("error") == [
+        'gke-mtls:gkeBackend.service: the live Service default/web cannot be read (services "web" not found). Check '
+        "gke-mtls:gkeBackend.namespace and service, and this stack's cluster access; or set createService: true to "
+        "create it."
+    ]
+    assert [r.type for r in recording.resources] == ["pulumi:providers:kubernetes"]  # the failed read is no resource
+
+
+def test_a_named_target_port_cannot_be_checked_and_the_plan_says_so(run_stack, platform):
+    recording = run_stack(platform, stack="platform-neg-dev", service_ports={80: "http"}, neg_status=NEG_STATUS)
+    assert recording.error is None
+    assert (
+        "gke-mtls:gkeBackend.targetPort: Service default/web sends port 80 to the named container port 'http', which "
+        "the program cannot resolve; the health check, the firewall rule and the mesh policies use 8080. Make sure "
+        "that is the port 'http' names."
+    ) in recording.messages("warning")
+
+
 def test_a_created_service_is_not_read_first(run_stack, platform):
     platform["gke-mtls:gkeBackend"]["createService"] = True
     recording = run_stack(platform, stack="platform-neg-dev", service_ports={})
@@ -201,6 +223,7 @@ def test_a_health_check_on_another_port_is_probed_and_opened_there(edge_run, pla
         "requestPath": "/healthz",
     }
     assert recording.one(FIREWALL).inputs["allows"] == [{"protocol": "tcp", "ports": ["8080", "9000"]}]
+    assert recording.one(BACKEND_SERVICE).inputs["protocol"] == "HTTP2"  # what the pods speak, as their probe
 
 
 def test_url_map_drops_client_copies_of_the_verdict_headers_and_sets_its_own(edge_run):
@@ -351,6 +374,25 @@ def test_a_neg_in_another_network_is_refused_by_backend_network(edge_run):
     recording = edge_run(neg_network="other-vpc")
     assert str(recording.error).startswith(
         "gke-mtls:backend.network: NEG 'web-mtls' in europe-west1-b is in network 'other-vpc', not 'platform-vpc'"
+    )
+    assert [r for r in recording.resources if r.type.startswith("gcp:")] == []
+
+
+def test_a_neg_that_cannot_be_read_in_a_zone_says_to_refresh_the_platform_stack(edge_run):
+    recording = edge_run(neg_lookup_error="The resource 'web-mtls' was not found")
+    expected = (
+        "gke-mtls:backend.stack: NEG 'web-mtls' of stack 'acme/gke-mtls/platform-neg-dev' cannot be read in zone "
+        "europe-west1-b (The resource 'web-mtls' was not found). If the cluster has left that zone, run `pulumi up "
+        "--refresh` on 'acme/gke-mtls/platform-neg-dev' so that its negZones are current, then this stack again."
+    )
+    assert recording.messages("error") == [expected]  # before the provider's own error, which ends the run
+    assert [r for r in recording.resources if r.type.startswith("gcp:")] == []
+
+
+def test_a_name_held_by_another_kind_of_neg_is_refused(edge_run):
+    recording = edge_run(neg_endpoint_type="SERVERLESS")
+    assert str(recording.error).startswith(
+        "gke-mtls:backend.stack: NEG 'web-mtls' in europe-west1-b has endpoint type 'SERVERLESS', not GCE_VM_IP_PORT"
     )
     assert [r for r in recording.resources if r.type.startswith("gcp:")] == []
 
