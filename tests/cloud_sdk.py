@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,10 @@ def unknown_inputs(
         for i, item in enumerate(inputs):
             problems += unknown_inputs(api, version, message, item, renames, f"{at}[{i}]")
         return problems
+    if not isinstance(inputs, dict):
+        return [f"{at}: {inputs!r} where the API takes a {message}"]
+    if message not in _classes(api, version):
+        return [f"{at}: the SDK has no message {message}"]
     fields = _fields(api, version, message)
     for key, value in inputs.items():
         if key.startswith("__"):
@@ -102,4 +107,77 @@ def unknown_inputs(
             for item in value if isinstance(value, list) else [value]:
                 if item not in allowed:
                     problems.append(f"{where}: {item!r} is not one of {sorted(allowed)}")
+    return problems
+
+
+GAPIC_TYPES = Path(__file__).parent / "edge" / "google_types" / "network_security_v1_authz_policy.py.txt"
+
+
+@functools.cache
+def _gapic_classes() -> dict[str, ast.ClassDef]:
+    """The generated proto-plus classes of networksecurity v1 AuthzPolicy, by qualified name."""
+    found: dict[str, ast.ClassDef] = {}
+
+    def collect(node: ast.ClassDef, prefix: str) -> None:
+        found[prefix + node.name] = node
+        for inner in node.body:
+            if isinstance(inner, ast.ClassDef):
+                collect(inner, f"{prefix}{node.name}.")
+
+    for node in ast.parse(GAPIC_TYPES.read_text()).body:
+        if isinstance(node, ast.ClassDef):
+            collect(node, "")
+    return found
+
+
+def _gapic_fields(message: str) -> dict[str, tuple[str, str | None]]:
+    """snake_case field -> ("message" | "enum" | "scalar", the qualified class it names)."""
+    fields: dict[str, tuple[str, str | None]] = {}
+    for node in _gapic_classes()[message].body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(node.value, ast.Call):
+            keywords = {
+                k.arg: _type_name(k.value, message) for k in node.value.keywords if k.arg in ("message", "enum")
+            }
+            kind = "message" if "message" in keywords else "enum" if "enum" in keywords else "scalar"
+            fields[node.target.id] = (kind, keywords.get("message") or keywords.get("enum"))
+    return fields
+
+
+def _type_name(node: ast.expr, message: str) -> str | None:
+    """`message="AuthzPolicy.AuthzRule"`, or `message=AuthzRule` (a class of the enclosing scope)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        scopes = message.split(".")
+        candidates = [".".join([*scopes[:i], node.id]) for i in range(len(scopes), -1, -1)]
+        return next((c for c in candidates if c in _gapic_classes()), node.id)
+    return None
+
+
+def gapic_unknown_inputs(message: str, inputs: Any, at: str = "") -> list[str]:
+    """As `unknown_inputs`, against Google's generated types (`GAPIC_TYPES`); camelCase keys, as the engine has them."""
+    if isinstance(inputs, list):
+        return [p for i, item in enumerate(inputs) for p in gapic_unknown_inputs(message, item, f"{at}[{i}]")]
+    if not isinstance(inputs, dict):
+        return [f"{at}: {inputs!r} where the API takes a {message}"]
+    problems: list[str] = []
+    fields = _gapic_fields(message)
+    for key, value in inputs.items():
+        name = "from_" if key == "from" else re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()
+        where = f"{at}.{key}" if at else key
+        if name not in fields:
+            problems.append(f"{where}: no field {name!r} in {message}")
+            continue
+        kind, named = fields[name]
+        if kind == "message" and named is not None:
+            problems += gapic_unknown_inputs(named, value, where)
+        elif kind == "enum" and named is not None:
+            allowed = {
+                t.id
+                for n in _gapic_classes()[named].body
+                if isinstance(n, ast.Assign)
+                for t in n.targets
+                if isinstance(t, ast.Name)
+            }
+            problems += [f"{where}: {v!r} is not one of {sorted(allowed)}" for v in [value] if v not in allowed]
     return problems

@@ -350,6 +350,24 @@ def test_every_gcp_field_and_enum_of_the_new_path_is_one_the_api_accepts(edge_ru
     assert problems == [f"{AUTHZ_POLICY}: httpRules[{i}].{lagging}" for i in range(2)]
 
 
+def test_the_authorization_policy_is_one_googles_newer_generated_types_accept(edge_run):
+    """What the Cloud SDK here cannot check (principals, their selector and match), against Google's generated
+    networksecurity v1 types of google-cloud-network-security 0.13.4 (tests/edge/google_types/README.md)."""
+    from tests.cloud_sdk import gapic_unknown_inputs
+
+    policy = edge_run().one(AUTHZ_POLICY).inputs
+    inputs = {k: v for k, v in policy.items() if k != "location"}
+    assert gapic_unknown_inputs("AuthzPolicy", inputs) == []
+    principals = [p for rule in policy["httpRules"] for p in rule["from"]["sources"][0]["principals"]]
+    assert {p["principalSelector"] for p in principals} == {"CLIENT_CERT_URI_SAN", "CLIENT_CERT_DNS_NAME_SAN"}
+    wrong = {"httpRules": [{"from": {"sources": [{"principals": [{"principalSelector": "CLIENT_CERT_SAN"}]}]}}]}
+    assert gapic_unknown_inputs("AuthzPolicy", wrong) == [
+        "httpRules[0].from.sources[0].principals[0].principalSelector: 'CLIENT_CERT_SAN' is not one of "
+        "['CLIENT_CERT_COMMON_NAME', 'CLIENT_CERT_DNS_NAME_SAN', 'CLIENT_CERT_URI_SAN', "
+        "'PRINCIPAL_SELECTOR_UNSPECIFIED']"
+    ]
+
+
 # --- what the edge stack refuses -------------------------------------------------------------------------------
 
 
