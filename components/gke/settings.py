@@ -74,9 +74,10 @@ class ClusterSettings(SettingsModel):
 
 
 class GkeBackendSettings(SettingsModel):
-    """The anchor that makes GKE's Ingress controller create the backend service the edge fronts, with the mTLS
-    headers and logging on it (for a platform stack; the edge stack reads its `backendServiceName` output). Needs
-    `cluster`."""
+    """The GKE side of the edge, in a platform stack. By default the anchor that makes GKE's Ingress controller
+    create the backend service the edge fronts, with the mTLS headers and logging on it (the edge stack reads its
+    `backendServiceName` output); with `standaloneNeg`, a named NEG whose health check, headers and allowed clients
+    the edge stack reads instead. Needs `cluster`."""
 
     namespace: Namespace = Field(description="Namespace of the application.", examples=["default"])
     service: ServiceName = Field(description="Name of the application's Service.", examples=["web"])
