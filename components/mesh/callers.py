@@ -214,14 +214,19 @@ def allowed_client_findings(
     )
     applying = AuthorizationPolicies.of(objects, mesh.root_namespace).applying_to(backend.namespace, backend.selector)
     for policy in applying:
-        if action_of(policy) == "ALLOW" and policy_matches(policy, unlisted) is True:
+        if action_of(policy) != "ALLOW" or (policy.name, policy.namespace) == (ADMISSION_NAME, backend.namespace):
+            continue
+        # The client chooses its path, method and other headers: a rule that may match for some of them lets it in.
+        match = policy_matches(policy, unlisted)
+        if match is not False:
+            lets = "lets" if match else "can let, by the path, method or headers it sends,"
             found.append(
                 error(
                     "mesh.allowed-clients-bypassed",
                     policy.origin.key,
-                    f"ALLOW policy {policy.namespace}/{policy.name} lets {UNLISTED} through the load balancer to port "
-                    f"{backend.port}, so {facts.clients_key} does not hold: ALLOW policies add up. Restrict its rule "
-                    "to mesh identities (principals) or to sources other than Google's front ends "
+                    f"ALLOW policy {policy.namespace}/{policy.name} {lets} {UNLISTED} through the load balancer to "
+                    f"port {backend.port}, so {facts.clients_key} does not hold: ALLOW policies add up. Restrict its "
+                    "rule to mesh identities (principals) or to sources other than Google's front ends "
                     f"({', '.join(FRONT_END_RANGES)}).",
                 )
             )

@@ -27,7 +27,7 @@ def load_balancer_facts(settings: StackSettings) -> mesh_callers.LoadBalancerFac
     return mesh_callers.LoadBalancerFacts(
         verified_header=gke.header_for(CHAIN_VERIFIED),
         health_check_port=probe.port or gke.container_port,
-        health_check_path=probe.request_path if probe.type in ("HTTP", "HTTP2") else None,
+        health_check_path=probe.request_path if probe.type == "HTTP" else None,  # HTTPS and HTTP/2 are TLS
         clients=clients,
         clients_key=f"{gke_settings.KEY}.allowedClients",
     )
@@ -61,6 +61,7 @@ def allowed_client_findings(settings: StackSettings, objects: list[IstioObject])
     mesh = settings.mesh
     if mesh is None:
         return []
-    others = [o for o in objects if not (o.kind == "AuthorizationPolicy" and o.name == mesh_callers.ADMISSION_NAME)]
+    admission = ("AuthorizationPolicy", mesh_callers.ADMISSION_NAME, mesh.edge_backend and mesh.edge_backend.namespace)
+    others = [o for o in objects if (o.kind, o.name, o.namespace) != admission]
     covered_before = mesh_callers.needs_admission(mesh, others)
     return mesh_callers.allowed_client_findings(mesh, load_balancer_facts(settings), objects, covered_before)

@@ -211,6 +211,15 @@ def test_another_allow_rule_that_lets_any_verified_client_through_the_edge_is_re
         "its rule to mesh identities (principals) or to sources other than Google's front ends (130.211.0.0/22, "
         "35.191.0.0/16). [mesh.allowed-clients-bypassed]"
     ]
+    # The client chooses its path, method and headers, so a rule narrowed only by them lets it in too.
+    for narrowed in [
+        {"to": [{"operation": {"ports": ["8080"], "paths": ["/public/*"]}}]},
+        {"to": [{"operation": {"methods": ["GET"]}}]},
+        {"to": [{"operation": {"notPaths": ["/admin/*"]}}]},
+        {"when": [{"key": "request.headers[x-debug]", "values": ["1"]}]},
+    ]:
+        [finding] = stack_findings(platform_with_clients(authorization=[{**open_port, "rules": [narrowed]}]))
+        assert "can let, by the path, method or headers it sends, an unlisted client through" in finding, narrowed
     by_identity = {
         **open_port,
         "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/shop/sa/cart"]}}]}],
@@ -252,3 +261,12 @@ def test_a_policy_that_denies_the_health_check_path_is_reported_on_the_new_path_
         "`edge-load-balancer` policy when its own ALLOW policies cover the backend; for a policy from elsewhere, add "
         'a rule with `ipBlocks: [130.211.0.0/22, 35.191.0.0/16]` on port "8080" to it. [mesh.caller-denied]'
     ]
+
+
+def test_an_http2_or_https_probe_is_tls_so_the_mesh_sees_no_path():
+    for probe_type in ("HTTP2", "HTTPS"):
+        gke = gke_settings(
+            selector={"app": "web"}, targetPort=8080, healthCheck={"requestPath": "/healthz", "type": probe_type}
+        )
+        settings = StackSettings(None, None, None, None, settings_of(copy.deepcopy(EDGE_BACKEND_WITH_CALLERS)), gke)
+        assert istio_resources.load_balancer_facts(settings).health_check_path is None
