@@ -38,7 +38,13 @@ def message_fields(api: str, version: str, message: str) -> set[str]:
 @functools.cache
 def _classes(api: str, version: str) -> dict[str, ast.ClassDef]:
     """Every message and enum class of an API version, by name; nested ones also as `Outer.Inner`."""
-    path = _sdk_root() / "lib/googlecloudsdk/generated_clients/apis" / api / version / f"{api}_{version}_messages.py"
+    return _classes_in(
+        _sdk_root() / "lib/googlecloudsdk/generated_clients/apis" / api / version / f"{api}_{version}_messages.py"
+    )
+
+
+def _classes_in(path: Path) -> dict[str, ast.ClassDef]:
+    """The classes a generated module defines, nested ones also as `Outer.Inner`, read without importing it."""
     found: dict[str, ast.ClassDef] = {}
 
     def collect(node: ast.ClassDef, prefix: str) -> None:
@@ -71,7 +77,11 @@ def _fields(api: str, version: str, message: str) -> dict[str, tuple[str, str | 
 
 
 def enum_values(api: str, version: str, enum: str) -> set[str]:
-    node = _classes(api, version)[enum]
+    return _constants(_classes(api, version)[enum])
+
+
+def _constants(node: ast.ClassDef) -> set[str]:
+    """The names an enum class assigns."""
     return {t.id for n in node.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
 
 
@@ -116,18 +126,7 @@ GAPIC_TYPES = Path(__file__).parent / "edge" / "google_types" / "network_securit
 @functools.cache
 def _gapic_classes() -> dict[str, ast.ClassDef]:
     """The generated proto-plus classes of networksecurity v1 AuthzPolicy, by qualified name."""
-    found: dict[str, ast.ClassDef] = {}
-
-    def collect(node: ast.ClassDef, prefix: str) -> None:
-        found[prefix + node.name] = node
-        for inner in node.body:
-            if isinstance(inner, ast.ClassDef):
-                collect(inner, f"{prefix}{node.name}.")
-
-    for node in ast.parse(GAPIC_TYPES.read_text()).body:
-        if isinstance(node, ast.ClassDef):
-            collect(node, "")
-    return found
+    return _classes_in(GAPIC_TYPES)
 
 
 def _gapic_fields(message: str) -> dict[str, tuple[str, str | None]]:
@@ -172,12 +171,6 @@ def gapic_unknown_inputs(message: str, inputs: Any, at: str = "") -> list[str]:
         if kind == "message" and named is not None:
             problems += gapic_unknown_inputs(named, value, where)
         elif kind == "enum" and named is not None:
-            allowed = {
-                t.id
-                for n in _gapic_classes()[named].body
-                if isinstance(n, ast.Assign)
-                for t in n.targets
-                if isinstance(t, ast.Name)
-            }
+            allowed = _constants(_gapic_classes()[named])
             problems += [f"{where}: {v!r} is not one of {sorted(allowed)}" for v in [value] if v not in allowed]
     return problems

@@ -76,8 +76,9 @@ async def find_standalone_neg(backend: BackendSettings) -> FoundNeg:
             found = gcp.compute.get_network_endpoint_group(name=neg.name, zone=zone)
         except Exception as exc:  # the provider's failure: no such NEG there, no permission
             # Logged as well: the SDK may end the run with the provider's own error, which names no key.
-            pulumi.log.error(standalone_neg.lookup_failed_message(backend, neg, zone, exc))
-            raise pulumi.RunError(standalone_neg.lookup_failed_message(backend, neg, zone, exc)) from None
+            message = standalone_neg.lookup_failed_message(backend, neg, zone, exc)
+            pulumi.log.error(message)
+            raise pulumi.RunError(message) from None
         answer = {"networkEndpointType": found.network_endpoint_type, "network": found.network}
         if problem := standalone_neg.found_problem(backend, neg, zone, answer):
             raise pulumi.RunError(problem)

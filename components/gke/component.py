@@ -120,8 +120,9 @@ async def check_service_port(
         spec = await resolve(existing.spec)
     except Exception as exc:  # the provider's own failure: no such Service, no permission, no cluster
         # Logged as well: the SDK ends the run with the provider's own error, which names no key.
-        pulumi.log.error(objects.service_unreadable_message(s, exc))
-        raise pulumi.RunError(objects.service_unreadable_message(s, exc)) from None
+        message = objects.service_unreadable_message(s, exc)
+        pulumi.log.error(message)
+        raise pulumi.RunError(message) from None
     ports = [{"port": p.port, "targetPort": p.target_port} for p in (getattr(spec, "ports", None) or [])]
     problem = objects.service_port_problem({"ports": ports}, s)
     if problem is not None:
