@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pulumi
 
+from components.core.load_balancer import LoadBalancerType
 from components.edge.component import (
     MANAGED_SCHEME,
     Edge,
@@ -34,14 +35,18 @@ async def main() -> dict:
     outputs: dict = {}
     if settings.edge is not None and settings.trust is not None and settings.backend is not None:
         if settings.backend.source == "standaloneNeg":  # our own EXTERNAL_MANAGED backend service on the NEG
-            found = await find_standalone_neg(settings.backend)
-            neg_backend = NegBackend("edge-backend", NegBackendArgs(settings.backend, found))
+            found = await find_standalone_neg(settings.backend, settings.edge)
+            subnet = found.proxy_only_subnet  # a regional external load balancer's
+            region = settings.edge.region if subnet is not None else None
+            neg_backend = NegBackend("edge-backend", NegBackendArgs(settings.backend, found, region))
             exported = found.neg.backend
             edge_args = EdgeArgs(
                 settings.edge,
                 settings.trust,
                 neg_backend.self_link,
                 MANAGED_SCHEME,
+                load_balancer=found.load_balancer,
+                network=subnet.network if subnet is not None else None,
                 verdict_headers=exported.headers,
                 allowed_clients=exported.allowed_clients,
             )
@@ -54,7 +59,10 @@ async def main() -> dict:
         monitoring = EdgeMonitoring(
             "edge-monitoring",
             EdgeMonitoringArgs(
-                pulumi.get_stack(), edge.https_forwarding_rule_name, settings.edge.rejected_clients_alert
+                pulumi.get_stack(),
+                edge.https_forwarding_rule_name,
+                settings.edge.rejected_clients_alert,
+                regional=edge_args.load_balancer is LoadBalancerType.REGIONAL_EXTERNAL,
             ),
         )
         outputs |= {

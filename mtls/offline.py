@@ -16,9 +16,11 @@ if TYPE_CHECKING:
 
 PROJECT = "gke-mtls"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROXY_ONLY_RANGE = "10.129.0.0/23"  # a placeholder proxy-only subnet's range, when nothing exports one
 BACKEND_SERVICE_INVOKE = "gcp:compute/getBackendService:getBackendService"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 NEG_INVOKE = "gcp:compute/getNetworkEndpointGroup:getNetworkEndpointGroup"
+SUBNETWORKS_INVOKE = "gcp:compute/getSubnetworks:getSubnetworks"
 
 # Collection paths of compute resources, for placeholder ids and self links.
 COMPUTE_COLLECTIONS = {
@@ -33,8 +35,21 @@ COMPUTE_COLLECTIONS = {
     "gcp:compute/healthCheck:HealthCheck": "global/healthChecks",
     "gcp:compute/firewall:Firewall": "global/firewalls",
 }
+# Regional compute resources, under projects/<project>/regions/<region>/.
+REGIONAL_COLLECTIONS = {
+    "gcp:compute/address:Address": "addresses",
+    "gcp:compute/regionSslPolicy:RegionSslPolicy": "sslPolicies",
+    "gcp:compute/regionUrlMap:RegionUrlMap": "urlMaps",
+    "gcp:compute/regionTargetHttpsProxy:RegionTargetHttpsProxy": "targetHttpsProxies",
+    "gcp:compute/regionTargetHttpProxy:RegionTargetHttpProxy": "targetHttpProxies",
+    "gcp:compute/forwardingRule:ForwardingRule": "forwardingRules",
+    "gcp:compute/regionBackendService:RegionBackendService": "backendServices",
+    "gcp:compute/regionHealthCheck:RegionHealthCheck": "healthChecks",
+}
 LOCATED_COLLECTIONS = {
     "gcp:certificatemanager/trustConfig:TrustConfig": "trustConfigs",
+    "gcp:certificatemanager/certificate:Certificate": "certificates",
+    "gcp:certificatemanager/dnsAuthorization:DnsAuthorization": "dnsAuthorizations",
     "gcp:networksecurity/serverTlsPolicy:ServerTlsPolicy": "serverTlsPolicies",
     "gcp:networksecurity/authzPolicy:AuthzPolicy": "authzPolicies",
 }
@@ -54,7 +69,7 @@ class Placeholders:
     # What the NEG controller writes on the Service once it has run; None: not yet (a first `pulumi up`).
     neg_status: str | None = None
     # The zones of the standalone NEG an edge stack reads, and its network.
-    neg_zones: tuple[str, ...] = ("europe-west1-b", "europe-west1-c")
+    neg_zones: tuple[str, ...] = ()  # none: two zones of the edge's region, or of europe-west1
     neg_network: str | None = None  # None: the edge's backend.network
     neg_name: str = "placeholder-neg"  # when the referenced stack's file is not in this project
     neg_endpoint_type: str = "GCE_VM_IP_PORT"
@@ -64,6 +79,10 @@ class Placeholders:
     service_ports: Mapping[int, int | str] | None = None
     live_service_error: str | None = None  # the read of the live Service fails with this (no such Service)
     neg_outputs_from: str = ""  # the stack file the referenced stack's NEG outputs were made from, for the plan
+    # The region's active proxy-only subnets a regional edge finds: name, network, range. None: the one the edge names,
+    # in its network, with the range the referenced stack exports.
+    proxy_only_subnets: tuple[tuple[str, str, str], ...] | None = None
+    other_subnets: tuple[str, ...] = ()  # names of the region's subnets of other purposes
 
 
 class PlaceholderCloud:
@@ -86,6 +105,12 @@ class PlaceholderCloud:
             if typ == "gcp:compute/globalAddress:GlobalAddress":
                 state["address"] = p.ip_address
             return resource_id, state
+        if typ in REGIONAL_COLLECTIONS:
+            resource_id = f"projects/{p.project}/regions/{state.get('region')}/{REGIONAL_COLLECTIONS[typ]}/{physical}"
+            state["selfLink"] = f"https://www.googleapis.com/compute/v1/{resource_id}"
+            if typ == "gcp:compute/address:Address":
+                state["address"] = p.ip_address
+            return resource_id, state
         if typ == "kubernetes:core/v1:Service" and "spec" not in state:  # a read of the live Service
             if p.live_service_error:
                 raise Exception(p.live_service_error)  # the engine reports it as the provider's failure
@@ -98,6 +123,15 @@ class PlaceholderCloud:
                 "cloud.google.com/neg-status": p.neg_status,
             }
             state["metadata"] = metadata
+        if typ == "gcp:certificatemanager/dnsAuthorization:DnsAuthorization":
+            domain = state.get("domain")
+            state["dnsResourceRecords"] = [
+                {
+                    "name": f"_acme-challenge.{domain}.",
+                    "type": "CNAME",
+                    "data": f"placeholder.{physical}.authorize.certificatemanager.goog.",
+                }
+            ]
         if typ in LOCATED_COLLECTIONS:
             location = state.get("location", "global")
             return f"projects/{p.project}/locations/{location}/{LOCATED_COLLECTIONS[typ]}/{physical}", state
@@ -127,7 +161,29 @@ class PlaceholderCloud:
                 "selfLink": f"https://www.googleapis.com/compute/v1/projects/{p.project}/zones/{zone}/"
                 f"networkEndpointGroups/{name}",
             }
+        if token == SUBNETWORKS_INVOKE:
+            if "purpose" not in str(args.get("filter")):  # the region's subnets of that name, of any purpose
+                return {
+                    "subnetworks": [
+                        _subnetwork(p.project, args["region"], n, "placeholder-network", "10.0.0.0/20")
+                        for n in p.other_subnets
+                        if f'"{n}"' in str(args.get("filter"))
+                    ]
+                }
+            found = [_subnetwork(p.project, args["region"], *s) for s in p.proxy_only_subnets or ()]
+            return {"subnetworks": found}
         return {}
+
+
+def _subnetwork(project: str, region: str, name: str, network: str, ip_range: str) -> dict[str, Any]:
+    networks = f"https://www.googleapis.com/compute/v1/projects/{project}/global/networks"
+    return {
+        "name": name,
+        "network": f"{networks}/{network}",
+        "networkName": network,
+        "ipCidrRange": ip_range,
+        "selfLink": f"https://www.googleapis.com/compute/v1/projects/{project}/regions/{region}/subnetworks/{name}",
+    }
 
 
 def run_program(
@@ -156,14 +212,25 @@ def completed(config: Mapping[str, str], placeholders: Placeholders, project_roo
         service_ports: Any = {gke["port"]: gke.get("targetPort", gke["port"])}  # settings refuse other values
         placeholders = replace(placeholders, service_ports=service_ports)
     backend = backend if isinstance(backend, dict) else {}
+    if not placeholders.neg_zones:
+        edge = values.get("edge")
+        region = edge.get("region") if isinstance(edge, dict) else None
+        region = region if isinstance(region, str) else "europe-west1"
+        placeholders = replace(placeholders, neg_zones=(f"{region}-b", f"{region}-c"))
     network = backend.get("network")
     if placeholders.neg_network is None and isinstance(network, str):  # the NEG is where the edge expects it
         placeholders = replace(placeholders, neg_network=network)
+    if placeholders.stack_outputs is None and backend.get("source") == "standaloneNeg":
+        outputs, origin = _neg_outputs(str(backend.get("stack")), placeholders, project_root)
+        placeholders = replace(placeholders, stack_outputs=outputs, neg_outputs_from=origin)
+    subnet = backend.get("proxyOnlySubnet")
+    if placeholders.proxy_only_subnets is None and isinstance(subnet, str) and isinstance(network, str):
+        exported = (placeholders.stack_outputs or {}).get("negBackend")
+        ip_range = exported.get("proxyOnlySubnetRange") if isinstance(exported, dict) else None
+        found = ((subnet, network, ip_range if isinstance(ip_range, str) else PROXY_ONLY_RANGE),)
+        placeholders = replace(placeholders, proxy_only_subnets=found)
     if placeholders.stack_outputs is not None:
         return placeholders
-    if backend.get("source") == "standaloneNeg":
-        outputs, origin = _neg_outputs(str(backend.get("stack")), placeholders, project_root)
-        return replace(placeholders, stack_outputs=outputs, neg_outputs_from=origin)
     output = backend.get("output", BackendSettings.model_fields["output"].default)
     return replace(placeholders, stack_outputs={output: placeholders.backend_name})
 

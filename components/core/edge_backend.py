@@ -193,3 +193,6 @@ class NegBackend(SettingsModel):
     log_sample_rate: Annotated[float, Field(ge=0.0, le=1.0)] = Field(1.0)
     headers: dict[str, str] = Field({}, description="Custom request headers (name: value with variables).")
     allowed_clients: tuple[AllowedClient, ...] = Field(())
+    # Set for a regional external load balancer: where the mesh lets its requests in from (absent in exports of
+    # earlier versions, which served the global load balancers only).
+    proxy_only_subnet_range: Omittable[str] = Field(None)

@@ -71,7 +71,8 @@ NEG_NAME = Syntax(
     "or hyphens, not ending with a hyphen",
     max_length=56,
 )
-ZONE_NAME = Syntax(r"[a-z]+(-[a-z]+)*[0-9]+-[a-z]", "a zone is a Compute Engine zone name such as europe-west1-b")
+REGION_NAME = Syntax(r"[a-z]+(-[a-z]+)*[0-9]+", "a region is a Compute Engine region name such as europe-west1")
+ZONE_NAME = Syntax(rf"{REGION_NAME.pattern}-[a-z]", "a zone is a Compute Engine zone name such as europe-west1-b")
 STACK_REFERENCE = Syntax(
     r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}",
     "a stack reference is <organization>/<project>/<stack> (or <stack> for the current project)",
@@ -87,6 +88,7 @@ ResourceName = Annotated[str, RESOURCE_NAME]
 ServiceName = Annotated[str, SERVICE_NAME]
 GceName = Annotated[str, GCE_NAME]
 ZoneName = Annotated[str, ZONE_NAME]
+RegionName = Annotated[str, REGION_NAME]
 NegName = Annotated[str, NEG_NAME]
 StackReference = Annotated[str, STACK_REFERENCE]
 

@@ -1,12 +1,13 @@
-"""The allowed clients as the load balancer's authorization policies (Network Security AuthzPolicy, forwarding rules
-of scheme EXTERNAL_MANAGED only): ALLOW policies, so a request whose certificate names none of the clients is
-refused with 403 before it reaches the backend.
+"""The allowed clients as the load balancer's authorization policies (Network Security AuthzPolicy on the forwarding
+rule): ALLOW policies, so a request whose certificate names none of the clients is refused with 403 before it reaches
+the backend. Only where Google documents principals for the load balancer (components/core/load_balancer.py): the
+regional external Application Load Balancer.
 
 Limits, the strictest of Google's generated networksecurity v1 types as read: 5 httpRules per policy and 1 source per
 rule (Cloud SDK 528 and google-cloud-network-security 0.13.4), 5 path matches per operation (Cloud SDK 528), 10 paths
-and 10 methods per policy (0.13.4), 5 principals per source (pulumi-gcp 10.2's AuthzPolicy docs; 0.13.4 says 50 per
-policy for the regional load balancers). Principals match exactly, and only in a certificate the trust config
-validated.
+and 10 methods per policy (0.13.4), 5 principals per source (pulumi-gcp 10.2's AuthzPolicy docs), so at most 25
+principals per policy, within the regional load balancers' 50 (0.13.4). Principals match exactly, and only in a
+certificate the trust config validated.
 """
 
 from __future__ import annotations
@@ -15,21 +16,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from components.core.edge_backend import AllowedClient, load_balancer_paths
+from components.core.load_balancer import Capabilities
 
 MAX_RULES, MAX_PRINCIPALS, MAX_POLICY_PATHS, MAX_POLICY_METHODS = 5, 5, 10, 10
 PRINCIPAL_SELECTORS = {"uriSan": "CLIENT_CERT_URI_SAN", "dnsSan": "CLIENT_CERT_DNS_NAME_SAN"}
-# Google's API reference and its overview disagree on whether a global external load balancer matches principals;
-# the program says so wherever it makes these policies, and `edge.loadBalancerAuthorization: false` turns them off.
-UNCONFIRMED = (
-    "Google's AuthzPolicy reference (networksecurity v1, `principals`) says principals are not supported on global "
-    "external Application Load Balancers, while its authorization-policy overview lists them. If the API refuses "
-    "the policy, set gke-mtls:edge.loadBalancerAuthorization to false: the mesh still enforces the allowed clients."
-)
 
-MESH_ONLY = (
-    "is false, so only the mesh enforces the platform stack's allowedClients; the load balancer lets every "
-    "validated client through."
-)
+
+def mesh_only(capabilities: Capabilities, explicitly_off: bool) -> str:
+    """What the plan says once when the load balancer leaves the allowed clients to the mesh."""
+    if explicitly_off:
+        why = "is false"
+    else:
+        quote = capabilities.principals.source.quote
+        why = f'is off by default: the {capabilities.name} takes no principals (Google: "{quote}")'
+    return (
+        f"{why}, so only the mesh enforces the platform stack's allowedClients; the load balancer lets every validated "
+        "client through."
+    )
 
 
 def principal(client: AllowedClient) -> dict[str, Any]:

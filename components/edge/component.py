@@ -15,14 +15,23 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.core.edge_backend import AllowedClient
-from components.core.load_balancer import FRONT_END_RANGES
+from components.core.load_balancer import CAPABILITIES, FRONT_END_RANGES, HeaderPlace, LoadBalancerType
 from components.core.names import GCE_NAME
-from components.edge import authorization, standalone_neg
+from components.edge import authorization, server_certificate, standalone_neg
 from components.edge import headers as edge_headers
 from components.edge.backend_service import BackendService, scheme_problem
 from components.edge.certificates import TrustConfig
 from components.edge.monitoring import METRIC_LABEL, alert_filter, metric_name, rejected_clients_filter
-from components.edge.settings import BACKEND_KEY, KEY, NEG_OUTPUTS, BackendSettings, EdgeSettings, RejectedClientsAlert
+from components.edge.settings import (
+    BACKEND_KEY,
+    KEY,
+    NEG_OUTPUTS,
+    BackendSettings,
+    EdgeSettings,
+    RejectedClientsAlert,
+    authorizes_clients,
+    load_balancer_type,
+)
 
 
 async def find_backend_service(backend: BackendSettings) -> BackendService:
@@ -57,19 +66,22 @@ async def _name_from_stack(backend: BackendSettings) -> str:
     return name
 
 
-async def find_standalone_neg(backend: BackendSettings) -> FoundNeg:
-    """Reads the platform stack's NEG outputs, then the NEG in each zone; raises RunError naming the stack and output,
-    or the key to change."""
+async def find_standalone_neg(backend: BackendSettings, edge: EdgeSettings) -> FoundNeg:
+    """Reads the platform stack's NEG outputs, then the NEG in each zone and, for a regional load balancer, the
+    proxy-only subnet; raises RunError naming the stack and output, or the key to change."""
     assert backend.stack is not None
     reference = pulumi.StackReference(backend.stack)
     outputs = {}
     for output in NEG_OUTPUTS:
         details = await reference.get_output_details(output)
         outputs[output] = details.value if details.value is not None else details.secret_value
+    kind = load_balancer_type(edge, backend)
     try:
         neg = standalone_neg.from_outputs(backend.stack, outputs)
     except standalone_neg.NegOutputsError as exc:
         raise pulumi.RunError(str(exc)) from None
+    if problem := standalone_neg.placement_problem(backend, edge, kind, neg):
+        raise pulumi.RunError(problem)
     groups: list[str] = []
     for zone in neg.zones:
         try:
@@ -83,30 +95,56 @@ async def find_standalone_neg(backend: BackendSettings) -> FoundNeg:
         if problem := standalone_neg.found_problem(backend, neg, zone, answer):
             raise pulumi.RunError(problem)
         groups.append(str(found.self_link))
-    return FoundNeg(neg, tuple(groups))
+    subnet = _proxy_only_subnet(backend, edge, neg) if kind is LoadBalancerType.REGIONAL_EXTERNAL else None
+    return FoundNeg(neg, tuple(groups), kind, subnet)
+
+
+def _proxy_only_subnet(
+    backend: BackendSettings, edge: EdgeSettings, neg: standalone_neg.StandaloneNeg
+) -> standalone_neg.ProxyOnlySubnet:
+    """The active proxy-only subnet the settings name, found in edge.region (list calls fail on nothing: a subnet
+    that is missing, of another purpose or in another region is told apart from the answers)."""
+    assert edge.region is not None and backend.proxy_only_subnet is not None
+    active = gcp.compute.get_subnetworks(region=edge.region, filter=standalone_neg.ACTIVE_PROXY_ONLY_FILTER)
+    subnets = [
+        standalone_neg.ProxyOnlySubnet(s.name, s.network, s.ip_cidr_range, s.self_link) for s in active.subnetworks
+    ]
+    same_name = []
+    if not any(s.name == backend.proxy_only_subnet for s in subnets):
+        named = gcp.compute.get_subnetworks(region=edge.region, filter=f'(name = "{backend.proxy_only_subnet}")')
+        same_name = [s.name for s in named.subnetworks]
+    found, problem = standalone_neg.proxy_only_subnet(backend, edge, neg, subnets, bool(same_name))
+    if found is None:
+        raise pulumi.RunError(problem)
+    return found
 
 
 @dataclass(frozen=True)
 class FoundNeg:
     neg: standalone_neg.StandaloneNeg
     groups: tuple[str, ...]  # the NEG's self link in each zone
+    load_balancer: LoadBalancerType
+    proxy_only_subnet: standalone_neg.ProxyOnlySubnet | None = None  # regionalExternal
 
 
 @dataclass(frozen=True)
 class NegBackendArgs:
     settings: BackendSettings
     found: FoundNeg
+    region: str | None = None  # regionalExternal
 
 
 class NegBackend(pulumi.ComponentResource):
     """The edge's own backend service (EXTERNAL_MANAGED) on the platform stack's standalone NEG, with its health check
-    and the firewall rule that lets Google's load balancer and health checks reach the pods."""
+    and the firewall rule that lets the load balancer and its health checks reach the pods: global, or in the region
+    of a regional external load balancer."""
 
     self_link: pulumi.Output[str]
 
     def __init__(self, name: str, args: NegBackendArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-mtls:edge:NegBackend", name, None, opts)
-        settings, neg = args.settings, args.found.neg
+        settings, neg, region = args.settings, args.found.neg, args.region
+        lb = CAPABILITIES[args.found.load_balancer]
         exported, probe = neg.backend, neg.backend.health_check
         child = pulumi.ResourceOptions(parent=self)
         probe_target: dict[str, Any] = (
@@ -115,41 +153,60 @@ class NegBackend(pulumi.ComponentResource):
             else {"port_specification": "USE_SERVING_PORT"}
         )
         probe_arguments: Any = {**probe_target, "request_path": probe.request_path}
-        health_check = gcp.compute.HealthCheck(
-            f"{name}-health-check",
-            description=f"Probes the pods of NEG {neg.name} (gke-mtls)",
-            check_interval_sec=probe.check_interval_sec,
-            timeout_sec=probe.timeout_sec,
-            healthy_threshold=probe.healthy_threshold,
-            unhealthy_threshold=probe.unhealthy_threshold,
-            http_health_check=probe_arguments if probe.type == "HTTP" else None,
-            https_health_check=probe_arguments if probe.type == "HTTPS" else None,
-            http2_health_check=probe_arguments if probe.type == "HTTP2" else None,
-            opts=child,
+        health_check_args: dict[str, Any] = {
+            "description": f"Probes the pods of NEG {neg.name} (gke-mtls)",
+            "check_interval_sec": probe.check_interval_sec,
+            "timeout_sec": probe.timeout_sec,
+            "healthy_threshold": probe.healthy_threshold,
+            "unhealthy_threshold": probe.unhealthy_threshold,
+            "http_health_check": probe_arguments if probe.type == "HTTP" else None,
+            "https_health_check": probe_arguments if probe.type == "HTTPS" else None,
+            "http2_health_check": probe_arguments if probe.type == "HTTP2" else None,
+            "opts": child,
+        }
+        health_check = (
+            gcp.compute.HealthCheck(f"{name}-health-check", **health_check_args)
+            if region is None
+            else gcp.compute.RegionHealthCheck(f"{name}-health-check", region=region, **health_check_args)
         )
-        service = gcp.compute.BackendService(
-            f"{name}-backend-service",
-            description=f"The mTLS edge's backend: NEG {neg.name} (gke-mtls)",
-            load_balancing_scheme=MANAGED_SCHEME,
+        backend: Any = {"balancing_mode": "RATE", "max_rate_per_endpoint": settings.max_rate_per_endpoint}
+        service_args: dict[str, Any] = {
+            "description": f"The mTLS edge's backend: NEG {neg.name} (gke-mtls)",
+            "load_balancing_scheme": lb.scheme.value,
             # The pods speak what their probe speaks: plain HTTP, or TLS (HTTPS, and HTTP/2 over TLS).
-            protocol=probe.type,
-            backends=[
-                {"group": group, "balancing_mode": "RATE", "max_rate_per_endpoint": settings.max_rate_per_endpoint}
-                for group in args.found.groups
-            ],
-            health_checks=health_check.id,
-            log_config={"enable": True, "sample_rate": exported.log_sample_rate},
-            # Sorted: a stack output's keys come back in any order, and a reordered list is a change to the service.
-            custom_request_headers=[f"{header}:{value}" for header, value in sorted(exported.headers.items())],
-            opts=child,
-        )
+            "protocol": probe.type,
+            "health_checks": health_check.id,
+            "log_config": {"enable": True, "sample_rate": exported.log_sample_rate},
+            "opts": child,
+        }
+        service: gcp.compute.BackendService | gcp.compute.RegionBackendService
+        if region is None:
+            service = gcp.compute.BackendService(
+                f"{name}-backend-service",
+                backends=[{"group": group, **backend} for group in args.found.groups],
+                # Where Google documents the verdict headers for the global types, and they overwrite a client's
+                # copy. Sorted: a stack output's keys come back in any order, and a reordered list is a change.
+                custom_request_headers=[f"{header}:{value}" for header, value in sorted(exported.headers.items())],
+                **service_args,
+            )
+        else:
+            # A regional backend service of scheme EXTERNAL_MANAGED needs capacityScaler, "required for
+            # non-INTERNAL backend service" (pulumi-gcp RegionBackendService); its headers are the URL map's.
+            service = gcp.compute.RegionBackendService(
+                f"{name}-backend-service",
+                region=region,
+                backends=[{"group": group, **backend, "capacity_scaler": 1.0} for group in args.found.groups],
+                **service_args,
+            )
+        subnet = args.found.proxy_only_subnet
+        sources = [subnet.ip_cidr_range, *lb.health_check_ranges.value] if subnet else list(FRONT_END_RANGES)
         ports = sorted({exported.port, probe.port or exported.port})
         gcp.compute.Firewall(
             f"{name}-firewall",
             description=f"Google's load balancer and health checks to the pods of NEG {neg.name} (gke-mtls)",
             network=settings.network,
             direction="INGRESS",
-            source_ranges=list(FRONT_END_RANGES),
+            source_ranges=sources,
             allows=[{"protocol": "tcp", "ports": [str(port) for port in ports]}],
             target_tags=list(settings.node_tags) or None,
             opts=child,
@@ -158,8 +215,6 @@ class NegBackend(pulumi.ComponentResource):
         self.register_outputs({"selfLink": self.self_link})
 
 
-# Trust config and server TLS policy live in "global" for global external and classic load balancers.
-LOCATION = "global"
 MANAGED_SCHEME = "EXTERNAL_MANAGED"
 
 
@@ -169,14 +224,20 @@ class EdgeArgs:
     trust: TrustConfig  # the certificates of edge.trustAnchors, intermediateCas and allowlistedCertificates
     backend_service: pulumi.Input[str]  # its self link
     scheme: str  # the backend service's: EXTERNAL (GKE Ingress path) or EXTERNAL_MANAGED (standalone-NEG path)
-    # EXTERNAL_MANAGED only: the verdict headers the URL map sets (clients' copies removed), and the clients its
-    # authorization policies let through, unless edge.loadBalancerAuthorization is false (none: every client the
-    # trust config validates).
+    load_balancer: LoadBalancerType = LoadBalancerType.CLASSIC
+    network: str | None = None  # regionalExternal: the self link of the network its forwarding rules are in
+    # Standalone-NEG path: the verdict headers, which a regional URL map sets (the global types set them on the
+    # backend service), and the clients the load balancer lets through where Google documents principals for it and
+    # edge.loadBalancerAuthorization is not false (none: every client the trust config validates).
     verdict_headers: Mapping[str, str] = field(default_factory=dict)
     allowed_clients: tuple[AllowedClient, ...] = ()
 
 
 class Edge(pulumi.ComponentResource):
+    """The mTLS frontend: address, certificate, SSL policy, trust config, server TLS policy, URL map, target HTTPS proxy
+    and forwarding rules, global or in edge.region, as Google documents them for the edge's load balancer type
+    (components/core/load_balancer.py)."""
+
     ip_address: pulumi.Output[str]
     https_urls: list[str]
     trust_config_id: pulumi.Output[str]
@@ -186,29 +247,39 @@ class Edge(pulumi.ComponentResource):
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-mtls:edge:Edge", name, None, opts)
         edge, trust = args.settings, args.trust
+        lb = CAPABILITIES[args.load_balancer]
+        region = edge.region if lb.regional.value else None
+        location = region or "global"
         child = pulumi.ResourceOptions(parent=self)
         # No fixed `name` on any child: Pulumi's auto-names let a replacement be created before the old one is
         # deleted, so a proxy is never left pointing at a deleted policy (resourceInUseByAnotherResource).
 
         # protect: DNS records point at this IP; losing it breaks every client until DNS is changed.
-        address = gcp.compute.GlobalAddress(
-            f"{name}-address",
-            address_type="EXTERNAL",
-            ip_version="IPV4",
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
-        )
-        certificate = gcp.compute.ManagedSslCertificate(
-            f"{name}-certificate",
-            type="MANAGED",
-            managed={"domains": list(edge.domains)},
-            opts=child,
-        )
-        ssl_policy = gcp.compute.SSLPolicy(
-            f"{name}-ssl-policy",
-            profile=edge.ssl_policy.profile,
-            min_tls_version=edge.ssl_policy.min_tls_version,
-            custom_features=list(edge.ssl_policy.custom_features) or None,
-            opts=child,
+        protected = pulumi.ResourceOptions(parent=self, protect=True)
+        address: gcp.compute.GlobalAddress | gcp.compute.Address
+        if region is None:
+            address = gcp.compute.GlobalAddress(
+                f"{name}-address", address_type="EXTERNAL", ip_version="IPV4", opts=protected
+            )
+        else:
+            address = gcp.compute.Address(
+                f"{name}-address",
+                region=region,
+                address_type="EXTERNAL",
+                network_tier=edge.network_tier,
+                opts=protected,
+            )
+        certificates = _server_certificate(name, edge, region, child)
+        ssl_policy_args: dict[str, Any] = {
+            "profile": edge.ssl_policy.profile,
+            "min_tls_version": edge.ssl_policy.min_tls_version,
+            "custom_features": list(edge.ssl_policy.custom_features) or None,
+            "opts": child,
+        }
+        ssl_policy = (
+            gcp.compute.SSLPolicy(f"{name}-ssl-policy", **ssl_policy_args)
+            if region is None
+            else gcp.compute.RegionSslPolicy(f"{name}-ssl-policy", region=region, **ssl_policy_args)
         )
         trust_stores: list[Any] | None = (
             [
@@ -222,7 +293,7 @@ class Edge(pulumi.ComponentResource):
         )
         trust_config = gcp.certificatemanager.TrustConfig(
             f"{name}-trust-config",
-            location=LOCATION,
+            location=location,
             description="Client CAs for frontend mTLS (gke-mtls)",
             trust_stores=trust_stores,
             allowlisted_certificates=[{"pem_certificate": f.pem} for f in trust.allowlisted] or None,
@@ -230,7 +301,7 @@ class Edge(pulumi.ComponentResource):
         )
         server_tls_policy = gcp.networksecurity.ServerTlsPolicy(
             f"{name}-server-tls-policy",
-            location=LOCATION,
+            location=location,
             description="Client certificate validation (gke-mtls)",
             mtls_policy={
                 "client_validation_mode": edge.client_validation,
@@ -238,40 +309,41 @@ class Edge(pulumi.ComponentResource):
             },
             opts=child,
         )
-        url_map = gcp.compute.URLMap(
-            f"{name}-url-map",
-            description="Routes the mTLS edge to the GKE backend (gke-mtls)",
-            default_service=args.backend_service,
-            # Replace semantics: a client's own copy of a verdict header never reaches the backend.
-            header_action=cast(Any, edge_headers.header_action(args.verdict_headers)) if args.verdict_headers else None,
-            opts=child,
+        # Where Google documents the verdict headers in the URL map, a client's own copies are removed and ours set
+        # with replace: true; elsewhere they are the backend service's, which overwrite a client's copy.
+        in_url_map = lb.verdict_headers.value is HeaderPlace.URL_MAP and args.verdict_headers
+        url_map_args: dict[str, Any] = {
+            "description": "Routes the mTLS edge to the GKE backend (gke-mtls)",
+            "default_service": args.backend_service,
+            "header_action": cast(Any, edge_headers.header_action(args.verdict_headers)) if in_url_map else None,
+            "opts": child,
+        }
+        url_map = (
+            gcp.compute.URLMap(f"{name}-url-map", **url_map_args)
+            if region is None
+            else gcp.compute.RegionUrlMap(f"{name}-url-map", region=region, **url_map_args)
         )
-        https_proxy = gcp.compute.TargetHttpsProxy(
-            f"{name}-https-proxy",
-            url_map=url_map.id,
-            ssl_certificates=[certificate.id],
-            ssl_policy=ssl_policy.id,
-            server_tls_policy=server_tls_policy.id,
-            opts=child,
+        https_proxy_args: dict[str, Any] = {
+            "url_map": url_map.id,
+            **certificates,
+            "ssl_policy": ssl_policy.id,
+            "server_tls_policy": server_tls_policy.id,
+            "opts": child,
+        }
+        https_proxy = (
+            gcp.compute.TargetHttpsProxy(f"{name}-https-proxy", **https_proxy_args)
+            if region is None
+            else gcp.compute.RegionTargetHttpsProxy(f"{name}-https-proxy", region=region, **https_proxy_args)
         )
-        https_rule = gcp.compute.GlobalForwardingRule(
-            f"{name}-https-rule",
-            target=https_proxy.id,
-            ip_address=address.id,
-            ip_protocol="TCP",
-            port_range="443",
-            load_balancing_scheme=args.scheme,
-            opts=child,
-        )
-        clients = args.allowed_clients if edge.load_balancer_authorization is not False else ()
-        if clients:
-            pulumi.log.warn(f"{KEY}.loadBalancerAuthorization: {authorization.UNCONFIRMED}")
-        elif args.allowed_clients:
-            pulumi.log.info(f"{KEY}.loadBalancerAuthorization: {authorization.MESH_ONLY}")
+        https_rule = _forwarding_rule(f"{name}-https-rule", https_proxy.id, "443", address, args, region, child)
+        clients = args.allowed_clients if authorizes_clients(edge, lb) else ()
+        if args.allowed_clients and not clients:
+            explicitly_off = edge.load_balancer_authorization is False
+            pulumi.log.info(f"{KEY}.loadBalancerAuthorization: {authorization.mesh_only(lb, explicitly_off)}")
         for i, rules in enumerate(authorization.policies(clients)):
             gcp.networksecurity.AuthzPolicy(
                 f"{name}-allowed-clients" + (f"-{i + 1}" if i else ""),
-                location=LOCATION,
+                location=location,
                 description="The clients the mTLS edge lets through, by certificate identity (gke-mtls)",
                 action="ALLOW",
                 target={"load_balancing_scheme": args.scheme, "resources": [https_rule.self_link]},
@@ -279,26 +351,28 @@ class Edge(pulumi.ComponentResource):
                 opts=child,
             )
         if edge.https_redirect:
-            redirect_map = gcp.compute.URLMap(
-                f"{name}-redirect-url-map",
-                description="Redirects plain HTTP to HTTPS (gke-mtls)",
-                default_url_redirect={
+            redirect_args: dict[str, Any] = {
+                "description": "Redirects plain HTTP to HTTPS (gke-mtls)",
+                "default_url_redirect": {
                     "https_redirect": True,
                     "strip_query": False,
                     "redirect_response_code": "MOVED_PERMANENTLY_DEFAULT",
                 },
-                opts=child,
+                "opts": child,
+            }
+            redirect_map = (
+                gcp.compute.URLMap(f"{name}-redirect-url-map", **redirect_args)
+                if region is None
+                else gcp.compute.RegionUrlMap(f"{name}-redirect-url-map", region=region, **redirect_args)
             )
-            http_proxy = gcp.compute.TargetHttpProxy(f"{name}-http-proxy", url_map=redirect_map.id, opts=child)
-            gcp.compute.GlobalForwardingRule(
-                f"{name}-http-rule",
-                target=http_proxy.id,
-                ip_address=address.id,
-                ip_protocol="TCP",
-                port_range="80",
-                load_balancing_scheme=args.scheme,
-                opts=child,
+            http_proxy = (
+                gcp.compute.TargetHttpProxy(f"{name}-http-proxy", url_map=redirect_map.id, opts=child)
+                if region is None
+                else gcp.compute.RegionTargetHttpProxy(
+                    f"{name}-http-proxy", region=region, url_map=redirect_map.id, opts=child
+                )
             )
+            _forwarding_rule(f"{name}-http-rule", http_proxy.id, "80", address, args, region, child)
 
         self.ip_address = address.address
         self.https_urls = [f"https://{domain}/" for domain in edge.domains]
@@ -316,11 +390,82 @@ class Edge(pulumi.ComponentResource):
         )
 
 
+def _forwarding_rule(
+    name: str,
+    target: pulumi.Input[str],
+    port: str,
+    address: gcp.compute.GlobalAddress | gcp.compute.Address,
+    args: EdgeArgs,
+    region: str | None,
+    opts: pulumi.ResourceOptions,
+) -> gcp.compute.GlobalForwardingRule | gcp.compute.ForwardingRule:
+    if region is None:
+        return gcp.compute.GlobalForwardingRule(
+            name,
+            target=target,
+            ip_address=address.id,
+            ip_protocol="TCP",
+            port_range=port,
+            load_balancing_scheme=args.scheme,
+            opts=opts,
+        )
+    # A regional external load balancer's rule names the network of its proxy-only subnet, and takes the address's
+    # tier (compute v1 ForwardingRule: "If IPAddress is specified, this value must be equal to the networkTier of the
+    # Address").
+    return gcp.compute.ForwardingRule(
+        name,
+        region=region,
+        target=target,
+        ip_address=address.address,
+        ip_protocol="TCP",
+        port_range=port,
+        load_balancing_scheme=args.scheme,
+        network=args.network,
+        network_tier=args.settings.network_tier,
+        opts=opts,
+    )
+
+
+def _server_certificate(
+    name: str, edge: EdgeSettings, region: str | None, opts: pulumi.ResourceOptions
+) -> dict[str, Any]:
+    """The target HTTPS proxy's certificate arguments."""
+    if region is None:
+        compute_certificate = gcp.compute.ManagedSslCertificate(
+            f"{name}-certificate",
+            type="MANAGED",
+            managed={"domains": list(edge.domains)},
+            opts=opts,
+        )
+        return {"ssl_certificates": [compute_certificate.id]}
+    # A regional proxy takes Certificate Manager certificates directly; Google-managed ones come with DNS
+    # authorization, which can provision before the load balancer serves.
+    authorizations = [
+        gcp.certificatemanager.DnsAuthorization(
+            f"{name}-dns-auth-{server_certificate.name_part(domain)}",
+            location=region,
+            domain=domain,
+            description=f"Authorizes the mTLS edge's certificate for {domain} (gke-mtls)",
+            opts=opts,
+        )
+        for domain in server_certificate.authorized_domains(edge.domains)
+    ]
+    certificate = gcp.certificatemanager.Certificate(
+        f"{name}-certificate",
+        location=region,
+        description="The mTLS edge's server certificate (gke-mtls)",
+        managed={"domains": list(edge.domains), "dns_authorizations": [a.id for a in authorizations]},
+        opts=opts,
+    )
+    return {"certificate_manager_certificates": [certificate.id]}
+
+
 @dataclass(frozen=True)
 class EdgeMonitoringArgs:
     stack: str
     forwarding_rule_name: pulumi.Output[str]
     alert: RejectedClientsAlert | None
+    regional: bool = False  # a regional external load balancer, which logs under a resource type of its own
 
 
 class EdgeMonitoring(pulumi.ComponentResource):
@@ -329,7 +474,7 @@ class EdgeMonitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: EdgeMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-mtls:edge:EdgeMonitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.log_query = args.forwarding_rule_name.apply(rejected_clients_filter)
+        self.log_query = args.forwarding_rule_name.apply(lambda rule: rejected_clients_filter(rule, args.regional))
         metric = gcp.logging.Metric(
             f"{name}-rejected-clients",
             name=metric_name(args.stack),
@@ -355,7 +500,7 @@ class EdgeMonitoring(pulumi.ComponentResource):
                     {
                         "display_name": f"more than {args.alert.threshold} rejected client certificates",
                         "condition_threshold": {
-                            "filter": metric.name.apply(alert_filter),
+                            "filter": metric.name.apply(lambda metric: alert_filter(metric, args.regional)),
                             "comparison": "COMPARISON_GT",
                             "threshold_value": args.alert.threshold,
                             "duration": "0s",

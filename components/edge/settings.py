@@ -10,7 +10,17 @@ from pydantic import AfterValidator, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from components.core.findings import Finding, error, quoted, warning
-from components.core.names import GceName, NotificationChannel, StackReference, Syntax, file_path, is_host_label, word
+from components.core.load_balancer import CAPABILITIES, Capabilities, LoadBalancerType, Source
+from components.core.names import (
+    GceName,
+    NotificationChannel,
+    RegionName,
+    StackReference,
+    Syntax,
+    file_path,
+    is_host_label,
+    word,
+)
 from components.core.settings import Omittable, SettingsModel, child_key, config_key
 from components.edge.pem import read_certificate
 
@@ -124,6 +134,12 @@ class BackendSettings(SettingsModel):
         description="standaloneNeg: requests per second per pod at which the load balancer counts a zone full.",
         examples=[100],
     )
+    proxy_only_subnet: Omittable[GceName] = Field(
+        None,
+        description="edge.loadBalancer regionalExternal: the proxy-only subnet (purpose REGIONAL_MANAGED_PROXY) of "
+        "`network` in edge.region. The load balancer's requests come from its range, which the firewall rule opens.",
+        examples=["proxy-only-europe-west1"],
+    )
 
 
 class SslPolicy(SettingsModel):
@@ -191,11 +207,28 @@ class EdgeSettings(SettingsModel):
         None,
         examples=[{"threshold": 10, "notificationChannels": ["projects/acme-dev/notificationChannels/123"]}],
     )
+    load_balancer: Omittable[Literal["classic", "globalExternal", "regionalExternal"]] = Field(
+        None,
+        description="Which external Application Load Balancer the edge is: classic (in front of GKE Ingress's "
+        "backend service), globalExternal or regionalExternal (on a standalone NEG). Default: classic with "
+        "backend.source gkeIngress, globalExternal with standaloneNeg.",
+        examples=["regionalExternal"],
+    )
+    region: Omittable[RegionName] = Field(
+        None,
+        description="regionalExternal: the region of the load balancer, which its NEGs and proxy-only subnet share.",
+        examples=["europe-west1"],
+    )
+    network_tier: Literal["PREMIUM", "STANDARD"] = Field(
+        "PREMIUM",
+        description="Network tier of the address and forwarding rules; STANDARD only on regionalExternal.",
+        examples=["PREMIUM"],
+    )
     load_balancer_authorization: Omittable[bool] = Field(
         None,
         description="Also enforce the platform stack's allowedClients at the load balancer, with authorization "
-        "policies on the forwarding rule (EXTERNAL_MANAGED, so backend.source standaloneNeg only). Default: true "
-        "there.",
+        "policies whose principals are the clients' certificate identities, on the forwarding rule. Google documents "
+        "principals for regionalExternal only. Default: true where they are documented, false elsewhere.",
         examples=[True],
     )
     expiry_warning_days: Annotated[int, Field(ge=0, le=3650)] = Field(
@@ -308,19 +341,93 @@ def check(edge: EdgeSettings) -> list[Finding]:
     return found + trust
 
 
+def load_balancer_type(edge: EdgeSettings, backend: BackendSettings) -> LoadBalancerType:
+    if edge.load_balancer is not None:
+        return LoadBalancerType(edge.load_balancer)
+    return LoadBalancerType.CLASSIC if backend.source == "gkeIngress" else LoadBalancerType.GLOBAL_EXTERNAL
+
+
+def authorizes_clients(edge: EdgeSettings, capabilities: Capabilities) -> bool:
+    """Whether the load balancer enforces the allowed clients too: by default where Google documents principals."""
+    if edge.load_balancer_authorization is not None:
+        return edge.load_balancer_authorization
+    return bool(capabilities.principals.value)
+
+
+def cited(source: Source) -> str:
+    return f'Google: "{source.quote}" ({source.url})'
+
+
 def check_with_backend(edge: EdgeSettings, backend: BackendSettings) -> list[Finding]:
-    """The features that need the edge's own EXTERNAL_MANAGED load balancer, which only a standalone NEG gives."""
-    if edge.load_balancer_authorization and backend.source != "standaloneNeg":
-        return [
+    """The edge held to what Google documents for its load balancer type (components/core/load_balancer.py)."""
+    kind = load_balancer_type(edge, backend)
+    lb = CAPABILITIES[kind]
+    found = []
+    if backend.source == "gkeIngress" and kind is not LoadBalancerType.CLASSIC:
+        found.append(
             error(
                 "config.scheme",
-                f"{KEY}.loadBalancerAuthorization",
-                "needs backend.source standaloneNeg: authorization policies attach to EXTERNAL_MANAGED forwarding "
-                "rules, and the classic load balancer that GKE Ingress makes is EXTERNAL. The mesh enforces the "
-                "platform stack's allowedClients on both paths; remove this key or move to the standalone NEG.",
+                f"{KEY}.loadBalancer",
+                f"is {kind}, but the backend service GKE Ingress makes has scheme EXTERNAL, which only the classic "
+                f"load balancer serves ({cited(CAPABILITIES[LoadBalancerType.CLASSIC].scheme.source)}). Set "
+                f"{BACKEND_KEY}.source: standaloneNeg for {kind}, or remove this key.",
             )
-        ]
-    return []
+        )
+    if backend.source == "standaloneNeg" and kind is LoadBalancerType.CLASSIC:
+        found.append(
+            error(
+                "config.scheme",
+                f"{KEY}.loadBalancer",
+                "is classic, but on a standalone NEG the edge makes its own EXTERNAL_MANAGED backend service; use "
+                "globalExternal or regionalExternal.",
+            )
+        )
+    if lb.regional.value and edge.region is None:
+        found.append(error("config.region", f"{KEY}.region", f"the {lb.name} needs its region, which its NEGs share."))
+    if not lb.regional.value and edge.region is not None:
+        found.append(
+            error("config.region", f"{KEY}.region", f"applies only to regionalExternal; the {lb.name} is global.")
+        )
+    if kind is LoadBalancerType.REGIONAL_EXTERNAL and backend.source == "standaloneNeg":
+        if backend.proxy_only_subnet is None:
+            found.append(
+                error(
+                    "config.backend",
+                    f"{BACKEND_KEY}.proxyOnlySubnet",
+                    f"the {lb.name} reaches the pods from the region's proxy-only subnet "
+                    f"({cited(lb.backend_sources.source)}); name the subnet of purpose REGIONAL_MANAGED_PROXY in "
+                    f"{BACKEND_KEY}.network, for the firewall rule.",
+                )
+            )
+    elif backend.proxy_only_subnet is not None:
+        found.append(
+            error(
+                "config.backend",
+                f"{BACKEND_KEY}.proxyOnlySubnet",
+                f"applies only to regionalExternal; the {lb.name} reaches the pods from {lb.backend_sources.value}. "
+                "Remove it.",
+            )
+        )
+    if edge.network_tier not in lb.network_tiers.value:
+        found.append(
+            error(
+                "config.capability",
+                f"{KEY}.networkTier",
+                f"the {lb.name} takes {' or '.join(lb.network_tiers.value)} only; {cited(lb.network_tiers.source)}",
+            )
+        )
+    if edge.load_balancer_authorization and not lb.principals.value:
+        what = "principals" if lb.authorization_policies.value else "authorization policies"
+        found.append(
+            error(
+                "config.capability",
+                f"{KEY}.loadBalancerAuthorization",
+                f"the {lb.name} takes no client-certificate {what}; {cited(lb.principals.source)} The mesh enforces "
+                "the platform stack's allowedClients on every path: remove this key, or use loadBalancer: "
+                "regionalExternal to have the load balancer enforce them too.",
+            )
+        )
+    return found
 
 
 def _duplicate_domains(domains: tuple[str, ...]) -> list[Finding]:

@@ -101,13 +101,19 @@ def mesh_guard(s: GkeBackendSettings) -> Manifest:
                     "when": [{"key": f"request.headers[{verified}]", "notValues": ["true"]}],
                 },
                 {
-                    "from": [{"source": {**plaintext, "notIpBlocks": list(FRONT_END_RANGES)}}],
+                    "from": [{"source": {**plaintext, "notIpBlocks": _load_balancer_sources(s)}}],
                     "to": [{"operation": port}],
                 },
             ],
         },
         origin=f"{KEY}.meshGuard",
     )
+
+
+def _load_balancer_sources(s: GkeBackendSettings) -> list[str]:
+    """The load balancer's requests and its health checks: from the front-end ranges, or (regional) from the
+    proxy-only subnet and the front-end ranges of the health checks."""
+    return list(dict.fromkeys([*s.load_balancer_ranges, *FRONT_END_RANGES]))
 
 
 # --- the generated name -------------------------------------------------------------------------------------------
@@ -194,6 +200,7 @@ def neg_backend(s: GkeBackendSettings) -> dict[str, Any]:
         log_sample_rate=s.log_sample_rate,
         headers=s.headers,
         allowed_clients=s.allowed_clients,
+        **({"proxy_only_subnet_range": s.proxy_only_subnet_range} if s.proxy_only_subnet_range else {}),
     )
     return exported.model_dump(mode="json", by_alias=True, exclude_none=True)
 

@@ -3,14 +3,16 @@ objects that make GKE create the edge's backend service), each key declared once
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from components.core.edge_backend import CHAIN_VERIFIED, DNS_SANS, SPIFFE_ID, URI_SANS, AllowedClient, HealthCheck
 from components.core.findings import Finding, error, note, quoted
+from components.core.load_balancer import CAPABILITIES, FRONT_END_RANGES, HeaderPlace, LoadBalancerType
 from components.core.names import (
     NUL_IN_PATH,
     Labels,
@@ -30,6 +32,32 @@ CLUSTER_KEY = config_key("cluster")
 KEY = config_key("gkeBackend")
 
 KubeconfigPath = Annotated[str, file_path("a kubeconfig path")]
+# A proxy-only subnet holds at least 64 addresses, "a prefix length of /26 or less"
+# (https://cloud.google.com/load-balancing/docs/proxy-only-subnets).
+MAX_PROXY_ONLY_PREFIX = 26
+
+
+def _proxy_only_range(text: str) -> str:
+    try:
+        network = ipaddress.IPv4Network(text)
+    except ValueError:
+        network = None
+    if network is None or "/" not in text:
+        raise PydanticCustomError(
+            "config.syntax",
+            f"{quoted(text)} is not an IPv4 range: write the subnet's CIDR, such as 10.129.0.0/23, with no host bits "
+            "set (gcloud compute networks subnets describe NAME --region REGION --format 'value(ipCidrRange)').",
+        )
+    if network.prefixlen > MAX_PROXY_ONLY_PREFIX:
+        raise PydanticCustomError(
+            "config.syntax",
+            f"{quoted(text)} is smaller than a proxy-only subnet can be (/{MAX_PROXY_ONLY_PREFIX} at most); give the "
+            "range of the region's proxy-only subnet.",
+        )
+    return str(network)
+
+
+ProxyOnlyRange = Annotated[str, AfterValidator(_proxy_only_range)]
 ContextName = Annotated[str, word("a context name")]
 
 
@@ -108,6 +136,14 @@ class GkeBackendSettings(SettingsModel):
         "Ingress. Default: the GKE Ingress path.",
         examples=["web-mtls"],
     )
+    proxy_only_subnet_range: Omittable[ProxyOnlyRange] = Field(
+        None,
+        description="standaloneNeg for a regional external Application Load Balancer: the IP range of the proxy-only "
+        "subnet in the NEG's region and network. The load balancer's requests come from it, so the mesh lets them "
+        "in from there (health checks still come from Google's ranges). Default: a global load balancer, whose "
+        "requests come from Google's front-end ranges.",
+        examples=["10.129.0.0/23"],
+    )
     allowed_clients: tuple[AllowedClient, ...] = Field(
         (),
         description="The only clients the edge lets through, by an identity in their certificate. The mesh enforces "
@@ -134,6 +170,23 @@ class GkeBackendSettings(SettingsModel):
     def anchor_name(self) -> str:
         return f"{self.service}-backend-anchor"
 
+    @property
+    def load_balancer(self) -> LoadBalancerType:
+        """The load balancer in front of this backend, as far as the GKE side knows it."""
+        if self.standalone_neg is None:
+            return LoadBalancerType.CLASSIC
+        if self.proxy_only_subnet_range is None:
+            return LoadBalancerType.GLOBAL_EXTERNAL
+        return LoadBalancerType.REGIONAL_EXTERNAL
+
+    @property
+    def load_balancer_ranges(self) -> tuple[str, ...]:
+        """Where the load balancer's requests reach the pods from (not its health checks: those come from Google's
+        front-end ranges on every type)."""
+        if self.proxy_only_subnet_range is not None:
+            return (self.proxy_only_subnet_range,)
+        return FRONT_END_RANGES
+
     def header_for(self, variable: str) -> str | None:
         return next((name for name, value in self.headers.items() if value == "{" + variable + "}"), None)
 
@@ -154,8 +207,17 @@ def check_cluster(cluster: ClusterSettings) -> list[Finding]:
 def check(gke: GkeBackendSettings) -> list[Finding]:
     """The rules that relate several gkeBackend keys, GCP's rules for the headers, Kubernetes' for the labels."""
     found = header_findings(gke.headers, f"{KEY}.headers")
-    if gke.standalone_neg is not None:
+    if CAPABILITIES[gke.load_balancer].verdict_headers.value is HeaderPlace.URL_MAP:
         found += url_map_header_findings(gke.headers, f"{KEY}.headers")
+    if gke.proxy_only_subnet_range is not None and gke.standalone_neg is None:
+        found.append(
+            error(
+                "config.gke-backend",
+                f"{KEY}.proxyOnlySubnetRange",
+                "applies only with standaloneNeg: a regional external load balancer runs on a standalone NEG. Set "
+                "standaloneNeg, or remove this key.",
+            )
+        )
     for name, value in gke.selector.items():
         where = f"{KEY}.selector.{name}" if len(name) <= 100 else f"{KEY}.selector"
         if problem := label_key_problem(name):
@@ -243,14 +305,25 @@ def _allowed_client_findings(gke: GkeBackendSettings) -> list[Finding]:
                 "that carry a client's identity; allowedClients needs pods that serve plain HTTP (type HTTP).",
             )
         )
-    if gke.standalone_neg is None:
+    lb = CAPABILITIES[gke.load_balancer]
+    if gke.load_balancer is LoadBalancerType.CLASSIC:
         found.append(
             note(
                 "edge.classic-authorization",
                 key,
                 "the classic load balancer that GKE Ingress makes takes no authorization policy, so only the mesh "
-                "enforces this list. Set standaloneNeg (with backend.source: standaloneNeg on the edge stack) to have "
-                "the load balancer enforce it too.",
+                "enforces this list. Set standaloneNeg and proxyOnlySubnetRange (with a regionalExternal edge stack) "
+                "to have the load balancer enforce it too.",
+            )
+        )
+    elif not lb.principals.value:
+        found.append(
+            note(
+                "edge.global-authorization",
+                key,
+                f'the {lb.name} takes no client-certificate principals (Google: "{lb.principals.source.quote}"), so '
+                "only the mesh enforces this list. Set proxyOnlySubnetRange (with a regionalExternal edge stack) to "
+                "have the load balancer enforce it too.",
             )
         )
     return found

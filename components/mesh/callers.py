@@ -48,20 +48,20 @@ class EdgeClient:
     header: str
     key: str  # the settings key that lists it
 
-    def request(self, port: str, verified_header: str) -> Request:
+    def request(self, port: str, verified_header: str, ranges: Sequence[str]) -> Request:
         path = self.client.paths[0].removesuffix("*") if self.client.paths else None
         headers = {verified_header.lower(): "true", self.header.lower(): self.client.header_values[0]}
         method = self.client.methods[0] if self.client.methods else None
-        return Request(port, principal="", sources=_FRONT_ENDS, headers=headers, path=path, method=method)
+        return Request(port, principal="", sources=_networks(ranges), headers=headers, path=path, method=method)
 
-    def rule(self, port: str, verified_header: str) -> dict[str, Any]:
+    def rule(self, port: str, verified_header: str, ranges: Sequence[str]) -> dict[str, Any]:
         operation: dict[str, Any] = {"ports": [port]}
         if self.client.paths:
             operation["paths"] = list(self.client.paths)
         if self.client.methods:
             operation["methods"] = list(self.client.methods)
         return {
-            "from": _from_front_ends(),
+            "from": _plaintext_from(ranges),
             "to": [{"operation": operation}],
             "when": [
                 {"key": f"request.headers[{verified_header.lower()}]", "values": ["true"]},
@@ -79,6 +79,9 @@ class LoadBalancerFacts:
     health_check_path: str | None = None
     clients: tuple[EdgeClient, ...] = ()  # the only clients let through; none: every verified client
     clients_key: str = ""  # the settings key that lists them
+    # Where its requests come from: Google's front ends, or a regional load balancer's proxy-only subnet. Health
+    # checks come from the front ends on every type.
+    request_ranges: tuple[str, ...] = FRONT_END_RANGES
 
 
 def declared(mesh: MeshSettings) -> list[Caller]:
@@ -99,14 +102,14 @@ def load_balancer(mesh: MeshSettings, facts: LoadBalancerFacts) -> list[Caller]:
         found = [
             Caller(f"{LOAD_BALANCER} (client {c.client.identity})", c.key, backend.namespace, backend.selector, (r,))
             for c in facts.clients
-            for r in [c.request(str(backend.port), facts.verified_header)]
+            for r in [c.request(str(backend.port), facts.verified_header, facts.request_ranges)]
         ]
         return found + _health_checks(backend, facts)
     verified = facts.verified_header.lower() if facts.verified_header else None
     requests = Request(
         str(backend.port),
         principal="",
-        sources=_FRONT_ENDS,
+        sources=_networks(facts.request_ranges),
         headers={verified: "true"} if verified else None,  # the requests that must pass: verified clients
     )
     found = [Caller(LOAD_BALANCER, EDGE_BACKEND_KEY, backend.namespace, backend.selector, (requests,))]
@@ -151,21 +154,23 @@ def needs_admission(mesh: MeshSettings, policies: Iterable[IstioObject]) -> bool
 
 
 def admission(mesh: MeshSettings, facts: LoadBalancerFacts) -> Manifest:
-    """Plaintext (no identity) from Google's front ends on the backend port, with the verified-chain header when the
-    GKE side sets one (or only the allowed clients, when it lists them); and the health checks, which carry no such
-    header, on their port and path."""
+    """Plaintext (no identity) from where the load balancer sends on the backend port, with the verified-chain header
+    when the GKE side sets one (or only the allowed clients, when it lists them); and the health checks, which carry
+    no such header, from Google's front ends on their port and path."""
     backend = mesh.edge_backend
     assert backend is not None and backend.namespace is not None and backend.port is not None
-    front_ends = _from_front_ends()
-    serving: dict[str, object] = {"from": front_ends, "to": [{"operation": {"ports": [str(backend.port)]}}]}
+    serving: dict[str, object] = {
+        "from": _plaintext_from(facts.request_ranges),
+        "to": [{"operation": {"ports": [str(backend.port)]}}],
+    }
     rules: list[dict[str, Any]] = [serving]
     if facts.clients and facts.verified_header:  # each allowed client instead of every verified one
-        rules = [c.rule(str(backend.port), facts.verified_header) for c in facts.clients]
+        rules = [c.rule(str(backend.port), facts.verified_header, facts.request_ranges) for c in facts.clients]
     elif facts.verified_header:
         serving["when"] = [{"key": f"request.headers[{facts.verified_header.lower()}]", "values": ["true"]}]
     if facts.verified_header and facts.health_check_path is not None:  # the probes carry no verdict header
         probe = {"ports": [str(facts.health_check_port or backend.port)], "paths": [facts.health_check_path]}
-        rules.append({"from": front_ends, "to": [{"operation": {**probe, "methods": ["GET"]}}]})
+        rules.append({"from": _plaintext_from(FRONT_END_RANGES), "to": [{"operation": {**probe, "methods": ["GET"]}}]})
     return Manifest(
         ISTIO_SECURITY,
         "AuthorizationPolicy",
@@ -176,8 +181,17 @@ def admission(mesh: MeshSettings, facts: LoadBalancerFacts) -> Manifest:
     )
 
 
-def _from_front_ends() -> list[dict[str, Any]]:
-    return [{"source": {"notPrincipals": ["*"], "ipBlocks": list(FRONT_END_RANGES)}}]
+def _plaintext_from(ranges: Sequence[str]) -> list[dict[str, Any]]:
+    return [{"source": {"notPrincipals": ["*"], "ipBlocks": list(ranges)}}]
+
+
+def _senders(ranges: Sequence[str]) -> str:
+    where = "Google's front ends" if tuple(ranges) == FRONT_END_RANGES else "the load balancer's proxy-only subnet"
+    return f"{where} ({', '.join(ranges)})"
+
+
+def _networks(ranges: Sequence[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(r) for r in ranges)
 
 
 # --- allowed clients -----------------------------------------------------------------------------------------------
@@ -209,7 +223,7 @@ def allowed_client_findings(
     unlisted = Request(
         str(backend.port),
         principal="",
-        sources=_FRONT_ENDS,
+        sources=_networks(facts.request_ranges),
         headers={facts.verified_header.lower(): "true", **identity_headers},
     )
     applying = AuthorizationPolicies.of(objects, mesh.root_namespace).applying_to(backend.namespace, backend.selector)
@@ -226,8 +240,7 @@ def allowed_client_findings(
                     policy.origin.key,
                     f"ALLOW policy {policy.namespace}/{policy.name} {lets} {UNLISTED} through the load balancer to "
                     f"port {backend.port}, so {facts.clients_key} does not hold: ALLOW policies add up. Restrict its "
-                    "rule to mesh identities (principals) or to sources other than Google's front ends "
-                    f"({', '.join(FRONT_END_RANGES)}).",
+                    f"rule to mesh identities (principals) or to sources other than {_senders(facts.request_ranges)}.",
                 )
             )
     return found

@@ -30,6 +30,7 @@ def load_balancer_facts(settings: StackSettings) -> mesh_callers.LoadBalancerFac
         health_check_path=probe.request_path if probe.type == "HTTP" else None,  # HTTPS and HTTP/2 are TLS
         clients=clients,
         clients_key=f"{gke_settings.KEY}.allowedClients",
+        request_ranges=gke.load_balancer_ranges,
     )
 
 

@@ -49,6 +49,7 @@ def test_selector_labels_follow_kubernetes_syntax():
 # --- the standalone NEG and the allowed clients ----------------------------------------------------------------
 
 CHECKOUT = {"uriSan": "spiffe://acme.com/ns/shop/sa/checkout"}
+PROXY_ONLY_RANGE = "10.129.0.0/23"
 
 
 @pytest.mark.parametrize(
@@ -69,6 +70,7 @@ def test_each_allowed_identity_needs_the_header_that_carries_it_to_the_mesh():
     _, findings = parsed(
         selector={"app": "web"},
         standaloneNeg="web-mtls",
+        proxyOnlySubnetRange=PROXY_ONLY_RANGE,
         allowedClients=[CHECKOUT, {"uriSan": "https://acme.com/billing"}, {"dnsSan": "billing.acme.com"}],
     )
     assert [str(f) for f in findings] == [
@@ -84,6 +86,7 @@ def test_each_allowed_identity_needs_the_header_that_carries_it_to_the_mesh():
 def test_allowed_clients_need_the_verified_header_the_pod_labels_and_plain_http_pods():
     _, findings = parsed(
         standaloneNeg="web-mtls",
+        proxyOnlySubnetRange=PROXY_ONLY_RANGE,
         headers={"X-Client-Cert-Spiffe-Id": "{client_cert_spiffe_id}"},
         healthCheck={"type": "HTTPS"},
         allowedClients=[CHECKOUT],
@@ -97,10 +100,49 @@ def test_allowed_clients_need_the_verified_header_the_pod_labels_and_plain_http_
 
 
 def test_a_client_listed_twice_is_refused():
-    _, findings = parsed(selector={"app": "web"}, standaloneNeg="web-mtls", allowedClients=[CHECKOUT, CHECKOUT])
+    _, findings = parsed(
+        selector={"app": "web"},
+        standaloneNeg="web-mtls",
+        proxyOnlySubnetRange=PROXY_ONLY_RANGE,
+        allowedClients=[CHECKOUT, CHECKOUT],
+    )
     assert [str(f) for f in findings] == [
         f"{KEY}.allowedClients[1]: repeats {KEY}.allowedClients[0]; list each client once. [config.duplicate]"
     ]
+
+
+def test_on_the_global_external_path_the_plan_says_only_the_mesh_enforces_the_list():
+    """Google documents no client-certificate principals for the global external load balancer."""
+    _, findings = parsed(selector={"app": "web"}, standaloneNeg="web-mtls", allowedClients=[CHECKOUT])
+    assert [str(f) for f in findings] == [
+        f"{KEY}.allowedClients: the global external Application Load Balancer takes no client-certificate principals "
+        '(Google: "This field is not supported for global external Application Load Balancers."), so only the mesh '
+        "enforces this list. Set proxyOnlySubnetRange (with a regionalExternal edge stack) to have the load balancer "
+        "enforce it too. [edge.global-authorization]"
+    ]
+
+
+def test_a_proxy_only_subnet_range_needs_the_standalone_neg():
+    _, findings = parsed(proxyOnlySubnetRange=PROXY_ONLY_RANGE)
+    assert [str(f) for f in findings] == [
+        f"{KEY}.proxyOnlySubnetRange: applies only with standaloneNeg: a regional external load balancer runs on a "
+        "standalone NEG. Set standaloneNeg, or remove this key. [config.gke-backend]"
+    ]
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("10.129.0.1/23", "'10.129.0.1/23' is not an IPv4 range"),
+        ("2600:2d00::/64", "'2600:2d00::/64' is not an IPv4 range"),
+        ("10.129.0.0", "'10.129.0.0' is not an IPv4 range"),
+        ("10.129.0.0/28", "'10.129.0.0/28' is smaller than a proxy-only subnet can be (/26 at most)"),
+    ],
+)
+def test_a_proxy_only_subnet_range_is_an_ipv4_cidr_of_at_least_64_addresses(value, message):
+    _, findings = parsed(standaloneNeg="web-mtls", proxyOnlySubnetRange=value)
+    assert [(f.key, f.code) for f in findings] == [(f"{KEY}.proxyOnlySubnetRange", "config.syntax")]
+    assert findings[0].message.startswith(message)
 
 
 def test_on_the_gke_ingress_path_the_plan_says_only_the_mesh_enforces_the_list():
@@ -111,17 +153,20 @@ def test_on_the_gke_ingress_path_the_plan_says_only_the_mesh_enforces_the_list()
     assert "the classic load balancer that GKE Ingress makes takes no authorization policy" in findings[0].message
 
 
-def test_on_the_standalone_neg_path_the_url_map_rules_for_headers_apply_too():
+def test_for_a_regional_load_balancer_the_url_map_rules_for_headers_apply_too():
+    """The regional external load balancer sets the verdict headers in its URL map (components/core/load_balancer.py),
+    whose header action takes no Host and no empty value."""
     headers = {
         "Host": "{client_cert_present}",
         "X-Empty": " ",
         "X-Client-Cert-Chain-Verified": "{client_cert_chain_verified}",
     }
-    _, findings = parsed(standaloneNeg="web-mtls", headers=headers)
+    _, findings = parsed(standaloneNeg="web-mtls", proxyOnlySubnetRange=PROXY_ONLY_RANGE, headers=headers)
     assert [str(f) for f in findings] == [
         f"{KEY}.headers.Host: Host is reserved on the EXTERNAL_MANAGED load balancer's URL map; pick another name. "
         "[header.reserved]",
         f"{KEY}.headers.X-Empty: is empty; the EXTERNAL_MANAGED load balancer's URL map refuses an empty header "
         "value. [header.value]",
     ]
+    assert parsed(standaloneNeg="web-mtls", headers=headers)[1] == []  # the global one's backend service takes them
     assert parsed(headers=headers)[1] == []  # the classic path's backend service takes them

@@ -42,7 +42,7 @@ CASES: list[tuple[str, Edit, str]] = [
         edge(trustAnchor=["certs/dev/root-ca.pem"]),
         "gke-mtls:edge.trustAnchor: is not a known key; did you mean 'trustAnchors'? known keys here are domains, "
         "sslPolicy, clientValidation, trustAnchors, intermediateCas, allowlistedCertificates, httpsRedirect, "
-        "rejectedClientsAlert, loadBalancerAuthorization, expiryWarningDays. "
+        "rejectedClientsAlert, loadBalancer, region, networkTier, loadBalancerAuthorization, expiryWarningDays. "
         "[config.unknown-key]",
     ),
     (

@@ -226,16 +226,16 @@ def test_a_health_check_on_another_port_is_probed_and_opened_there(edge_run, pla
     assert recording.one(BACKEND_SERVICE).inputs["protocol"] == "HTTP2"  # what the pods speak, as their probe
 
 
-def test_url_map_drops_client_copies_of_the_verdict_headers_and_sets_its_own(edge_run):
+def test_the_global_url_map_sets_no_verdict_header_the_backend_service_does(edge_run):
+    """Google documents the {client_cert_*} variables on the backend service for the global external load balancer,
+    whose headers overwrite a client's copy; a URL-map value would take precedence over it (custom-headers-global),
+    so the URL map names none of them."""
     recording = edge_run()
-    url_map = recording.one(URL_MAP).inputs
-    assert url_map["headerAction"] == {
-        "requestHeadersToRemoves": list(HEADERS),
-        "requestHeadersToAdds": [
-            {"headerName": name, "headerValue": value, "replace": True} for name, value in HEADERS.items()
-        ],
+    assert recording.one(URL_MAP).inputs == {
+        "description": "Routes the mTLS edge to the GKE backend (gke-mtls)",
+        "defaultService": recording.outputs["backendServiceSelfLink"],
     }
-    assert url_map["defaultService"] == recording.outputs["backendServiceSelfLink"]
+    assert recording.one(BACKEND_SERVICE).inputs["customRequestHeaders"] == [f"{n}:{v}" for n, v in HEADERS.items()]
 
 
 def test_every_forwarding_rule_is_external_managed(edge_run, edge):
@@ -248,78 +248,34 @@ def test_every_forwarding_rule_is_external_managed(edge_run, edge):
     ]
 
 
-def test_allowed_clients_become_an_authorization_policy_on_the_https_rule(edge_run):
+def test_the_global_load_balancer_leaves_the_allowed_clients_to_the_mesh_and_says_so_once(edge_run):
+    """Google: principals are "not supported for global external Application Load Balancers" (networksecurity v1
+    AuthzPolicy), so no authorization policy with principals is made on a global forwarding rule."""
     recording = edge_run()
-    https_rule = next(r for r in recording.of_type(FORWARDING_RULE) if r.inputs["portRange"] == "443")
-    policy = recording.one(AUTHZ_POLICY)
-    assert policy.parent == recording.one("gke-mtls:edge:Edge").urn
-    assert policy.inputs == {
-        "location": "global",
-        "description": "The clients the mTLS edge lets through, by certificate identity (gke-mtls)",
-        "action": "ALLOW",
-        "target": {
-            "loadBalancingScheme": "EXTERNAL_MANAGED",
-            "resources": [
-                f"https://www.googleapis.com/compute/v1/projects/{PROJECT}/global/forwardingRules/{https_rule.name}"
-            ],
-        },
-        "httpRules": [
-            {
-                "from": {
-                    "sources": [
-                        {
-                            "principals": [
-                                {
-                                    "principalSelector": "CLIENT_CERT_URI_SAN",
-                                    "principal": {"exact": "spiffe://acme.com/ns/shop/sa/checkout"},
-                                }
-                            ]
-                        }
-                    ]
-                },
-                "to": {"operations": [{"paths": [{"prefix": "/api/"}], "methods": ["GET", "POST"]}]},
-            },
-            {
-                "from": {
-                    "sources": [
-                        {
-                            "principals": [
-                                {
-                                    "principalSelector": "CLIENT_CERT_DNS_NAME_SAN",
-                                    "principal": {"exact": "billing.acme.com"},
-                                }
-                            ]
-                        }
-                    ]
-                },
-                "to": {"operations": [{"paths": [{"prefix": "/invoices/"}], "methods": ["GET"]}]},
-            },
-        ],
-    }
-    assert policy.property_dependencies["target"] == [https_rule.urn]
-    assert any("principals are not supported on global external" in m for m in recording.messages("warning"))
+    assert recording.error is None
+    assert recording.of_type(AUTHZ_POLICY) == []
+    assert recording.messages("info") == [
+        "gke-mtls:edge.loadBalancerAuthorization: is off by default: the global external Application Load Balancer "
+        'takes no principals (Google: "This field is not supported for global external Application Load Balancers."), '
+        "so only the mesh enforces the platform stack's allowedClients; the load balancer lets every validated client "
+        "through."
+    ]
+    assert not any("principals" in m for m in recording.messages("warning"))
 
 
-def test_load_balancer_authorization_can_be_turned_off_leaving_the_mesh_to_enforce(edge_run, edge):
+def test_load_balancer_authorization_turned_off_says_so(edge_run, edge):
     edge["gke-mtls:edge"]["loadBalancerAuthorization"] = False
     recording = edge_run(edge)
     assert recording.error is None
     assert recording.of_type(AUTHZ_POLICY) == []
-    assert any("only the mesh enforces" in m for m in recording.messages("info"))
-
-
-def test_no_allowed_clients_means_no_authorization_policy(edge_run, platform_outputs):
-    outputs = copy.deepcopy(platform_outputs)
-    outputs["negBackend"]["allowedClients"] = []
-    recording = edge_run(outputs=outputs)
-    assert recording.error is None
-    assert recording.of_type(AUTHZ_POLICY) == []
+    assert [m for m in recording.messages("info") if "only the mesh enforces" in m] == [
+        "gke-mtls:edge.loadBalancerAuthorization: is false, so only the mesh enforces the platform stack's "
+        "allowedClients; the load balancer lets every validated client through."
+    ]
 
 
 def test_every_gcp_field_and_enum_of_the_new_path_is_one_the_api_accepts(edge_run, edge):
-    """Against the Cloud SDK's generated compute v1 and networksecurity v1 messages on this machine. The SDK here
-    (google-cloud-cli 528.0.0) predates AuthzPolicy `principals`: that field alone is reported, and this test fails
-    once the SDK knows it, so that it is checked there too."""
+    """Against the Cloud SDK's generated compute v1 messages on this machine."""
     from tests.cloud_sdk import unknown_inputs
 
     edge["gke-mtls:edge"]["httpsRedirect"] = True
@@ -329,9 +285,6 @@ def test_every_gcp_field_and_enum_of_the_new_path_is_one_the_api_accepts(edge_ru
         "Firewall.AllowedValueListEntry.protocol": "IPProtocol",
         "ipProtocol": "IPProtocol",
         "ipAddress": "IPAddress",
-        "requestHeadersToAdds": "requestHeadersToAdd",
-        "requestHeadersToRemoves": "requestHeadersToRemove",
-        "from": "from_",
     }
     messages = {
         BACKEND_SERVICE: ("compute", "BackendService"),
@@ -339,33 +292,14 @@ def test_every_gcp_field_and_enum_of_the_new_path_is_one_the_api_accepts(edge_ru
         FIREWALL: ("compute", "Firewall"),
         URL_MAP: ("compute", "UrlMap"),
         FORWARDING_RULE: ("compute", "ForwardingRule"),
-        AUTHZ_POLICY: ("networksecurity", "AuthzPolicy"),
     }
     problems = []
     for typ, (api, message) in messages.items():
+        assert recording.of_type(typ), typ
         for resource in recording.of_type(typ):
             inputs = {k: v for k, v in resource.inputs.items() if k not in ("location", "project")}
             problems += [f"{typ}: {p}" for p in unknown_inputs(api, "v1", message, inputs, renames)]
-    lagging = "from.sources[0].principals: no field 'principals' in AuthzPolicyAuthzRuleFromRequestSource"
-    assert problems == [f"{AUTHZ_POLICY}: httpRules[{i}].{lagging}" for i in range(2)]
-
-
-def test_the_authorization_policy_is_one_googles_newer_generated_types_accept(edge_run):
-    """What the Cloud SDK here cannot check (principals, their selector and match), against Google's generated
-    networksecurity v1 types of google-cloud-network-security 0.13.4 (tests/edge/google_types/README.md)."""
-    from tests.cloud_sdk import gapic_unknown_inputs
-
-    policy = edge_run().one(AUTHZ_POLICY).inputs
-    inputs = {k: v for k, v in policy.items() if k != "location"}
-    assert gapic_unknown_inputs("AuthzPolicy", inputs) == []
-    principals = [p for rule in policy["httpRules"] for p in rule["from"]["sources"][0]["principals"]]
-    assert {p["principalSelector"] for p in principals} == {"CLIENT_CERT_URI_SAN", "CLIENT_CERT_DNS_NAME_SAN"}
-    wrong = {"httpRules": [{"from": {"sources": [{"principals": [{"principalSelector": "CLIENT_CERT_SAN"}]}]}}]}
-    assert gapic_unknown_inputs("AuthzPolicy", wrong) == [
-        "httpRules[0].from.sources[0].principals[0].principalSelector: 'CLIENT_CERT_SAN' is not one of "
-        "['CLIENT_CERT_COMMON_NAME', 'CLIENT_CERT_DNS_NAME_SAN', 'CLIENT_CERT_URI_SAN', "
-        "'PRINCIPAL_SELECTOR_UNSPECIFIED']"
-    ]
+    assert problems == []
 
 
 # --- what the edge stack refuses -------------------------------------------------------------------------------

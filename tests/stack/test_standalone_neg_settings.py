@@ -25,8 +25,9 @@ def edge_with(**backend: Any) -> dict[str, Any]:
     return config
 
 
-def test_the_committed_pair_is_clean():
-    assert findings_of(EDGE) == [] and findings_of(PLATFORM) == []
+def test_the_committed_pair_is_clean_and_says_the_mesh_alone_enforces_the_allowed_clients():
+    assert findings_of(EDGE) == []
+    assert [f.split(" [")[-1] for f in findings_of(PLATFORM)] == ["edge.global-authorization]"]
 
 
 def test_a_standalone_neg_is_read_from_a_stack_in_a_known_network():
@@ -59,21 +60,40 @@ def test_the_neg_only_keys_are_refused_on_the_gke_ingress_path(key):
     ]
 
 
-def test_load_balancer_authorization_needs_the_external_managed_edge():
+def test_load_balancer_authorization_on_the_classic_load_balancer_is_refused_with_googles_words():
     config = edge_with(source=None, network=None, nodeTags=None)
     config["gke-mtls:edge"]["loadBalancerAuthorization"] = True
-    [message] = findings_of(config)
-    assert message.startswith(
-        "gke-mtls:edge.loadBalancerAuthorization: needs backend.source standaloneNeg: authorization policies attach "
-        "to EXTERNAL_MANAGED forwarding rules, and the classic load balancer that GKE Ingress makes is EXTERNAL."
-    )
+    assert findings_of(config) == [
+        "gke-mtls:edge.loadBalancerAuthorization: the classic Application Load Balancer takes no client-certificate "
+        'authorization policies; Google: "Authorization policies can be configured on the forwarding rule of all '
+        'Application Load Balancers with a load balancing scheme of EXTERNAL_MANAGED or INTERNAL_MANAGED." '
+        "(https://cloud.google.com/load-balancing/docs/auth-policy/auth-policy-overview) The mesh enforces the "
+        "platform stack's allowedClients on every path: remove this key, or use loadBalancer: regionalExternal to have "
+        "the load balancer enforce them too. [config.capability]"
+    ]
+
+
+def test_load_balancer_authorization_on_the_global_external_load_balancer_is_refused_with_googles_words():
+    config = copy.deepcopy(EDGE)
+    config["gke-mtls:edge"]["loadBalancerAuthorization"] = True
+    assert findings_of(config) == [
+        "gke-mtls:edge.loadBalancerAuthorization: the global external Application Load Balancer takes no "
+        'client-certificate principals; Google: "This field is not supported for global external Application Load '
+        'Balancers." (https://github.com/googleapis/googleapis/blob/master/google/cloud/networksecurity/v1/'
+        "authz_policy.proto) The mesh enforces the platform stack's allowedClients on every path: remove this key, "
+        "or use loadBalancer: regionalExternal to have the load balancer enforce them too. [config.capability]"
+    ]
+    config["gke-mtls:edge"]["loadBalancerAuthorization"] = False  # saying it is off is fine
+    assert findings_of(config) == []
 
 
 def test_allowed_clients_need_the_mesh_on_the_port_the_load_balancer_sends_to():
     without_mesh = copy.deepcopy(PLATFORM)
     del without_mesh["gke-mtls:mesh"]
     without_mesh["gke-mtls:gkeBackend"]["meshGuard"] = False
-    assert findings_of(without_mesh) == [
+    note, *found = findings_of(without_mesh)
+    assert note.endswith("[edge.global-authorization]")
+    assert found == [
         "gke-mtls:gkeBackend.allowedClients: is enforced in the mesh too, on the backend's port; add gke-mtls:mesh "
         "with edgeBackend: {namespace: default, selector: {...}, port: 8080}. [config.gke-backend]"
     ]
