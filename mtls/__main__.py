@@ -320,6 +320,8 @@ def _docs(_args: argparse.Namespace) -> int:
     from mtls import docs
 
     print(docs.reference())
+    print()
+    print(docs.load_balancers())
     return 0
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from cryptography import x509
 
 from components.stack.engine import Recording, Registration
-from mtls.offline import BACKEND_SERVICE_INVOKE, NEG_INVOKE, Placeholders
+from mtls.offline import BACKEND_SERVICE_INVOKE, NEG_INVOKE, SUBNETWORKS_INVOKE, Placeholders
 
 SERVICE = "kubernetes:core/v1:Service"
 
@@ -67,6 +67,13 @@ def render(recording: Recording, placeholders: Placeholders) -> str:
         f"the NEG's zones {', '.join(placeholders.neg_zones)} and its outputs"
         + (f" (made from {placeholders.neg_outputs_from})" if placeholders.neg_outputs_from else "")
         if NEG_INVOKE in looked_up
+        else "",
+        "the proxy-only subnet "
+        + ", ".join(
+            f"{name} ({ip_range}, network {network})"
+            for name, network, ip_range in placeholders.proxy_only_subnets or ()
+        )
+        if SUBNETWORKS_INVOKE in looked_up
         else "",
         "the live Service's ports (this stack's own)"
         if any(r.read and r.type == SERVICE for r in recording.resources)

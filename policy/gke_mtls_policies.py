@@ -17,18 +17,22 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-HTTPS_PROXY = "gcp:compute/targetHttpsProxy:TargetHttpsProxy"
-HTTP_PROXY = "gcp:compute/targetHttpProxy:TargetHttpProxy"
+# Each kind in its global and its regional form: the regional external load balancer has regional ones.
+HTTPS_PROXIES = (
+    "gcp:compute/targetHttpsProxy:TargetHttpsProxy",
+    "gcp:compute/regionTargetHttpsProxy:RegionTargetHttpsProxy",
+)
 SERVER_TLS_POLICY = "gcp:networksecurity/serverTlsPolicy:ServerTlsPolicy"
-SSL_POLICY = "gcp:compute/sSLPolicy:SSLPolicy"
+SSL_POLICIES = ("gcp:compute/sSLPolicy:SSLPolicy", "gcp:compute/regionSslPolicy:RegionSslPolicy")
 TRUST_CONFIG = "gcp:certificatemanager/trustConfig:TrustConfig"
-FORWARDING_RULE = "gcp:compute/globalForwardingRule:GlobalForwardingRule"
-URL_MAP = "gcp:compute/uRLMap:URLMap"
+FORWARDING_RULES = (
+    "gcp:compute/globalForwardingRule:GlobalForwardingRule",
+    "gcp:compute/forwardingRule:ForwardingRule",
+)
 # The load-balancing resources that carry a scheme. pulumi-gcp v10 defaults an unset one to EXTERNAL_MANAGED, which
 # fails at `up` beside a classic (EXTERNAL) part such as GKE Ingress's backend service (pulumi/pulumi-gcp#4037).
 SCHEMED = (
-    FORWARDING_RULE,
-    "gcp:compute/forwardingRule:ForwardingRule",
+    *FORWARDING_RULES,
     "gcp:compute/backendService:BackendService",
     "gcp:compute/regionBackendService:RegionBackendService",
 )
@@ -55,7 +59,7 @@ def load_balancing_scheme_is_explicit(args: ResourceValidationArgs, report_viola
 
 
 def proxy_has_server_tls_policy(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type == HTTPS_PROXY and not args.props.get("serverTlsPolicy"):
+    if args.resource_type in HTTPS_PROXIES and not args.props.get("serverTlsPolicy"):
         report_violation(
             "This target HTTPS proxy has no server TLS policy, so it never asks for a client "
             "certificate: set serverTlsPolicy.",
@@ -76,7 +80,7 @@ def server_tls_policy_rejects_invalid(args: ResourceValidationArgs, report_viola
 
 
 def ssl_policy_is_modern(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != SSL_POLICY:
+    if args.resource_type not in SSL_POLICIES:
         return
     # Unset fields take the API defaults: TLS_1_0 and COMPATIBLE.
     version = args.props.get("minTlsVersion") or "TLS_1_0"
@@ -116,7 +120,7 @@ def _is_redirect_only(url_map: PolicyResource) -> bool:
 
 def forwarding_rules_listen_safely(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     for rule in args.resources:
-        if rule.resource_type != FORWARDING_RULE:
+        if rule.resource_type not in FORWARDING_RULES:
             continue
         port = str(rule.props.get("portRange") or "")
         if port in ("443", "443-443"):

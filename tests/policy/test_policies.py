@@ -61,8 +61,8 @@ def prod_recording():
     return offline.run_program("prod", engine_config(committed_config("prod")))
 
 
-@pytest.mark.parametrize("stack", ["platform-neg-dev", "edge-neg-dev"])
-def test_the_standalone_neg_pair_passes_every_policy(stack):
+@pytest.mark.parametrize("stack", ["platform-neg-dev", "edge-neg-dev", "platform-regional-dev", "edge-regional-dev"])
+def test_the_standalone_neg_pairs_pass_every_policy(stack):
     from mtls import offline
     from tests.conftest import engine_config
 
@@ -87,10 +87,11 @@ def test_every_resource_of_the_committed_prod_stack_passes_every_policy(prod_rec
     assert stack_violations(stack_resources(prod_recording)) == []
 
 
-def test_https_proxy_without_server_tls_policy_fails(prod_recording):
-    props = props_of(prod_recording, policies.HTTPS_PROXY)
+@pytest.mark.parametrize("proxy", policies.HTTPS_PROXIES)
+def test_https_proxy_without_server_tls_policy_fails(prod_recording, proxy):
+    props = props_of(prod_recording, policies.HTTPS_PROXIES[0])
     props.pop("serverTlsPolicy")
-    assert violations("https-proxy-has-server-tls-policy", policies.HTTPS_PROXY, props) == [
+    assert violations("https-proxy-has-server-tls-policy", proxy, props) == [
         "This target HTTPS proxy has no server TLS policy, so it never asks for a client certificate: set "
         "serverTlsPolicy."
     ]
@@ -105,19 +106,17 @@ def test_server_tls_policy_that_allows_invalid_certificates_fails(prod_recording
     ]
 
 
-def test_ssl_policy_below_tls_1_2_or_compatible_fails_and_unset_fields_mean_the_weak_defaults():
-    assert violations(
-        "ssl-policy-tls-1-2-modern", policies.SSL_POLICY, {"profile": "MODERN", "minTlsVersion": "TLS_1_1"}
-    ) == ["minTlsVersion is TLS_1_1; use TLS_1_2 or newer."]
-    assert violations("ssl-policy-tls-1-2-modern", policies.SSL_POLICY, {}) == [
+@pytest.mark.parametrize("ssl_policy", policies.SSL_POLICIES)
+def test_ssl_policy_below_tls_1_2_or_compatible_fails_and_unset_fields_mean_the_weak_defaults(ssl_policy):
+    assert violations("ssl-policy-tls-1-2-modern", ssl_policy, {"profile": "MODERN", "minTlsVersion": "TLS_1_1"}) == [
+        "minTlsVersion is TLS_1_1; use TLS_1_2 or newer."
+    ]
+    assert violations("ssl-policy-tls-1-2-modern", ssl_policy, {}) == [
         "minTlsVersion is TLS_1_0; use TLS_1_2 or newer.",
         "profile is COMPATIBLE, which allows weak cipher suites; use MODERN or RESTRICTED.",
     ]
     assert (
-        violations(
-            "ssl-policy-tls-1-2-modern", policies.SSL_POLICY, {"profile": "RESTRICTED", "minTlsVersion": "TLS_1_3"}
-        )
-        == []
+        violations("ssl-policy-tls-1-2-modern", ssl_policy, {"profile": "RESTRICTED", "minTlsVersion": "TLS_1_3"}) == []
     )
 
 
@@ -177,9 +176,9 @@ def test_a_forwarding_rule_without_its_scheme_fails(prod_recording):
     rule = next(r for r in prod_recording.resources if r.name == "edge-https-rule")
     props = copy.deepcopy(rule.inputs)
     assert props["loadBalancingScheme"] == "EXTERNAL"
-    assert violations("load-balancing-scheme-explicit", policies.FORWARDING_RULE, props) == []
+    assert violations("load-balancing-scheme-explicit", policies.FORWARDING_RULES[0], props) == []
     del props["loadBalancingScheme"]
-    assert violations("load-balancing-scheme-explicit", policies.FORWARDING_RULE, props) == [
+    assert violations("load-balancing-scheme-explicit", policies.FORWARDING_RULES[0], props) == [
         "loadBalancingScheme is unset, and pulumi-gcp v10 then picks EXTERNAL_MANAGED, which cannot meet a classic "
         "(EXTERNAL) part such as GKE Ingress's backend service: set it to the backend's scheme."
     ]

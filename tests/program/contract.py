@@ -30,7 +30,17 @@ from components.stack import preflight
 from mtls import offline
 from tests.conftest import PROJECT_ROOT, committed_config, engine_config
 
-STACKS = ("dev", "prod", "app-dev", "edge-dev", "platform-dev", "platform-neg-dev", "edge-neg-dev")
+STACKS = (
+    "dev",
+    "prod",
+    "app-dev",
+    "edge-dev",
+    "platform-dev",
+    "platform-neg-dev",
+    "edge-neg-dev",
+    "platform-regional-dev",
+    "edge-regional-dev",
+)
 COMMITTED = {stack: committed_config(stack) for stack in STACKS}
 K8S_VERSION = kubernetes_validate.latest_version()
 SCHEMAS = istio_schema.IstioSchemas.load()
@@ -195,7 +205,10 @@ def _kubernetes_problems(resource: Any, objects: set[tuple[str, str, str]]) -> l
 def _gcp_problems(resource: Any) -> list[str]:
     inputs = resource.inputs
     found = []
-    if resource.type == "gcp:compute/managedSslCertificate:ManagedSslCertificate":
+    if resource.type in (
+        "gcp:compute/managedSslCertificate:ManagedSslCertificate",
+        "gcp:certificatemanager/certificate:Certificate",
+    ):
         for domain in (inputs.get("managed") or {}).get("domains", []):
             if not (domain.isascii() and len(domain) <= 253 and re.fullmatch(DNS1123_SUBDOMAIN, domain.lower())):
                 found.append(f"certificate domain {domain[:40]!r} is not an ASCII DNS name")
@@ -204,6 +217,9 @@ def _gcp_problems(resource: Any) -> list[str]:
     for header in inputs.get("customRequestHeaders") or []:
         if not _rfc7230_field(header):
             found.append(f"{resource.type}: header {header[:40]!r} is not an RFC 7230 field")
+    for added in (inputs.get("headerAction") or {}).get("requestHeadersToAdds") or []:
+        if not _rfc7230_field(f"{added.get('headerName')}:{added.get('headerValue')}"):
+            found.append(f"{resource.type}: header {added.get('headerName')!r} is not an RFC 7230 field")
     return found
 
 

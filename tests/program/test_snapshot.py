@@ -109,6 +109,9 @@ STACKS = {
     # The standalone-NEG path; the edge reads what the platform stack's file would export.
     "platform-neg-dev": ("platform-neg-dev", lambda: committed_config("platform-neg-dev")),
     "edge-neg-dev": ("edge-neg-dev", lambda: committed_config("edge-neg-dev")),
+    # The regional external load balancer on the standalone NEG.
+    "platform-regional-dev": ("platform-regional-dev", lambda: committed_config("platform-regional-dev")),
+    "edge-regional-dev": ("edge-regional-dev", lambda: committed_config("edge-regional-dev")),
 }
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
+from components.core.load_balancer import CAPABILITIES
 from mtls import docs as config_docs
 from tests.conftest import PROJECT_ROOT
 
@@ -11,6 +14,21 @@ from tests.conftest import PROJECT_ROOT
 def test_readme_embeds_the_generated_config_reference():
     readme = (PROJECT_ROOT / "README.md").read_text()
     assert config_docs.reference() in readme, "README.md is stale: paste the output of `python -m mtls docs`"
+
+
+def test_readme_embeds_the_generated_load_balancer_table():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert config_docs.load_balancers() in readme, "README.md is stale: paste the output of `python -m mtls docs`"
+
+
+def test_the_load_balancer_table_has_a_row_per_fact_and_cites_each():
+    table = config_docs.load_balancers().splitlines()
+    rows = [line for line in table if line.startswith("| ") and not line.startswith(("| |", "| ---"))]
+    assert len(rows) == len(config_docs.ROWS)
+    assert set(config_docs.ROWS) == set(next(iter(CAPABILITIES.values())).facts())  # every fact has its row
+    cited = {int(n) for line in rows for n in re.findall(r"\[(\d+)\]", line)}
+    notes = [line for line in table if re.match(r"\d+\. https://", line)]
+    assert cited == set(range(1, len(notes) + 1))
 
 
 def test_reference_lists_every_key_once():
