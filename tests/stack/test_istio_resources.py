@@ -272,3 +272,30 @@ def test_an_http2_or_https_probe_is_tls_so_the_mesh_sees_no_path():
         )
         settings = StackSettings(None, None, None, None, settings_of(copy.deepcopy(EDGE_BACKEND_WITH_CALLERS)), gke)
         assert istio_resources.load_balancer_facts(settings).health_check_path is None
+
+
+def test_the_regional_load_balancer_is_checked_as_sending_from_its_proxy_only_subnet():
+    """A regional external load balancer's requests come from the proxy-only subnet (Google's firewall-rules page):
+    a policy written for Google's front ends refuses them, and the plan says so; the global one is let in."""
+    only_front_ends = {
+        "name": "front-ends-only",
+        "namespace": "default",
+        "selector": {"app": "web"},
+        "action": "DENY",
+        "rules": [
+            {
+                "from": [{"source": {"notIpBlocks": ["130.211.0.0/22", "35.191.0.0/16"]}}],
+                "to": [{"operation": {"ports": ["8080"]}}],
+            }
+        ],
+    }
+    regional = committed_config("platform-regional-dev")
+    regional["gke-mtls:mesh"]["authorization"] = [only_front_ends]
+    regional["gke-mtls:mesh"]["callers"] = []
+    denied = [f for f in stack_findings(regional) if f.endswith("[mesh.caller-denied]")]
+    assert [f.split("'s requests")[0] for f in denied] == [
+        "gke-mtls:gkeBackend.allowedClients[0]: the load balancer (client spiffe://acme.com/ns/shop/sa/checkout)",
+        "gke-mtls:gkeBackend.allowedClients[1]: the load balancer (client billing.acme.com)",
+    ]
+    global_ = platform_with_clients(authorization=[only_front_ends], callers=[])
+    assert [f for f in stack_findings(global_) if f.endswith("[mesh.caller-denied]")] == []
