@@ -18,6 +18,7 @@ from components.edge.component import (
     EdgeMonitoringArgs,
     NegBackend,
     NegBackendArgs,
+    check_certificate_switch,
     find_backend_service,
     find_standalone_neg,
 )
@@ -34,6 +35,7 @@ async def main() -> dict:
     settings = stack.load_settings(PROJECT_ROOT)  # every finding at once; errors stop here
     outputs: dict = {}
     if settings.edge is not None and settings.trust is not None and settings.backend is not None:
+        await check_certificate_switch(settings.edge, pulumi.get_stack())  # the new certificate is ACTIVE first
         if settings.backend.source == "standaloneNeg":  # our own EXTERNAL_MANAGED backend service on the NEG
             found = await find_standalone_neg(settings.backend, settings.edge)
             subnet = found.proxy_only_subnet  # a regional external load balancer's
@@ -47,13 +49,22 @@ async def main() -> dict:
                 MANAGED_SCHEME,
                 load_balancer=found.load_balancer,
                 network=subnet.network if subnet is not None else None,
+                stack=pulumi.get_stack(),
+                self_managed=settings.server_certificate,
                 verdict_headers=exported.headers,
                 allowed_clients=exported.allowed_clients,
             )
             outputs["backendServiceSelfLink"] = neg_backend.self_link
         else:  # the classic backend service GKE's Ingress controller made
             backend = await find_backend_service(settings.backend)
-            edge_args = EdgeArgs(settings.edge, settings.trust, backend.self_link, backend.load_balancing_scheme)
+            edge_args = EdgeArgs(
+                settings.edge,
+                settings.trust,
+                backend.self_link,
+                backend.load_balancing_scheme,
+                stack=pulumi.get_stack(),
+                self_managed=settings.server_certificate,
+            )
             outputs["backendServiceSelfLink"] = backend.self_link
         edge = Edge("edge", edge_args)
         monitoring = EdgeMonitoring(
@@ -73,6 +84,8 @@ async def main() -> dict:
             "httpsForwardingRuleName": edge.https_forwarding_rule_name,
             "rejectedClientsLogQuery": monitoring.log_query,
         }
+        if edge.dns_records is not None:  # the records to create for a Google-managed Certificate Manager certificate
+            outputs["dnsAuthorizationRecords"] = edge.dns_records
     if settings.cluster is not None:
         in_cluster = pulumi.ResourceOptions(providers=[cluster_provider(settings.cluster)])
         if settings.gke_backend is not None and settings.gke_backend.standalone_neg is not None:

@@ -21,6 +21,7 @@ BACKEND_SERVICE_INVOKE = "gcp:compute/getBackendService:getBackendService"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 NEG_INVOKE = "gcp:compute/getNetworkEndpointGroup:getNetworkEndpointGroup"
 SUBNETWORKS_INVOKE = "gcp:compute/getSubnetworks:getSubnetworks"
+CERTIFICATES_INVOKE = "gcp:certificatemanager/getCertificates:getCertificates"
 
 # Collection paths of compute resources, for placeholder ids and self links.
 COMPUTE_COLLECTIONS = {
@@ -50,6 +51,8 @@ LOCATED_COLLECTIONS = {
     "gcp:certificatemanager/trustConfig:TrustConfig": "trustConfigs",
     "gcp:certificatemanager/certificate:Certificate": "certificates",
     "gcp:certificatemanager/dnsAuthorization:DnsAuthorization": "dnsAuthorizations",
+    "gcp:certificatemanager/certificateMap:CertificateMap": "certificateMaps",
+    "gcp:certificatemanager/certificateMapEntry:CertificateMapEntry": "certificateMapEntries",
     "gcp:networksecurity/serverTlsPolicy:ServerTlsPolicy": "serverTlsPolicies",
     "gcp:networksecurity/authzPolicy:AuthzPolicy": "authzPolicies",
 }
@@ -83,6 +86,9 @@ class Placeholders:
     # in its network, with the range the referenced stack exports.
     proxy_only_subnets: tuple[tuple[str, str, str], ...] | None = None
     other_subnets: tuple[str, ...] = ()  # names of the region's subnets of other purposes
+    # The stack's Certificate Manager certificates a step of the switch from a Compute certificate finds by label:
+    # (name, state). The default: one, ACTIVE.
+    certificate_states: tuple[tuple[str, str], ...] = (("placeholder-certificate", "ACTIVE"),)
 
 
 class PlaceholderCloud:
@@ -160,6 +166,16 @@ class PlaceholderCloud:
                 "network": f"https://www.googleapis.com/compute/v1/projects/{p.project}/global/networks/{network}",
                 "selfLink": f"https://www.googleapis.com/compute/v1/projects/{p.project}/zones/{zone}/"
                 f"networkEndpointGroups/{name}",
+            }
+        if token == CERTIFICATES_INVOKE:
+            return {
+                "certificates": [
+                    {
+                        "name": f"projects/{p.project}/locations/global/certificates/{name}",
+                        "manageds": [{"state": state}],
+                    }
+                    for name, state in p.certificate_states
+                ]
             }
         if token == SUBNETWORKS_INVOKE:
             if "purpose" not in str(args.get("filter")):  # the region's subnets of that name, of any purpose

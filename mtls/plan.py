@@ -6,10 +6,11 @@ from typing import Any
 
 from cryptography import x509
 
-from components.stack.engine import Recording, Registration
-from mtls.offline import BACKEND_SERVICE_INVOKE, NEG_INVOKE, SUBNETWORKS_INVOKE, Placeholders
+from components.stack.engine import Recording, Registration, Secret
+from mtls.offline import BACKEND_SERVICE_INVOKE, CERTIFICATES_INVOKE, NEG_INVOKE, SUBNETWORKS_INVOKE, Placeholders
 
 SERVICE = "kubernetes:core/v1:Service"
+DNS_AUTHORIZATION = "gcp:certificatemanager/dnsAuthorization:DnsAuthorization"
 
 PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
 
@@ -23,6 +24,8 @@ def _describe_pem(text: str) -> str:
 
 
 def _lines(value: Any, path: str) -> list[str]:
+    if isinstance(value, Secret):
+        return [f"{path}: [secret]"]
     if isinstance(value, dict):
         if not value:
             return [f"{path}: {{}}"]
@@ -74,6 +77,14 @@ def render(recording: Recording, placeholders: Placeholders) -> str:
             for name, network, ip_range in placeholders.proxy_only_subnets or ()
         )
         if SUBNETWORKS_INVOKE in looked_up
+        else "",
+        "the state of the stack's Certificate Manager certificate ("
+        + ", ".join(state for _, state in placeholders.certificate_states)
+        + ")"
+        if CERTIFICATES_INVOKE in looked_up
+        else "",
+        "the DNS records the DNS authorizations ask for"
+        if any(r.type == DNS_AUTHORIZATION for r in recording.resources)
         else "",
         "the live Service's ports (this stack's own)"
         if any(r.read and r.type == SERVICE for r in recording.resources)

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.core.edge_backend import AllowedClient
-from components.core.load_balancer import CAPABILITIES, FRONT_END_RANGES, HeaderPlace, LoadBalancerType
+from components.core.load_balancer import CAPABILITIES, FRONT_END_RANGES, Capabilities, HeaderPlace, LoadBalancerType
 from components.core.names import GCE_NAME
 from components.edge import authorization, server_certificate, standalone_neg
 from components.edge import headers as edge_headers
@@ -30,7 +30,9 @@ from components.edge.settings import (
     EdgeSettings,
     RejectedClientsAlert,
     authorizes_clients,
+    certificate_source,
     load_balancer_type,
+    serves_compute_certificate,
 )
 
 
@@ -64,6 +66,22 @@ async def _name_from_stack(backend: BackendSettings) -> str:
             "service name; export the name of the backend service GKE generated."
         )
     return name
+
+
+async def check_certificate_switch(edge: EdgeSettings, stack: str) -> None:
+    """Before a step of the switch from a Compute certificate makes the proxy serve the Certificate Manager
+    certificate, that certificate must be ACTIVE: it is found by the stack's label, as created in step prepare."""
+    step = edge.certificate.switch_from_compute if edge.certificate is not None else None
+    if step is None or step == "prepare":
+        return
+    label = f'labels.{server_certificate.STACK_LABEL}="{server_certificate.stack_label(stack)}"'
+    found = gcp.certificatemanager.get_certificates(filter=label)
+    # A self-managed certificate has no managed state: it serves as uploaded.
+    states = {
+        str(c.name): str(c.manageds[0].state) if c.manageds else server_certificate.ACTIVE for c in found.certificates
+    }
+    if problem := server_certificate.switch_problem(step, states):
+        raise pulumi.RunError(problem)
 
 
 async def find_standalone_neg(backend: BackendSettings, edge: EdgeSettings) -> FoundNeg:
@@ -226,6 +244,8 @@ class EdgeArgs:
     scheme: str  # the backend service's: EXTERNAL (GKE Ingress path) or EXTERNAL_MANAGED (standalone-NEG path)
     load_balancer: LoadBalancerType = LoadBalancerType.CLASSIC
     network: str | None = None  # regionalExternal: the self link of the network its forwarding rules are in
+    stack: str = ""  # the stack's name, in the label that finds its Certificate Manager certificate again
+    self_managed: server_certificate.SelfManagedCertificate | None = None  # certificate.source selfManaged
     # Standalone-NEG path: the verdict headers, which a regional URL map sets (the global types set them on the
     # backend service), and the clients the load balancer lets through where Google documents principals for it and
     # edge.loadBalancerAuthorization is not false (none: every client the trust config validates).
@@ -243,6 +263,7 @@ class Edge(pulumi.ComponentResource):
     trust_config_id: pulumi.Output[str]
     server_tls_policy_id: pulumi.Output[str]
     https_forwarding_rule_name: pulumi.Output[str]
+    dns_records: pulumi.Output[list[dict[str, str]]] | None
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-mtls:edge:Edge", name, None, opts)
@@ -269,7 +290,7 @@ class Edge(pulumi.ComponentResource):
                 network_tier=edge.network_tier,
                 opts=protected,
             )
-        certificates = _server_certificate(name, edge, region, child)
+        certificates = _server_certificate(name, args, lb, region, child)
         ssl_policy_args: dict[str, Any] = {
             "profile": edge.ssl_policy.profile,
             "min_tls_version": edge.ssl_policy.min_tls_version,
@@ -325,7 +346,7 @@ class Edge(pulumi.ComponentResource):
         )
         https_proxy_args: dict[str, Any] = {
             "url_map": url_map.id,
-            **certificates,
+            **certificates.proxy_arguments,
             "ssl_policy": ssl_policy.id,
             "server_tls_policy": server_tls_policy.id,
             "opts": child,
@@ -375,7 +396,8 @@ class Edge(pulumi.ComponentResource):
             _forwarding_rule(f"{name}-http-rule", http_proxy.id, "80", address, args, region, child)
 
         self.ip_address = address.address
-        self.https_urls = [f"https://{domain}/" for domain in edge.domains]
+        self.https_urls = [f"https://{d}/" for d in edge.domains if not d.startswith(server_certificate.WILDCARD)]
+        self.dns_records = certificates.dns_records
         self.trust_config_id = trust_config.id
         self.server_tls_policy_id = server_tls_policy.id
         self.https_forwarding_rule_name = https_rule.name
@@ -386,6 +408,7 @@ class Edge(pulumi.ComponentResource):
                 "trustConfigId": self.trust_config_id,
                 "serverTlsPolicyId": self.server_tls_policy_id,
                 "httpsForwardingRuleName": self.https_forwarding_rule_name,
+                "dnsAuthorizationRecords": self.dns_records,
             }
         )
 
@@ -426,38 +449,102 @@ def _forwarding_rule(
     )
 
 
+@dataclass(frozen=True)
+class _ServerCertificate:
+    proxy_arguments: dict[str, Any]  # what the target HTTPS proxy takes
+    dns_records: pulumi.Output[list[dict[str, str]]] | None  # what each DNS authorization asks to be created
+
+
 def _server_certificate(
-    name: str, edge: EdgeSettings, region: str | None, opts: pulumi.ResourceOptions
-) -> dict[str, Any]:
-    """The target HTTPS proxy's certificate arguments."""
-    if region is None:
+    name: str, args: EdgeArgs, lb: Capabilities, region: str | None, opts: pulumi.ResourceOptions
+) -> _ServerCertificate:
+    """The edge's certificate, as Google documents it for the load balancer: a Compute managed one, or Certificate
+    Manager's, through a map on the global types and directly on the regional one; during the switch from the
+    Compute one, both (a proxy with a map serves the map's certificates)."""
+    edge = args.settings
+    source = certificate_source(edge, lb)
+    switch = edge.certificate.switch_from_compute if edge.certificate is not None else None
+    proxy: dict[str, Any] = {}
+    if serves_compute_certificate(edge, lb):
         compute_certificate = gcp.compute.ManagedSslCertificate(
             f"{name}-certificate",
             type="MANAGED",
             managed={"domains": list(edge.domains)},
             opts=opts,
         )
-        return {"ssl_certificates": [compute_certificate.id]}
-    # A regional proxy takes Certificate Manager certificates directly; Google-managed ones come with DNS
-    # authorization, which can provision before the load balancer serves.
-    authorizations = [
-        gcp.certificatemanager.DnsAuthorization(
-            f"{name}-dns-auth-{server_certificate.name_part(domain)}",
-            location=region,
-            domain=domain,
-            description=f"Authorizes the mTLS edge's certificate for {domain} (gke-mtls)",
+        proxy["ssl_certificates"] = [compute_certificate.id]
+    if source == "computeManaged":
+        return _ServerCertificate(proxy, None)
+    location = region or "global"
+    labels = {server_certificate.STACK_LABEL: server_certificate.stack_label(args.stack)}
+    dns_records: pulumi.Output[list[dict[str, str]]] | None = None
+    if source == "dnsAuthorization":
+        kind = edge.certificate.dns_authorization_type if edge.certificate is not None else None
+        domains = server_certificate.authorized_domains(edge.domains)
+        authorizations = [
+            gcp.certificatemanager.DnsAuthorization(
+                f"{name}-dns-auth-{server_certificate.name_part(domain)}",
+                location=location,
+                domain=domain,
+                type=kind,
+                description=f"Authorizes the mTLS edge's certificate for {domain} (gke-mtls)",
+                opts=opts,
+            )
+            for domain in domains
+        ]
+        managed: Any = {"domains": list(edge.domains), "dns_authorizations": [a.id for a in authorizations]}
+        certificate = gcp.certificatemanager.Certificate(
+            f"{name}-certificate",
+            location=location,
+            description="The mTLS edge's server certificate (gke-mtls)",
+            labels=labels,
+            managed=managed,
             opts=opts,
         )
-        for domain in server_certificate.authorized_domains(edge.domains)
-    ]
-    certificate = gcp.certificatemanager.Certificate(
-        f"{name}-certificate",
-        location=region,
-        description="The mTLS edge's server certificate (gke-mtls)",
-        managed={"domains": list(edge.domains), "dns_authorizations": [a.id for a in authorizations]},
+        dns_records = pulumi.Output.all(*[a.dns_resource_records for a in authorizations]).apply(
+            lambda records: [
+                {"domain": domain, "name": r["name"], "type": r["type"], "data": r["data"]}
+                for domain, rs in zip(domains, records, strict=True)
+                for r in (rs or [])
+            ]
+        )
+    else:
+        files = args.self_managed
+        assert files is not None  # the settings refuse selfManaged without its files
+        certificate = gcp.certificatemanager.Certificate(
+            f"{name}-certificate",
+            location=location,
+            description="The mTLS edge's server certificate (gke-mtls)",
+            labels=labels,
+            self_managed={
+                "pem_certificate": files.chain_pem,
+                "pem_private_key": pulumi.Output.secret(files.private_key_pem),
+            },
+            opts=opts,
+        )
+    if region is not None:
+        proxy["certificate_manager_certificates"] = [certificate.id]
+        return _ServerCertificate(proxy, dns_records)
+    certificate_map = gcp.certificatemanager.CertificateMap(
+        f"{name}-certificate-map",
+        description="The mTLS edge's certificates by host name (gke-mtls)",
+        labels=labels,
         opts=opts,
     )
-    return {"certificate_manager_certificates": [certificate.id]}
+    for domain in edge.domains:
+        gcp.certificatemanager.CertificateMapEntry(
+            f"{name}-map-entry-{server_certificate.name_part(domain)}",
+            map=certificate_map.name,
+            hostname=domain,
+            certificates=[certificate.id],
+            description=f"Serves the mTLS edge's certificate for {domain} (gke-mtls)",
+            opts=opts,
+        )
+    if switch != "prepare":  # prepare makes the certificate and map, and leaves the proxy as it is
+        proxy["certificate_map"] = certificate_map.id.apply(
+            lambda map_id: f"//certificatemanager.googleapis.com/{map_id}"
+        )
+    return _ServerCertificate(proxy, dns_records)
 
 
 @dataclass(frozen=True)

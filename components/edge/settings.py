@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
-from components.core.findings import Finding, error, quoted, warning
-from components.core.load_balancer import CAPABILITIES, Capabilities, LoadBalancerType, Source
+from components.core.findings import Finding, error, note, quoted, warning
+from components.core.load_balancer import CAPABILITIES, Capabilities, Certificate, LoadBalancerType, Source
 from components.core.names import (
     GceName,
     NotificationChannel,
@@ -26,8 +26,10 @@ from components.edge.pem import read_certificate
 
 KEY = config_key("edge")
 BACKEND_KEY = config_key("backend")
-# Google-managed certificates take at most 100 domains (compute ManagedSslCertificate).
+# Google-managed certificates take at most 100 domains (compute ManagedSslCertificate; Certificate Manager gives its
+# Google-managed certificates the same limit, as read in its quotas page, not confirmed here).
 MAX_MANAGED_CERT_DOMAINS = 100
+WILDCARD = "*."
 
 CIPHER_SUITE = Syntax(r"TLS_[A-Z0-9_]+", "a feature is a cipher suite name such as TLS_AES_128_GCM_SHA256")
 OutputName = Annotated[str, word("an output name")]
@@ -50,14 +52,16 @@ PemPath = Annotated[
     file_path("a certificate's path, relative to the project root,"),
     AfterValidator(_one_certificate),
 ]
+PemChainPath = Annotated[str, file_path("a certificate chain's path, relative to the project root,")]
+KeyPath = Annotated[str, file_path("a private key's path")]
 
 
 def _domain_problem(domain: str) -> str | None:
-    if domain.startswith("*."):
-        return (
-            "Google-managed certificates do not support wildcard domains; list each host name "
-            "(or use a Certificate Manager certificate with DNS authorization)."
-        )
+    """Why `domain` is no host name a certificate can name, or None. A leading `*.` is a wildcard, which only some
+    certificates take (see `check`)."""
+    domain = domain.removeprefix(WILDCARD)
+    if "*" in domain:
+        return "has a '*' that is not a whole first label; a wildcard is written *.example.com."
     if domain.endswith("."):
         return "write the name without the trailing dot."
     if not domain.isascii():
@@ -72,7 +76,7 @@ def _domain_problem(domain: str) -> str | None:
             "(1 to 63 characters each, not starting or ending with a hyphen), at most 253 characters."
         )
     if labels[-1].isdigit():
-        return "is an IP address, not a DNS name; a Google-managed certificate needs host names."
+        return "is an IP address, not a DNS name; a certificate here needs host names."
     return None
 
 
@@ -85,7 +89,7 @@ def _host_name(domain: str) -> str:
 
 def _not_empty(domains: tuple[str, ...]) -> tuple[str, ...]:
     if not domains:
-        raise PydanticCustomError("config.domain", "list at least one host name for the managed certificate.")
+        raise PydanticCustomError("config.domain", "list at least one host name for the edge's certificate.")
     return domains
 
 
@@ -142,6 +146,48 @@ class BackendSettings(SettingsModel):
     )
 
 
+class ServerCertificate(SettingsModel):
+    """The certificate the load balancer presents for `domains`. Default: a Google-managed Certificate Manager
+    certificate with DNS authorization. A stack without this key keeps the Compute managed certificate it had
+    (global load balancers; the regional one gets the default)."""
+
+    source: Literal["dnsAuthorization", "selfManaged", "computeManaged"] = Field(
+        "dnsAuthorization",
+        description="dnsAuthorization: Certificate Manager, Google-managed, authorized by DNS records you create "
+        "(wildcards allowed; provisions before the load balancer serves). selfManaged: Certificate Manager, from "
+        "your PEM files. computeManaged: the Compute managed certificate, which provisions only once DNS points at "
+        "the load balancer (global types only).",
+        examples=["dnsAuthorization"],
+    )
+    dns_authorization_type: Omittable[Literal["FIXED_RECORD", "PER_PROJECT_RECORD"]] = Field(
+        None,
+        description="dnsAuthorization: FIXED_RECORD (one CNAME per domain) or PER_PROJECT_RECORD (a record of its "
+        "own per project, for a domain used from several projects). Default: Google's, FIXED_RECORD in global and "
+        "PER_PROJECT_RECORD in a region.",
+        examples=["PER_PROJECT_RECORD"],
+    )
+    certificate_file: Omittable[PemChainPath] = Field(
+        None,
+        description="selfManaged: PEM file of the certificate and its chain, leaf first (relative to the project "
+        "root).",
+        examples=["certs/edge/server.pem"],
+    )
+    private_key_file: Omittable[KeyPath] = Field(
+        None,
+        description="selfManaged: PEM file of its unencrypted private key; keep it out of the repository (an "
+        "absolute path, or relative to the project root). Pulumi stores it as a secret.",
+        examples=["/secure/edge/server-key.pem"],
+    )
+    switch_from_compute: Omittable[Literal["prepare", "attach", "drop"]] = Field(
+        None,
+        description="Moving a global edge from its Compute managed certificate, one `pulumi up` per step: prepare "
+        "(the new certificate is made; the proxy keeps the Compute one), attach (the certificate map joins the "
+        "proxy once the certificate is ACTIVE; Google serves the map's), drop (the Compute certificate goes). "
+        "Remove the key afterwards.",
+        examples=["prepare"],
+    )
+
+
 class SslPolicy(SettingsModel):
     """The SSL policy of the HTTPS proxy."""
 
@@ -178,8 +224,12 @@ class EdgeSettings(SettingsModel):
     """The external Application Load Balancer with client-certificate (mTLS) validation."""
 
     domains: Domains = Field(
-        description="Host names of the Google-managed certificate (no wildcards, at most 100).",
+        description="Host names the edge's certificate covers (at most 100; a wildcard *.example.com only with a "
+        "Certificate Manager certificate).",
         examples=[["dev.example.com"]],
+    )
+    certificate: Omittable[ServerCertificate] = Field(
+        None, examples=[{"source": "dnsAuthorization"}, {"source": "selfManaged"}]
     )
     ssl_policy: SslPolicy = Field(SslPolicy(), examples=[{"profile": "MODERN"}])
     client_validation: Literal["REJECT_INVALID", "ALLOW_INVALID_OR_MISSING_CLIENT_CERT"] = Field(
@@ -354,6 +404,21 @@ def authorizes_clients(edge: EdgeSettings, capabilities: Capabilities) -> bool:
     return bool(capabilities.principals.value)
 
 
+def certificate_source(edge: EdgeSettings, capabilities: Capabilities) -> str:
+    """The edge's certificate: as set, else what a stack without the key had (the Compute managed certificate, on the
+    global load balancers), or DNS authorization where that never existed (the regional one)."""
+    if edge.certificate is not None:
+        return edge.certificate.source
+    return "dnsAuthorization" if capabilities.regional.value else "computeManaged"
+
+
+def serves_compute_certificate(edge: EdgeSettings, capabilities: Capabilities) -> bool:
+    """Whether the proxy holds the Compute managed certificate: as the edge's certificate, or until the switch
+    drops it."""
+    switch = edge.certificate.switch_from_compute if edge.certificate is not None else None
+    return certificate_source(edge, capabilities) == "computeManaged" or switch in ("prepare", "attach")
+
+
 def cited(source: Source) -> str:
     return f'Google: "{source.quote}" ({source.url})'
 
@@ -416,6 +481,7 @@ def check_with_backend(edge: EdgeSettings, backend: BackendSettings) -> list[Fin
                 f"the {lb.name} takes {' or '.join(lb.network_tiers.value)} only; {cited(lb.network_tiers.source)}",
             )
         )
+    found += _certificate_findings(edge, lb)
     if edge.load_balancer_authorization and not lb.principals.value:
         what = "principals" if lb.authorization_policies.value else "authorization policies"
         found.append(
@@ -427,6 +493,91 @@ def check_with_backend(edge: EdgeSettings, backend: BackendSettings) -> list[Fin
                 "regionalExternal to have the load balancer enforce them too.",
             )
         )
+    return found
+
+
+# What each step of the switch from a Compute managed certificate does, as the plan says it.
+SWITCH_STEPS = {
+    "prepare": "step 1 of 3 (prepare): the DNS authorizations, the Certificate Manager certificate and its map are "
+    "made; the proxy keeps serving the Compute certificate. Next: create the records of output "
+    "dnsAuthorizationRecords, wait until the certificate is ACTIVE, then set attach.",
+    "attach": "step 2 of 3 (attach): the certificate map joins the proxy, which serves the map's certificate and "
+    "ignores the Compute one it still holds; `pulumi up` refuses this step until the certificate is ACTIVE. Next: "
+    "check the served certificate, then set drop.",
+    "drop": "step 3 of 3 (drop): the Compute certificate leaves the proxy and is deleted. Next: remove "
+    "switchFromCompute.",
+}
+
+
+def _certificate_findings(edge: EdgeSettings, lb: Capabilities) -> list[Finding]:
+    key = f"{KEY}.certificate"
+    source = certificate_source(edge, lb)
+    found = []
+    needed = {
+        "computeManaged": Certificate.COMPUTE_MANAGED,
+        "selfManaged": Certificate.CERTIFICATE_MANAGER if lb.regional.value else Certificate.CERTIFICATE_MAP,
+        "dnsAuthorization": Certificate.CERTIFICATE_MANAGER if lb.regional.value else Certificate.CERTIFICATE_MAP,
+    }[source]
+    if needed not in lb.certificates.value:
+        found.append(
+            error(
+                "config.capability",
+                f"{key}.source",
+                f"{source} is a {needed} certificate, which the {lb.name} does not take; "
+                f"{cited(lb.certificates.source)} Use dnsAuthorization or selfManaged.",
+            )
+        )
+    certificate = edge.certificate or ServerCertificate(source="computeManaged")
+    files = {"certificateFile": certificate.certificate_file, "privateKeyFile": certificate.private_key_file}
+    for alias, value in files.items():
+        if source == "selfManaged" and value is None:
+            found.append(
+                error("config.certificate", f"{key}.{alias}", "selfManaged needs the certificate's PEM files.")
+            )
+        elif source != "selfManaged" and value is not None:
+            found.append(error("config.certificate", f"{key}.{alias}", f"applies only to selfManaged, not {source}."))
+    if certificate.dns_authorization_type is not None and source != "dnsAuthorization":
+        found.append(
+            error(
+                "config.certificate", f"{key}.dnsAuthorizationType", f"applies only to dnsAuthorization, not {source}."
+            )
+        )
+    if certificate.switch_from_compute is not None and (lb.regional.value or source == "computeManaged"):
+        why = f"the {lb.name} never held one" if lb.regional.value else "the certificate is still the Compute one"
+        found.append(
+            error(
+                "config.certificate",
+                f"{key}.switchFromCompute",
+                f"moves a global edge from its Compute managed certificate to a Certificate Manager one, and {why}. "
+                "Remove it.",
+            )
+        )
+    if edge.certificate is None and source == "computeManaged":
+        found.append(
+            note(
+                "edge.compute-certificate",
+                key,
+                "is unset, so the edge keeps a Compute managed certificate, which Google provisions only once DNS "
+                "points at the load balancer. Move to a Certificate Manager certificate with certificate."
+                "switchFromCompute (README: the switch from a Compute certificate), or set certificate.source: "
+                "computeManaged to keep it.",
+            )
+        )
+    if certificate.switch_from_compute is not None and not found:
+        step = certificate.switch_from_compute
+        found.append(note("edge.certificate-switch", f"{key}.switchFromCompute", SWITCH_STEPS[step]))
+    if serves_compute_certificate(edge, lb):
+        found += [
+            error(
+                "config.domain",
+                f"{KEY}.domains[{i}]",
+                f"{quoted(domain)}: the Compute managed certificate does not cover wildcards; list each host name, or "
+                "move to certificate.source dnsAuthorization (README: the switch from a Compute certificate), where "
+                "the wildcard can follow once the Compute certificate is dropped.",
+            )
+            for i, domain in enumerate(edge.domains)
+            if domain.startswith(WILDCARD)
+        ]
     return found
 
 

@@ -76,6 +76,28 @@ class Cloud(Protocol):
     def invoke(self, token: str, args: dict[str, Any]) -> dict[str, Any]: ...
 
 
+@dataclass(frozen=True)
+class Secret:
+    """An input the program marked secret (a private key, say), as the engine keeps it: never shown in a plan."""
+
+    value: Any
+
+    def __str__(self) -> str:
+        return "[secret]"
+
+
+def _secrets_wrapped(value: Any) -> Any:
+    """The SDK hands a secret input over as a tagged dict; it becomes a Secret, so that nothing prints it by
+    accident."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return Secret(_secrets_wrapped(value.get("value")))
+        return {k: _secrets_wrapped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_secrets_wrapped(v) for v in value]
+    return value
+
+
 @dataclass
 class Registration:
     type: str
@@ -161,7 +183,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                     name=request.name,
                     urn=response.urn,
                     parent=request.parent,
-                    inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+                    inputs=_secrets_wrapped(rpc.deserialize_properties(request.object, keep_unknowns=True)),
                     custom=request.custom,
                     protect=request.protect,
                     delete_before_replace=request.deleteBeforeReplace,

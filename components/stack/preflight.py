@@ -9,7 +9,7 @@ from pathlib import Path
 from components.core.batch import cycle_collection_paused
 from components.core.findings import Finding, error, errors, warning
 from components.core.manifest import Manifest
-from components.edge import certificates, monitoring
+from components.edge import certificates, monitoring, server_certificate
 from components.mesh import analysis as mesh
 from components.mesh import istio_objects, policies, schema
 from components.stack import istio_resources, settings
@@ -25,13 +25,14 @@ def check_stack(
     if stack_settings.edge is not None:
         findings += monitoring.check_stack_name(stack)
     edge, trust = stack_settings.edge, stack_settings.trust
+    now = now or dt.datetime.now(dt.UTC)
     if edge is not None and trust is not None:
         findings += certificates.check_trust_config(
-            trust.anchors,
-            trust.intermediates,
-            trust.allowlisted,
-            now or dt.datetime.now(dt.UTC),
-            edge.expiry_warning_days,
+            trust.anchors, trust.intermediates, trust.allowlisted, now, edge.expiry_warning_days
+        )
+    if edge is not None and stack_settings.server_certificate is not None:
+        findings += server_certificate.check_self_managed(
+            stack_settings.server_certificate, edge.domains, now, edge.expiry_warning_days
         )
     findings += mesh_findings(stack_settings)
     return (None if errors(findings) else stack_settings), findings

@@ -20,6 +20,7 @@ from components.core.findings import Finding, error, errors
 from components.core.settings import CONFIG_NAMESPACE, Omittable, SettingsModel, config_key, parse
 from components.edge import settings as edge_settings
 from components.edge.certificates import TrustConfig, load_trust_config
+from components.edge.server_certificate import SelfManagedCertificate, load_self_managed
 from components.gke import settings as gke_settings
 from components.mesh import settings as mesh_settings
 
@@ -52,6 +53,7 @@ class StackSettings:
     cluster: gke_settings.ClusterSettings | None
     mesh: mesh_settings.MeshSettings | None
     gke_backend: gke_settings.GkeBackendSettings | None
+    server_certificate: SelfManagedCertificate | None = None  # edge.certificate.source selfManaged
 
 
 MAX_NESTING = 32  # the deepest setting is a handful of levels; deeper input is a mistake, and recursion has limits
@@ -108,12 +110,14 @@ def parse_stack(config: Mapping[str, str], project_root: Path) -> tuple[StackSet
     backend, edge = sections.get("backend"), sections.get("edge")
     cluster, mesh, gke_backend = sections.get("cluster"), sections.get("mesh"), sections.get("gkeBackend")
     # The rules that relate keys of one section run once that section has parsed.
-    trust = None
+    trust = server_certificate = None
     if backend is not None:
         findings += edge_settings.check_backend(backend)
     if edge is not None:
         findings += edge_settings.check(edge)
         trust, found = load_trust_config(edge, project_root)
+        findings += found
+        server_certificate, found = load_self_managed(edge, project_root)
         findings += found
     if cluster is not None:
         findings += gke_settings.check_cluster(cluster)
@@ -126,7 +130,7 @@ def parse_stack(config: Mapping[str, str], project_root: Path) -> tuple[StackSet
         findings += _allowed_clients_in_the_mesh(gke_backend, mesh, "mesh" in values)
     if errors(findings):
         return None, findings
-    return StackSettings(backend, edge, trust, cluster, mesh, gke_backend), findings
+    return StackSettings(backend, edge, trust, cluster, mesh, gke_backend, server_certificate), findings
 
 
 def _parse_sections(values: dict[str, Any], project_root: Path) -> tuple[dict[str, Any], list[Finding]]:

@@ -23,7 +23,9 @@ def test_plan_of_dev_prints_the_tree_inputs_lookups_and_outputs(capsys):
     assert "  httpsUrls: [https://dev.example.com/]" in out
     assert "+ kubernetes:security.istio.io/v1:PeerAuthentication pa-istio-system-default" in out
     assert "├── + pulumi:providers:kubernetes cluster" in out
-    assert out.rstrip().endswith("Resources: 16 to create (1 protected), 1 read, 1 lookup(s).")
+    assert "+ gcp:certificatemanager/certificateMap:CertificateMap edge-certificate-map  (auto-named)" in out
+    assert "  dnsAuthorizationRecords[0].name: _acme-challenge.dev.example.com." in out
+    assert out.rstrip().endswith("Resources: 19 to create (1 protected), 1 read, 1 lookup(s).")
 
 
 def test_plan_of_prod_includes_the_redirect_listener(capsys):
@@ -32,7 +34,7 @@ def test_plan_of_prod_includes_the_redirect_listener(capsys):
     assert "+ gcp:compute/targetHttpProxy:TargetHttpProxy edge-http-proxy" in out
     assert "portRange: 80" in out
     assert "+ kubernetes:security.istio.io/v1:AuthorizationPolicy ap-default-allow-nothing" in out
-    assert out.rstrip().endswith("Resources: 15 to create (1 protected), 1 read, 1 lookup(s).")
+    assert out.rstrip().endswith("Resources: 20 to create (1 protected), 1 read, 1 lookup(s).")
 
 
 def test_plan_placeholders_come_from_the_command_line(capsys):
@@ -62,13 +64,13 @@ def test_plan_of_a_bad_stack_exits_1_with_the_errors(tmp_path, capsys):
         shutil.copytree(PROJECT_ROOT / package, tmp_path / package)
     (tmp_path / "Pulumi.bad.yaml").write_text(
         "config:\n  gke-mtls:backend: {name: web}\n  gke-mtls:edge: {domains: ['*.example.com'], "
-        "trustAnchors: [certs/dev/root-ca.pem]}\n"
+        "certificate: {source: computeManaged}, trustAnchors: [certs/dev/root-ca.pem]}\n"
     )
     assert main(["--project-root", str(tmp_path), "plan", "--stack", "bad"]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
     assert (
-        "error: gke-mtls:edge.domains[0]: '*.example.com': Google-managed certificates do not support wildcard"
+        "error: gke-mtls:edge.domains[0]: '*.example.com': the Compute managed certificate does not cover wildcards"
         in captured.err
     )
     assert "error: 1 error(s) in the stack configuration (listed above); nothing was registered." in captured.err

@@ -29,6 +29,7 @@ def test_check_lists_every_finding_and_exits_1_on_errors(tmp_path, capsys):
     write(tmp_path / "weak-root.pem", pki.issue("weak-root", key_kind="rsa1024"))
     (tmp_path / "Pulumi.x.yaml").write_text(
         "config:\n  gke-mtls:backend: {name: web}\n  gke-mtls:edge:\n    domains: [x.example.com]\n"
+        "    certificate: {source: dnsAuthorization}\n"
         "    trustAnchors: [weak-root.pem, certs/dev/root-ca.pem]\n    sslPolicy: {minTlsVersion: TLS_1_0}\n"
     )
     assert main(["--project-root", str(tmp_path), "check", "--stack", "x"]) == 1

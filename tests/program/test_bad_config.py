@@ -41,8 +41,9 @@ CASES: list[tuple[str, Edit, str]] = [
         "misspelt_edge_key",
         edge(trustAnchor=["certs/dev/root-ca.pem"]),
         "gke-mtls:edge.trustAnchor: is not a known key; did you mean 'trustAnchors'? known keys here are domains, "
-        "sslPolicy, clientValidation, trustAnchors, intermediateCas, allowlistedCertificates, httpsRedirect, "
-        "rejectedClientsAlert, loadBalancer, region, networkTier, loadBalancerAuthorization, expiryWarningDays. "
+        "certificate, sslPolicy, clientValidation, trustAnchors, intermediateCas, allowlistedCertificates, "
+        "httpsRedirect, rejectedClientsAlert, loadBalancer, region, networkTier, loadBalancerAuthorization, "
+        "expiryWarningDays. "
         "[config.unknown-key]",
     ),
     (
@@ -100,8 +101,8 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "missing_domains",
         lambda c: c["gke-mtls:edge"].pop("domains"),
-        "gke-mtls:edge.domains: is required: Host names of the Google-managed certificate (no wildcards, at most "
-        "100). [config.required]",
+        "gke-mtls:edge.domains: is required: Host names the edge's certificate covers (at most 100; a wildcard "
+        "*.example.com only with a Certificate Manager certificate). [config.required]",
     ),
     (
         "edge_not_an_object",
@@ -116,13 +117,14 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "empty_domains",
         edge(domains=[]),
-        "gke-mtls:edge.domains: list at least one host name for the managed certificate. [config.domain]",
+        "gke-mtls:edge.domains: list at least one host name for the edge's certificate. [config.domain]",
     ),
     (
         "wildcard_domain",
-        edge(domains=["*.example.com"]),
-        "gke-mtls:edge.domains[0]: '*.example.com': Google-managed certificates do not support wildcard domains; "
-        "list each host name (or use a Certificate Manager certificate with DNS authorization). [config.domain]",
+        edge(domains=["*.example.com"], certificate={"source": "computeManaged"}),
+        "gke-mtls:edge.domains[0]: '*.example.com': the Compute managed certificate does not cover wildcards; list "
+        "each host name, or move to certificate.source dnsAuthorization (README: the switch from a Compute "
+        "certificate), where the wildcard can follow once the Compute certificate is dropped. [config.domain]",
     ),
     (
         "invalid_domain",
@@ -153,8 +155,8 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "ip_address_as_domain",
         edge(domains=["203.0.113.7"]),
-        "gke-mtls:edge.domains[0]: '203.0.113.7': is an IP address, not a DNS name; a Google-managed certificate "
-        "needs host names. [config.domain]",
+        "gke-mtls:edge.domains[0]: '203.0.113.7': is an IP address, not a DNS name; a certificate here needs host "
+        "names. [config.domain]",
     ),
     (
         "trailing_dot_domain",
@@ -336,7 +338,7 @@ def test_the_default_backend_output_beside_a_name_is_accepted(run_stack, dev_con
 
 
 def test_a_bad_certificate_file_is_reported_together_with_the_other_problems_of_its_section(run_stack, dev_config):
-    dev_config["gke-mtls:edge"].update(domains=["*.example.com"], trustAnchors=["certs/dev/missing.pem"])
+    dev_config["gke-mtls:edge"].update(domains=["web_app.example.com"], trustAnchors=["certs/dev/missing.pem"])
     recording = run_stack(dev_config)
     assert [m.rsplit(" [", 1)[1] for m in recording.messages("error")] == ["config.domain]", "config.file]"]
 
@@ -351,7 +353,7 @@ def test_every_duplicate_domain_is_named(run_stack, dev_config):
 
 
 def test_all_problems_of_a_run_are_reported_together(run_stack, dev_config):
-    dev_config["gke-mtls:edge"].update(domains=["*.example.com"], clientValidation="STRICT", httpsRedirect="no")
+    dev_config["gke-mtls:edge"].update(domains=["web_app.example.com"], clientValidation="STRICT", httpsRedirect="no")
     dev_config["gke-mtls:backend"] = {}
     recording = run_stack(dev_config)
 

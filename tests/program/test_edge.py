@@ -31,9 +31,11 @@ def gcp_resources(recording):
 
 @pytest.fixture
 def dev_config(dev_config):
-    """The committed dev stack without its mesh: these tests are about the edge."""
+    """The committed dev stack without its mesh: these tests are about the edge, with the Compute managed
+    certificate that a stack without `certificate` keeps (Certificate Manager's: test_certificate_manager.py)."""
     dev_config.pop("gke-mtls:mesh")
     dev_config.pop("gke-mtls:cluster")
+    dev_config["gke-mtls:edge"].pop("certificate")
     return dev_config
 
 
@@ -234,10 +236,12 @@ def test_prod_stack_as_committed(run_stack):
 
     recording = run_stack(committed_config("prod"), stack="prod")
     assert recording.error is None
-    assert len(gcp_resources(recording)) == 12
+    assert len(gcp_resources(recording)) == 17
     assert recording.one(SERVER_TLS_POLICY).inputs["mtlsPolicy"]["clientValidationMode"] == "REJECT_INVALID"
     assert recording.one(SSL_POLICY).inputs == {"profile": "RESTRICTED", "minTlsVersion": "TLS_1_2"}
-    assert recording.one(CERTIFICATE).inputs["managed"] == {"domains": ["api.example.com", "www.example.com"]}
+    managed = recording.one("gcp:certificatemanager/certificate:Certificate").inputs["managed"]
+    assert managed["domains"] == ["api.example.com", "www.example.com"]
+    assert recording.of_type(CERTIFICATE) == []  # no Compute certificate
     assert recording.one(TRUST_CONFIG).inputs["trustStores"][0]["trustAnchors"] == [
         {"pemCertificate": pem("certs/prod/root-ca.pem")}
     ]

@@ -156,6 +156,7 @@ def test_every_frontend_input_is_exact(edge_run):
     assert recording.one(CERTIFICATE).inputs == {
         "location": REGION,
         "description": "The mTLS edge's server certificate (gke-mtls)",
+        "labels": {"gke-mtls-stack": "edge-regional-dev"},
         "managed": {
             "domains": ["regional.dev.example.com"],
             "dnsAuthorizations": [located("dnsAuthorizations", names[DNS_AUTHORIZATION])],
@@ -346,7 +347,9 @@ def test_every_gcp_field_and_enum_of_the_regional_edge_is_one_the_api_accepts(ed
     for typ, (api, message) in messages.items():
         assert recording.of_type(typ), typ
         for resource in recording.of_type(typ):
-            inputs = {k: v for k, v in resource.inputs.items() if k not in ("location", "project", "region")}
+            # labels: a map of our own keys (the API's LabelsValue takes any)
+            ignored = ("location", "project", "region", "labels")
+            inputs = {k: v for k, v in resource.inputs.items() if k not in ignored}
             problems += [f"{typ}: {p}" for p in unknown_inputs(api, "v1", message, inputs, renames)]
     lagging = "from.sources[0].principals: no field 'principals' in AuthzPolicyAuthzRuleFromRequestSource"
     assert problems == [f"{AUTHZ_POLICY}: httpRules[{i}].{lagging}" for i in range(2)]

@@ -62,14 +62,22 @@ def platform_creating_its_service() -> dict[str, Any]:
     return config
 
 
+def with_compute_certificate(stack: str) -> dict[str, Any]:
+    """A committed stack as it was before Certificate Manager certificates: without `certificate`, it keeps the
+    Compute managed one, and registers exactly what it did then."""
+    config = committed_config(stack)
+    del config["gke-mtls:edge"]["certificate"]
+    return config
+
+
 def dev_with_every_mesh_shape() -> dict[str, Any]:
-    config = committed_config("dev")
+    config = with_compute_certificate("dev")
     config["gke-mtls:mesh"] = copy.deepcopy(EVERY_MESH_SHAPE)
     return config
 
 
 def edge_with_every_option() -> dict[str, Any]:
-    config = committed_config("edge-dev")
+    config = with_compute_certificate("edge-dev")
     config["gke-mtls:backend"] = {"name": "k8s1-0123abcd-default-web-80-5104b449"}
     config["gke-mtls:edge"].update(
         sslPolicy={"profile": "CUSTOM", "customFeatures": ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]},
@@ -100,6 +108,10 @@ STACKS = {
     "dev": ("dev", lambda: committed_config("dev")),
     "prod": ("prod", lambda: committed_config("prod")),
     "edge-dev": ("edge-dev", lambda: committed_config("edge-dev")),
+    # The snapshots recorded for dev, prod and edge-dev before they moved to Certificate Manager, unchanged.
+    "dev-compute-certificate": ("dev", lambda: with_compute_certificate("dev")),
+    "prod-compute-certificate": ("prod", lambda: with_compute_certificate("prod")),
+    "edge-dev-compute-certificate": ("edge-dev", lambda: with_compute_certificate("edge-dev")),
     "platform-dev": ("platform-dev", lambda: committed_config("platform-dev")),
     "app-dev": ("app-dev", lambda: committed_config("app-dev")),
     "platform-dev-create-service": ("platform-dev", platform_creating_its_service),

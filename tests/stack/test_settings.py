@@ -15,10 +15,13 @@ from tests.conftest import PROJECT_ROOT, engine_config
 
 
 def minimal_config(**edge: object) -> dict[str, str]:
+    """A new stack's edge: a Certificate Manager certificate, as README's examples have it."""
+    values = {"domains": ["dev.example.com"], "trustAnchors": ["certs/dev/root-ca.pem"]}
+    values["certificate"] = {"source": "dnsAuthorization"}
     return engine_config(
         {
             "gke-mtls:backend": {"name": "k8s1-0123abcd-default-web-80-5104b449"},
-            "gke-mtls:edge": {"domains": ["dev.example.com"], "trustAnchors": ["certs/dev/root-ca.pem"], **edge},
+            "gke-mtls:edge": {**values, **edge},
         }
     )
 
@@ -33,6 +36,23 @@ def test_defaults_are_the_safe_choices():
     assert settings.edge.client_validation == "REJECT_INVALID"
     assert settings.edge.https_redirect is False
     assert settings.edge.intermediate_cas == () and settings.edge.allowlisted_certificates == ()
+
+
+def test_a_stack_without_a_certificate_keeps_its_compute_certificate_and_the_plan_says_so():
+    config = minimal_config()
+    edge = json.loads(config["gke-mtls:edge"])
+    del edge["certificate"]
+    config["gke-mtls:edge"] = json.dumps(edge)
+    settings, findings = parse(config, PROJECT_ROOT)
+    assert settings is not None
+    assert [str(f) for f in findings] == [
+        "gke-mtls:edge.certificate: is unset, so the edge keeps a Compute managed certificate, which Google "
+        "provisions only once DNS points at the load balancer. Move to a Certificate Manager certificate with "
+        "certificate.switchFromCompute (README: the switch from a Compute certificate), or set certificate.source: "
+        "computeManaged to keep it. [edge.compute-certificate]"
+    ]
+    explicit = minimal_config(certificate={"source": "computeManaged"})
+    assert parse(explicit, PROJECT_ROOT)[1] == []
 
 
 def test_settings_are_immutable():
