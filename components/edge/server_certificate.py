@@ -41,9 +41,10 @@ def authorized_domains(domains: Iterable[str]) -> list[str]:
 
 
 def name_part(domain: str) -> str:
-    """`domain` as part of a Pulumi name: dots become '_' and a wildcard's '*' becomes 'wildcard' (no host name holds
-    either, so two domains never share a part), and a long name is cut, with a hash of the whole."""
-    part = domain.replace("*", "wildcard").replace(".", "_")
+    """`domain` as part of a Pulumi name: dots become '_' and a wildcard's '*' becomes 'wildcard_' (no host name holds
+    '_', and none an empty label, so two domains never share a part), and a long name is cut, with a hash of the
+    whole."""
+    part = domain.replace("*", "wildcard_").replace(".", "_")
     if len(part) <= MAX_NAME_PART:
         return part
     digest = hashlib.sha256(domain.encode()).hexdigest()[:8]

@@ -108,7 +108,7 @@ def test_one_authorization_covers_a_domain_and_its_wildcard(run_stack, edge):
         "api.dev.example.com",
         "dev.example.com",
     ]
-    assert "edge-map-entry-wildcard_dev_example_com" in {e.name for e in recording.of_type(MAP_ENTRY)}
+    assert "edge-map-entry-wildcard__dev_example_com" in {e.name for e in recording.of_type(MAP_ENTRY)}
     assert recording.outputs["httpsUrls"] == ["https://dev.example.com/", "https://api.dev.example.com/"]
 
 
