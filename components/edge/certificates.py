@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -48,8 +48,23 @@ class TrustConfig:
 
 
 def load_trust_config(edge: EdgeSettings, root: Path) -> tuple[TrustConfig | None, list[Finding]]:
-    """The edge's certificate files (the settings checked them already, so this is a second, cheap read);
-    None when any cannot be used."""
+    """The trust config the stack deploys, from the edge's certificate files (the settings checked them already, so
+    this is a second, cheap read): during a rotation, the current and the new CAs (phase add) or the new ones alone
+    (phase remove). None when any file cannot be used."""
+    phases, findings = load_rotation(edge, root)
+    return (None if findings else phases[deployed_phase(edge)]), findings
+
+
+BEFORE = "before"  # the trust config without a rotation, or before it started
+
+
+def deployed_phase(edge: EdgeSettings) -> str:
+    return edge.trust_rotation.phase if edge.trust_rotation is not None else BEFORE
+
+
+def load_rotation(edge: EdgeSettings, root: Path) -> tuple[dict[str, TrustConfig], list[Finding]]:
+    """The trust config of each phase, in order: before the rotation (the current anchors), `add` (both), `remove`
+    (the new ones alone); only `before` without a rotation."""
     findings: list[Finding] = []
 
     def group(alias: str, paths: tuple[str, ...]) -> tuple[LoadedCertificate, ...]:
@@ -57,12 +72,20 @@ def load_trust_config(edge: EdgeSettings, root: Path) -> tuple[TrustConfig | Non
         findings.extend(problem for _, problems in loaded for problem in problems)
         return tuple(certificate for certificate, _ in loaded if certificate is not None)
 
-    trust = TrustConfig(
-        group("trustAnchors", edge.trust_anchors),
-        group("intermediateCas", edge.intermediate_cas),
-        group("allowlistedCertificates", edge.allowlisted_certificates),
+    allowlisted = group("allowlistedCertificates", edge.allowlisted_certificates)
+    before = TrustConfig(
+        group("trustAnchors", edge.trust_anchors), group("intermediateCas", edge.intermediate_cas), allowlisted
     )
-    return (None if findings else trust), findings
+    rotation = edge.trust_rotation
+    if rotation is None:
+        return {BEFORE: before}, findings
+    new = TrustConfig(
+        group("trustRotation.trustAnchors", rotation.trust_anchors),
+        group("trustRotation.intermediateCas", rotation.intermediate_cas),
+        allowlisted,
+    )
+    both = TrustConfig(before.anchors + new.anchors, before.intermediates + new.intermediates, allowlisted)
+    return {BEFORE: before, "add": both, "remove": new}, findings
 
 
 # --- rules on one certificate -------------------------------------------------------------------------------
@@ -290,8 +313,8 @@ def validity_violations(certificate: x509.Certificate, now: dt.datetime, warning
 
 def role_violations(certificate: x509.Certificate, role: str, now: dt.datetime, warning_days: int) -> list[Violation]:
     """Rules for one certificate in its role, without looking at the others."""
-    if role == ALLOWLISTED:
-        return []  # GCP takes allowlisted certificates as they are: self-signed and expired ones too
+    if role == ALLOWLISTED:  # GCP takes them as they are, self-signed and expired ones too: their dates only warn
+        return [replace(v, severity=Severity.WARNING) for v in validity_violations(certificate, now, warning_days)]
     # A trust anchor's own signature is never verified when it anchors a chain, but Google's certificate
     # requirements do not exempt anchors from SHA-256 or stronger, so a weak one is refused like any other.
     return [

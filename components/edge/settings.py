@@ -53,6 +53,7 @@ PemPath = Annotated[
     AfterValidator(_one_certificate),
 ]
 PemChainPath = Annotated[str, file_path("a certificate chain's path, relative to the project root,")]
+ClientPath = Annotated[str, file_path("a client certificate's file or folder, relative to the project root,")]
 KeyPath = Annotated[str, file_path("a private key's path")]
 
 
@@ -188,6 +189,26 @@ class ServerCertificate(SettingsModel):
     )
 
 
+class TrustRotation(SettingsModel):
+    """Moving the trust config to new client CAs without locking anyone out, one `pulumi up` per phase: `add` (the
+    new anchors and intermediates join the current ones), then `remove` (only the new ones stay). Then make them
+    trustAnchors and intermediateCas, and remove this key."""
+
+    phase: Literal["add", "remove"] = Field(description="Where the rotation stands.", examples=["add"])
+    trust_anchors: tuple[PemPath, ...] = Field(
+        (), description="PEM files of the new root CAs.", examples=[["certs/dev/root-ca-2027.pem"]]
+    )
+    intermediate_cas: tuple[PemPath, ...] = Field(
+        (), description="PEM files of the new intermediate CAs.", examples=[["certs/dev/intermediate-ca-2027.pem"]]
+    )
+    clients: tuple[ClientPath, ...] = Field(
+        (),
+        description="Client certificates (leaf first, then its chain; files, or folders of .pem files) that must "
+        "keep getting in: phase remove is refused while one of them would be locked out.",
+        examples=[["certs/clients/"]],
+    )
+
+
 class SslPolicy(SettingsModel):
     """The SSL policy of the HTTPS proxy."""
 
@@ -246,6 +267,9 @@ class EdgeSettings(SettingsModel):
         (),
         description="PEM files of intermediate CAs used to build client chains.",
         examples=[["certs/dev/intermediate-ca.pem"]],
+    )
+    trust_rotation: Omittable[TrustRotation] = Field(
+        None, examples=[{"phase": "add", "trustAnchors": ["certs/dev/root-ca-2027.pem"]}]
     )
     allowlisted_certificates: tuple[PemPath, ...] = Field(
         (),
@@ -376,7 +400,8 @@ def _ingress_findings(backend: BackendSettings) -> list[Finding]:
 
 def check(edge: EdgeSettings) -> list[Finding]:
     """The rules that relate several edge keys, or several entries of one."""
-    found = _duplicate_domains(edge.domains) + _ssl_policy_findings(edge.ssl_policy)
+    found = _duplicate_domains(edge.domains) + _ssl_policy_findings(edge.ssl_policy) + _rotation_findings(edge)
+    found += _allowlist_findings(edge)
     trust = _trust_findings(edge)
     if not trust and edge.client_validation == "ALLOW_INVALID_OR_MISSING_CLIENT_CERT":
         trust.append(
@@ -621,6 +646,55 @@ def _ssl_policy_findings(policy: SslPolicy) -> list[Finding]:
             )
         )
     return found
+
+
+# What each phase of a trust rotation does, as the plan says it.
+ROTATION_PHASES = {
+    "add": "phase 1 of 2 (add): the trust config holds the current anchors and the new ones, so clients of either "
+    "CA get in. Next: re-issue every client under the new CA, check them with `python -m mtls rotation`, then set "
+    "remove.",
+    "remove": "phase 2 of 2 (remove): the trust config holds only the new anchors; a client still on the old CA is "
+    "refused. Next: move the new files to trustAnchors and intermediateCas, and remove trustRotation.",
+}
+
+
+def _rotation_findings(edge: EdgeSettings) -> list[Finding]:
+    rotation = edge.trust_rotation
+    if rotation is None:
+        return []
+    key = f"{KEY}.trustRotation"
+    if not rotation.trust_anchors:
+        why = (
+            "would remove the last trust anchor, and no client could be validated"
+            if rotation.phase == "remove"
+            else "has no new trust anchor to add"
+        )
+        return [error("config.rotation", f"{key}.trustAnchors", f"phase {rotation.phase} {why}; list the new CAs.")]
+    found = [
+        error(
+            "config.rotation",
+            f"{key}.trustAnchors[{i}]",
+            f"{path} is already a trust anchor (trustAnchors); a rotation adds another CA.",
+        )
+        for i, path in enumerate(rotation.trust_anchors)
+        if path in edge.trust_anchors
+    ]
+    return found or [note("edge.trust-rotation", f"{key}.phase", ROTATION_PHASES[rotation.phase])]
+
+
+def _allowlist_findings(edge: EdgeSettings) -> list[Finding]:
+    if not edge.allowlisted_certificates:
+        return []
+    return [
+        warning(
+            "config.allowlisted",
+            f"{KEY}.allowlistedCertificates",
+            'are let in as they are, without chain validation: Google considers an allowlisted certificate "always '
+            "valid as long as the certificate is parseable, proof of private key possession is established, and "
+            'constraints on the SAN field of the certificate are met", expired ones included. Keep the list to the '
+            "clients a CA cannot serve, and remove each once it has a CA-issued certificate.",
+        )
+    ]
 
 
 def _trust_findings(edge: EdgeSettings) -> list[Finding]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from components.core.batch import cycle_collection_paused
 from components.core.findings import Finding, error, errors, warning
 from components.core.manifest import Manifest
-from components.edge import certificates, monitoring, server_certificate
+from components.edge import certificates, monitoring, rotation, server_certificate
 from components.mesh import analysis as mesh
 from components.mesh import istio_objects, policies, schema
 from components.stack import istio_resources, settings
@@ -30,6 +30,9 @@ def check_stack(
         findings += certificates.check_trust_config(
             trust.anchors, trust.intermediates, trust.allowlisted, now, edge.expiry_warning_days
         )
+    if edge is not None and edge.trust_rotation is not None:
+        phases, _ = certificates.load_rotation(edge, project_root)  # read whole once the settings passed
+        findings += rotation.preflight(edge, phases, project_root, now)
     if edge is not None and stack_settings.server_certificate is not None:
         findings += server_certificate.check_self_managed(
             stack_settings.server_certificate, edge.domains, now, edge.expiry_warning_days

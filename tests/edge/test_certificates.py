@@ -204,7 +204,15 @@ def test_allowlisted_certificates_may_be_self_signed_expired_and_weak():
         not_before=NOW - 400 * pki.DAY,
         not_after=NOW - pki.DAY,
     )
-    assert codes(certificates.ALLOWLISTED, odd) == []
+    violations = certificates.role_violations(odd.certificate, certificates.ALLOWLISTED, NOW, 30)
+    # Only its dates are said, as a warning: Google accepts an allowlisted certificate expired or not.
+    assert [(v.code, v.severity.value) for v in violations] == [("cert.expired", "warning")]
+
+
+def test_an_allowlisted_certificate_expiring_soon_is_warned_about():
+    soon = pki.issue("legacy-client", ca=False, key_usage="leaf", not_after=NOW + 10 * pki.DAY)
+    violations = certificates.role_violations(soon.certificate, certificates.ALLOWLISTED, NOW, 30)
+    assert [(v.code, v.severity.value) for v in violations] == [("cert.expiring", "warning")]
 
 
 # --- the whole trust config ---

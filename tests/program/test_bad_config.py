@@ -41,9 +41,9 @@ CASES: list[tuple[str, Edit, str]] = [
         "misspelt_edge_key",
         edge(trustAnchor=["certs/dev/root-ca.pem"]),
         "gke-mtls:edge.trustAnchor: is not a known key; did you mean 'trustAnchors'? known keys here are domains, "
-        "certificate, sslPolicy, clientValidation, trustAnchors, intermediateCas, allowlistedCertificates, "
-        "httpsRedirect, rejectedClientsAlert, loadBalancer, region, networkTier, loadBalancerAuthorization, "
-        "expiryWarningDays. "
+        "certificate, sslPolicy, clientValidation, trustAnchors, intermediateCas, trustRotation, "
+        "allowlistedCertificates, httpsRedirect, rejectedClientsAlert, loadBalancer, region, networkTier, "
+        "loadBalancerAuthorization, expiryWarningDays. "
         "[config.unknown-key]",
     ),
     (
