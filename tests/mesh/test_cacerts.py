@@ -1,0 +1,119 @@
+"""The mesh's plugged-in CA bundle (an Istio `cacerts` folder), checked as istiod loads it
+(security/pkg/pki/util/keycertbundle.go `Verify`, security/pkg/pki/ca/ca.go `NewPluggedCertIstioCAOptions`), and a
+change of it held to the order of Istio's own rotation test (tests/integration/security/cacert_rotation): the
+combined root first, then the new signing CA. Bundles are made with `cryptography` the way Istio's samples/certs are
+laid out: ca-cert.pem an intermediate CA, cert-chain.pem its chain, root-cert.pem the roots."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from components.mesh import cacerts
+from tests import pki
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def bundle(
+    directory: Path, signing: pki.Issued, *roots: pki.Issued, key: pki.Issued | None = None, chain: bool = True
+) -> str:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "ca-cert.pem").write_bytes(signing.pem)
+    (directory / "ca-key.pem").write_bytes((key or signing).key_pem)
+    (directory / "cert-chain.pem").write_bytes(signing.pem if chain else b"")
+    (directory / "root-cert.pem").write_bytes(b"".join(r.pem for r in roots))
+    return str(directory)
+
+
+OLD_ROOT = pki.issue("Root CA", eku=None, key_seed=31)
+OLD_CA = pki.issue("Istio CA", OLD_ROOT, eku=None, key_seed=32)
+NEW_ROOT = pki.issue("Root CA 2027", eku=None, key_seed=33)
+NEW_CA = pki.issue("Intermediate CA", NEW_ROOT, eku=None, key_seed=34)
+
+
+def test_a_bundle_laid_out_like_istios_samples_loads(tmp_path):
+    loaded, findings = cacerts.load(bundle(tmp_path / "cacerts", OLD_CA, OLD_ROOT), NOW)
+    assert findings == []
+    assert loaded is not None and loaded.ca_cert == OLD_CA.certificate
+
+
+def test_a_key_of_another_certificate_is_refused(tmp_path):
+    directory = bundle(tmp_path / "cacerts", OLD_CA, OLD_ROOT, key=NEW_CA)
+    loaded, findings = cacerts.load(directory, NOW)
+    assert loaded is None
+    assert [str(f) for f in findings] == [
+        f"{directory}/ca-key.pem: is not the key of ca-cert.pem (CN=Istio CA,O=gke-mtls tests); istiod refuses the "
+        'bundle ("the cert does not match the key"). Put the signing CA\'s own key here. [meshca.key-mismatch]'
+    ]
+
+
+def test_a_chain_that_ends_at_no_root_of_the_bundle_is_refused(tmp_path):
+    directory = bundle(tmp_path / "cacerts", OLD_CA, NEW_ROOT)
+    loaded, findings = cacerts.load(directory, NOW)
+    assert loaded is None
+    assert [str(f) for f in findings] == [
+        f"{directory}/ca-cert.pem: does not verify to a root of root-cert.pem through cert-chain.pem: no certificate "
+        'there issued CN=Root CA,O=gke-mtls tests. istiod refuses the bundle ("cannot verify the cert with the '
+        'provided root chain"). [meshca.chain]'
+    ]
+
+
+def test_a_signing_certificate_that_is_not_a_ca_is_refused(tmp_path):
+    leaf = pki.issue("not a CA", OLD_ROOT, ca=False, key_usage="leaf", eku=None, key_seed=35)
+    [finding] = cacerts.load(bundle(tmp_path / "cacerts", leaf, OLD_ROOT), NOW)[1]
+    assert finding.code == "meshca.not-ca"
+    assert '"certificate is not authorized to sign other certificates"' in finding.message
+
+
+def test_an_extended_key_usage_without_server_auth_breaks_the_chain_as_in_go():
+    """Go's x509 Verify, with no KeyUsages, checks ExtKeyUsageServerAuth along the chain."""
+    client_only = pki.issue("Istio CA", OLD_ROOT, eku=(ExtendedKeyUsageOID.CLIENT_AUTH,), key_seed=36)
+    path = cacerts.build_path(client_only.certificate, (), (OLD_ROOT.certificate,), NOW)
+    assert path == "CN=Istio CA,O=gke-mtls tests has an extendedKeyUsage without serverAuth"
+    server = pki.issue("Istio CA", OLD_ROOT, eku=(ExtendedKeyUsageOID.SERVER_AUTH,), key_seed=36)
+    assert isinstance(cacerts.build_path(server.certificate, (), (OLD_ROOT.certificate,), NOW), list)
+
+
+def test_a_missing_file_is_named(tmp_path):
+    directory = bundle(tmp_path / "cacerts", OLD_CA, OLD_ROOT)
+    (Path(directory) / "cert-chain.pem").unlink()
+    assert [str(f) for f in cacerts.load(directory, NOW)[1]] == [
+        f"{directory}/cert-chain.pem: is missing; istiod needs all of ca-cert.pem, ca-key.pem, root-cert.pem, "
+        "cert-chain.pem. [meshca.missing]"
+    ]
+
+
+def test_a_signing_ca_expiring_soon_is_warned_about(tmp_path):
+    soon = pki.issue("Istio CA", OLD_ROOT, eku=None, key_seed=37, not_after=NOW + 10 * pki.DAY)
+    loaded, findings = cacerts.load(bundle(tmp_path / "cacerts", soon, OLD_ROOT), NOW)
+    assert loaded is not None
+    assert [f.code for f in findings] == ["meshca.expiring"]
+
+
+def test_the_rotation_of_istios_test_passes_step_by_step(tmp_path):
+    """Step 1 puts the new root beside the old one; step 2 switches the signing CA, both roots kept; step 3 drops
+    the old root (a note: safe once workloads renewed)."""
+    deployed = cacerts.load(bundle(tmp_path / "0", OLD_CA, OLD_ROOT), NOW)[0]
+    step1 = cacerts.load(bundle(tmp_path / "1", OLD_CA, OLD_ROOT, NEW_ROOT), NOW)[0]
+    step2 = cacerts.load(bundle(tmp_path / "2", NEW_CA, OLD_ROOT, NEW_ROOT), NOW)[0]
+    step3 = cacerts.load(bundle(tmp_path / "3", NEW_CA, NEW_ROOT), NOW)[0]
+    assert None not in (deployed, step1, step2, step3)
+    assert cacerts.change_findings(step1, deployed, NOW) == []
+    assert cacerts.change_findings(step2, step1, NOW) == []
+    assert [f.code for f in cacerts.change_findings(step3, step2, NOW)] == ["meshca.root-removed"]
+
+
+def test_switching_the_signing_ca_without_the_combined_root_is_refused(tmp_path):
+    deployed = cacerts.load(bundle(tmp_path / "0", OLD_CA, OLD_ROOT), NOW)[0]
+    switched = cacerts.load(bundle(tmp_path / "2", NEW_CA, NEW_ROOT), NOW)[0]
+    assert deployed is not None and switched is not None
+    assert [(f.code, f.key) for f in cacerts.change_findings(switched, deployed, NOW)] == [
+        ("meshca.root-first", f"{tmp_path}/2/ca-cert.pem"),
+        ("meshca.root-dropped", f"{tmp_path}/2/root-cert.pem"),
+    ]
+    assert "First deploy root-cert.pem with the old and the new roots" in str(
+        cacerts.change_findings(switched, deployed, NOW)[0]
+    )
