@@ -1,8 +1,9 @@
 """The edge's Pulumi side: the backend lookups, the edge's own backend on a standalone NEG (`NegBackend`), the mTLS
-load balancer (`Edge`) and its rejected-client metric and alert (`EdgeMonitoring`).
+load balancer (`Edge`) and its rejected-client metric and alert (`EdgeMonitoring`). Each is global, or regional on a
+regional external load balancer, as the capability table says (components/core/load_balancer.py).
 
 trust config -> server TLS policy -> target HTTPS proxy <- URL map -> GKE's backend service (classic path)
-                                                                   -> NegBackend's backend service (standalone NEG)
+certificate (map, or directly)    ->                               -> NegBackend's backend service (standalone NEG)
 """
 
 from __future__ import annotations
