@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from components.core.findings import Finding, Severity, error, errors, warning
+from components.core.findings import Finding, Severity, error, errors, note, warning
 from components.edge import certificates, client_check, pem
 from components.stack import istio_resources, preflight
 from components.stack.settings import StackSettings
@@ -109,6 +109,8 @@ def _read(path: str) -> tuple[list[pem.LoadedCertificate], list[Finding]]:
 
 
 def _cert(args: argparse.Namespace) -> int:
+    if args.role == MESH_CA:
+        return _mesh_ca(args)
     now = dt.datetime.now(dt.UTC)
     failed = unreadable = False
     every: list[Finding] = []
@@ -129,6 +131,113 @@ def _cert(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(f"cert --role {args.role}", every)
     return 2 if unreadable else 1 if failed else 0
+
+
+MESH_CA = "mesh-ca"  # an Istio cacerts folder, not a trust config entry
+
+
+def _mesh_ca(args: argparse.Namespace) -> int:
+    from components.mesh import cacerts
+
+    now = dt.datetime.now(dt.UTC)
+    if len(args.files) != 1:
+        print(
+            "error: --role mesh-ca takes one folder, the cacerts folder (ca-cert.pem, ca-key.pem, ...).",
+            file=sys.stderr,
+        )
+        return 2
+    bundle, findings = cacerts.load(args.files[0], now, args.expiry_warning_days)
+    if args.previous is not None:
+        previous, found = cacerts.load(args.previous, now, args.expiry_warning_days)
+        findings += [f for f in found if f.severity is Severity.ERROR]
+        if bundle is not None and previous is not None:
+            findings += cacerts.change_findings(bundle, previous, now)
+    if any(f.code in ("meshca.folder", "meshca.missing", "meshca.file") for f in findings) and not args.json:
+        for finding in findings:
+            print(f"{finding.severity.value}: {finding}", file=sys.stderr)
+        return 2
+    return _report(f"{args.files[0]} (mesh CA)", findings, args.json)
+
+
+def _edge_stack(args: argparse.Namespace) -> StackSettings | None:
+    """The stack's settings when it passes preflight and has an edge; otherwise says why on stderr."""
+    stack_settings, findings = _stack_findings(args)
+    if stack_settings is None:
+        for finding in errors(findings):
+            print(f"error: {finding}", file=sys.stderr)
+        print(
+            f"error: stack {args.stack!r} does not pass preflight; fix it first (python -m mtls check).",
+            file=sys.stderr,
+        )
+        return None
+    if stack_settings.edge is None:
+        print(f"error: stack {args.stack!r} has no gke-mtls:edge, so it holds no certificates.", file=sys.stderr)
+        return None
+    return stack_settings
+
+
+def _rotation(args: argparse.Namespace) -> int:
+    from components.edge import rotation
+
+    stack_settings = _edge_stack(args)
+    if stack_settings is None or stack_settings.edge is None:
+        return 2
+    edge = stack_settings.edge
+    clients, problems = rotation.load_clients(args.clients, "clients")
+    presented = _load_group(args.intermediates, problems)
+    if errors(problems) or not clients:
+        for problem in errors(problems):
+            print(f"error: {problem.message} [{problem.code}]", file=sys.stderr)
+        return 2
+    clients = [rotation.Client(c.source, c.certificates + presented) for c in clients]
+    trusts, _ = certificates.load_rotation(edge, Path(args.project_root))
+    phases = rotation.phases_ahead(edge)
+    judged = rotation.verdicts(clients, trusts, phases, dt.datetime.now(dt.UTC))
+    labels = [
+        f"phase {phase}" + (" (this stack file)" if i == 0 else " (the next pulumi up)" if i == 1 else " (after that)")
+        if phase != certificates.BEFORE
+        else "no rotation (this stack file)"
+        for i, phase in enumerate(phases)
+    ]
+    if args.json:
+        found = [
+            error("rotation.locked-out", label, f"locks out {name}: {reasons[0]}")
+            if reasons
+            else note("rotation.accepted", label, f"lets in {name}")
+            for phase, label in zip(phases, labels, strict=True)
+            for name, reasons in judged[phase].items()
+        ]
+        _print_json(f"{args.stack} rotation", found)
+        return 1 if errors(found) else 0
+    for phase, label in zip(phases, labels, strict=True):
+        out = rotation.locked_out(judged[phase])
+        verdict = f"locks out {len(out)} of {len(clients)} client(s)" if out else f"all {len(clients)} client(s) get in"
+        print(f"{label}: {verdict}")
+        for name, reasons in judged[phase].items():
+            print(f"  refused: {name}: {reasons[0]}" if reasons else f"  accepted: {name}")
+    return 1 if any(rotation.locked_out(judged[phase]) for phase in phases) else 0
+
+
+def _expiry(args: argparse.Namespace) -> int:
+    from components.edge import expiry
+
+    stack_settings = _edge_stack(args)
+    if stack_settings is None or stack_settings.edge is None:
+        return 2
+    edge = stack_settings.edge
+    now = dt.datetime.now(dt.UTC)
+    trusts, _ = certificates.load_rotation(edge, Path(args.project_root))
+    server = stack_settings.server_certificate.chain if stack_settings.server_certificate is not None else ()
+    found: list[Finding] = []
+    for held in expiry.held(trusts.values(), server, now):
+        what = f"{held.role} {held.source} ({held.subject}): expires {held.not_after:%Y-%m-%d}"
+        if held.expired:  # only an allowlisted one: preflight refuses the others
+            found.append(warning("expiry.expired", held.key, f"{what}, {-held.days_left} day(s) ago."))
+        elif held.days_left < edge.expiry_warning_days:
+            found.append(warning("expiry.soon", held.key, f"{what}, in {held.days_left} day(s)."))
+        else:
+            found.append(note("expiry.days-left", held.key, f"{what}, in {held.days_left} day(s)."))
+    return _report(f"{args.stack} expiry", found, args.json)
 
 
 def _load_group(paths: list[str], problems: list[Finding]) -> tuple[pem.LoadedCertificate, ...]:
@@ -393,9 +502,19 @@ def build_parser() -> argparse.ArgumentParser:
     _json_option(c)
     c.set_defaults(run=_check)
 
-    k = _command(commands, "cert", help="check single PEM files against GCP's rules for their role")
+    k = _command(
+        commands,
+        "cert",
+        help="check single PEM files against GCP's rules for their role, or the mesh's CA bundle as istiod loads it",
+    )
     k.add_argument(
-        "--role", required=True, choices=certificates.ROLES, help="the trust config list the files are meant for"
+        "--role",
+        required=True,
+        choices=[*certificates.ROLES, MESH_CA],
+        help="the trust config list the files are meant for; mesh-ca: FILE is an Istio cacerts folder",
+    )
+    k.add_argument(
+        "--previous", metavar="DIR", help="mesh-ca: the cacerts folder deployed now, to check the change against"
     )
     k.add_argument(
         "--expiry-warning-days", type=int, default=30, help="warn when a certificate expires sooner; default: 30"
@@ -425,6 +544,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _json_option(cl)
     cl.set_defaults(run=_client)
+
+    ro = _command(
+        commands,
+        "rotation",
+        help="which clients a stack's trust config lets in now, and after each phase of its client CA rotation",
+        description="Holds client certificates (leaf first, then its chain; files, or folders of .pem files) to the "
+        "trust config the stack deploys and to each phase of its edge.trustRotation still to come, with the checks "
+        "of `client`. Exit 1 when a phase would lock out one of them, 2 when a file cannot be read.",
+    )
+    _stack_option(ro)
+    ro.add_argument(
+        "--intermediates", action="append", default=[], metavar="PEM", help="an intermediate CA every client presents"
+    )
+    ro.add_argument("clients", nargs="+", metavar="CLIENT", help="client certificate files or folders")
+    _json_option(ro)
+    ro.set_defaults(run=_rotation)
+
+    ex = _command(commands, "expiry", help="list every certificate a stack's edge holds, with its days left")
+    _stack_option(ex)
+    _json_option(ex)
+    ex.set_defaults(run=_expiry)
 
     r = _command(commands, "render", help="write a stack's Istio manifests as YAML (one document per resource)")
     _stack_option(r)

@@ -180,3 +180,45 @@ def resign(issued: Issued, issuer: Issued | None, digest: str, workdir: Path) ->
         ]
     out = subprocess.run(command, cwd=workdir, capture_output=True, check=True).stdout
     return Issued(x509.load_pem_x509_certificate(out), issued.private_key)
+
+
+class RotatingCas:
+    """Two CAs (root and intermediate each), a client of each, and the old CA's client re-issued by the new CA."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.old_root = issue("old root", key_seed=21)
+        self.old_ca = issue("old intermediate", self.old_root, key_seed=22)
+        self.new_root = issue("new root", key_seed=23)
+        self.new_ca = issue("new intermediate", self.new_root, key_seed=24)
+        self.write("old-root.pem", self.old_root)
+        self.write("old-ca.pem", self.old_ca)
+        self.write("new-root.pem", self.new_root)
+        self.write("new-ca.pem", self.new_ca)
+        (directory / "clients").mkdir()
+        self.write("clients/billing.pem", client("billing", self.old_ca, key_seed=25), self.old_ca)
+        self.write("clients/checkout.pem", client("checkout", self.new_ca, key_seed=26), self.new_ca)
+
+    def write(self, name: str, leaf: Issued, *chain: Issued) -> str:
+        path = self.directory / name
+        path.write_bytes(leaf.pem + b"".join(c.pem for c in chain))
+        return str(path)
+
+    def reissue_billing(self) -> None:
+        self.write("clients/billing.pem", client("billing", self.new_ca, key_seed=27), self.new_ca)
+
+    def pem(self, name: str) -> str:
+        return (self.directory / name).read_text()
+
+
+def istio_cacerts(
+    directory: Path, signing: Issued, *roots: Issued, key: Issued | None = None, chain: bool = True
+) -> str:
+    """An Istio cacerts folder laid out like Istio's samples/certs: ca-cert.pem the signing CA, its key, its chain,
+    root-cert.pem the roots."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "ca-cert.pem").write_bytes(signing.pem)
+    (directory / "ca-key.pem").write_bytes((key or signing).key_pem)
+    (directory / "cert-chain.pem").write_bytes(signing.pem if chain else b"")
+    (directory / "root-cert.pem").write_bytes(b"".join(r.pem for r in roots))
+    return str(directory)

@@ -9,7 +9,16 @@ import pytest
 
 from mtls.__main__ import main
 
-STACK_COMMANDS = [["check"], ["plan"], ["render"], ["migration"], ["graph"], ["client", "leaf.pem"]]
+STACK_COMMANDS = [
+    ["check"],
+    ["plan"],
+    ["render"],
+    ["migration"],
+    ["graph"],
+    ["client", "leaf.pem"],
+    ["rotation", "leaf.pem"],
+    ["expiry"],
+]
 BAD_STACK_FILES = {
     "a-list": "- a\n",
     "a-string": "just text\n",

@@ -50,6 +50,8 @@ def outcomes(tmp_path_factory):
         ["check", "--stack", "dev"],
         ["cert", "--role", "anchor", "certs/dev/root-ca.pem"],
         ["client", "--stack", "dev", str(folder / "leaf.pem")],
+        ["rotation", "--stack", "dev", str(folder / "leaf.pem")],
+        ["expiry", "--stack", "dev"],
         ["validate", str(folder / "pa.yaml")],
         ["docs"],
         ["plan", "--stack", "no-such-stack"],  # fails on the stack file, after loading the engine
@@ -62,6 +64,8 @@ def test_light_commands_do_not_import_pulumi(outcomes):
         ("check", 0, []),
         ("cert", 0, []),
         ("client", 1, []),
+        ("rotation", 1, []),
+        ("expiry", 0, []),
         ("validate", 0, []),
         ("docs", 0, []),
     ]

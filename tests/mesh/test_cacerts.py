@@ -17,17 +17,6 @@ from tests import pki
 NOW = dt.datetime.now(dt.UTC)
 
 
-def bundle(
-    directory: Path, signing: pki.Issued, *roots: pki.Issued, key: pki.Issued | None = None, chain: bool = True
-) -> str:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "ca-cert.pem").write_bytes(signing.pem)
-    (directory / "ca-key.pem").write_bytes((key or signing).key_pem)
-    (directory / "cert-chain.pem").write_bytes(signing.pem if chain else b"")
-    (directory / "root-cert.pem").write_bytes(b"".join(r.pem for r in roots))
-    return str(directory)
-
-
 OLD_ROOT = pki.issue("Root CA", eku=None, key_seed=31)
 OLD_CA = pki.issue("Istio CA", OLD_ROOT, eku=None, key_seed=32)
 NEW_ROOT = pki.issue("Root CA 2027", eku=None, key_seed=33)
@@ -35,13 +24,13 @@ NEW_CA = pki.issue("Intermediate CA", NEW_ROOT, eku=None, key_seed=34)
 
 
 def test_a_bundle_laid_out_like_istios_samples_loads(tmp_path):
-    loaded, findings = cacerts.load(bundle(tmp_path / "cacerts", OLD_CA, OLD_ROOT), NOW)
+    loaded, findings = cacerts.load(pki.istio_cacerts(tmp_path / "cacerts", OLD_CA, OLD_ROOT), NOW)
     assert findings == []
     assert loaded is not None and loaded.ca_cert == OLD_CA.certificate
 
 
 def test_a_key_of_another_certificate_is_refused(tmp_path):
-    directory = bundle(tmp_path / "cacerts", OLD_CA, OLD_ROOT, key=NEW_CA)
+    directory = pki.istio_cacerts(tmp_path / "cacerts", OLD_CA, OLD_ROOT, key=NEW_CA)
     loaded, findings = cacerts.load(directory, NOW)
     assert loaded is None
     assert [str(f) for f in findings] == [
@@ -51,7 +40,7 @@ def test_a_key_of_another_certificate_is_refused(tmp_path):
 
 
 def test_a_chain_that_ends_at_no_root_of_the_bundle_is_refused(tmp_path):
-    directory = bundle(tmp_path / "cacerts", OLD_CA, NEW_ROOT)
+    directory = pki.istio_cacerts(tmp_path / "cacerts", OLD_CA, NEW_ROOT)
     loaded, findings = cacerts.load(directory, NOW)
     assert loaded is None
     assert [str(f) for f in findings] == [
@@ -63,7 +52,7 @@ def test_a_chain_that_ends_at_no_root_of_the_bundle_is_refused(tmp_path):
 
 def test_a_signing_certificate_that_is_not_a_ca_is_refused(tmp_path):
     leaf = pki.issue("not a CA", OLD_ROOT, ca=False, key_usage="leaf", eku=None, key_seed=35)
-    [finding] = cacerts.load(bundle(tmp_path / "cacerts", leaf, OLD_ROOT), NOW)[1]
+    [finding] = cacerts.load(pki.istio_cacerts(tmp_path / "cacerts", leaf, OLD_ROOT), NOW)[1]
     assert finding.code == "meshca.not-ca"
     assert '"certificate is not authorized to sign other certificates"' in finding.message
 
@@ -78,7 +67,7 @@ def test_an_extended_key_usage_without_server_auth_breaks_the_chain_as_in_go():
 
 
 def test_a_missing_file_is_named(tmp_path):
-    directory = bundle(tmp_path / "cacerts", OLD_CA, OLD_ROOT)
+    directory = pki.istio_cacerts(tmp_path / "cacerts", OLD_CA, OLD_ROOT)
     (Path(directory) / "cert-chain.pem").unlink()
     assert [str(f) for f in cacerts.load(directory, NOW)[1]] == [
         f"{directory}/cert-chain.pem: is missing; istiod needs all of ca-cert.pem, ca-key.pem, root-cert.pem, "
@@ -88,7 +77,7 @@ def test_a_missing_file_is_named(tmp_path):
 
 def test_a_signing_ca_expiring_soon_is_warned_about(tmp_path):
     soon = pki.issue("Istio CA", OLD_ROOT, eku=None, key_seed=37, not_after=NOW + 10 * pki.DAY)
-    loaded, findings = cacerts.load(bundle(tmp_path / "cacerts", soon, OLD_ROOT), NOW)
+    loaded, findings = cacerts.load(pki.istio_cacerts(tmp_path / "cacerts", soon, OLD_ROOT), NOW)
     assert loaded is not None
     assert [f.code for f in findings] == ["meshca.expiring"]
 
@@ -96,10 +85,10 @@ def test_a_signing_ca_expiring_soon_is_warned_about(tmp_path):
 def test_the_rotation_of_istios_test_passes_step_by_step(tmp_path):
     """Step 1 puts the new root beside the old one; step 2 switches the signing CA, both roots kept; step 3 drops
     the old root (a note: safe once workloads renewed)."""
-    deployed = cacerts.load(bundle(tmp_path / "0", OLD_CA, OLD_ROOT), NOW)[0]
-    step1 = cacerts.load(bundle(tmp_path / "1", OLD_CA, OLD_ROOT, NEW_ROOT), NOW)[0]
-    step2 = cacerts.load(bundle(tmp_path / "2", NEW_CA, OLD_ROOT, NEW_ROOT), NOW)[0]
-    step3 = cacerts.load(bundle(tmp_path / "3", NEW_CA, NEW_ROOT), NOW)[0]
+    deployed = cacerts.load(pki.istio_cacerts(tmp_path / "0", OLD_CA, OLD_ROOT), NOW)[0]
+    step1 = cacerts.load(pki.istio_cacerts(tmp_path / "1", OLD_CA, OLD_ROOT, NEW_ROOT), NOW)[0]
+    step2 = cacerts.load(pki.istio_cacerts(tmp_path / "2", NEW_CA, OLD_ROOT, NEW_ROOT), NOW)[0]
+    step3 = cacerts.load(pki.istio_cacerts(tmp_path / "3", NEW_CA, NEW_ROOT), NOW)[0]
     assert None not in (deployed, step1, step2, step3)
     assert cacerts.change_findings(step1, deployed, NOW) == []
     assert cacerts.change_findings(step2, step1, NOW) == []
@@ -107,8 +96,8 @@ def test_the_rotation_of_istios_test_passes_step_by_step(tmp_path):
 
 
 def test_switching_the_signing_ca_without_the_combined_root_is_refused(tmp_path):
-    deployed = cacerts.load(bundle(tmp_path / "0", OLD_CA, OLD_ROOT), NOW)[0]
-    switched = cacerts.load(bundle(tmp_path / "2", NEW_CA, NEW_ROOT), NOW)[0]
+    deployed = cacerts.load(pki.istio_cacerts(tmp_path / "0", OLD_CA, OLD_ROOT), NOW)[0]
+    switched = cacerts.load(pki.istio_cacerts(tmp_path / "2", NEW_CA, NEW_ROOT), NOW)[0]
     assert deployed is not None and switched is not None
     assert [(f.code, f.key) for f in cacerts.change_findings(switched, deployed, NOW)] == [
         ("meshca.root-first", f"{tmp_path}/2/ca-cert.pem"),

@@ -5,7 +5,6 @@ while a listed client would be locked out, until that client has a certificate o
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,41 +17,12 @@ TRUST_CONFIG = "gcp:certificatemanager/trustConfig:TrustConfig"
 SERVER_TLS_POLICY = "gcp:networksecurity/serverTlsPolicy:ServerTlsPolicy"
 
 
-class Pki:
-    """Two CAs (root and intermediate each), a client of each, and the old CA's client re-issued by the new CA."""
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self.old_root = pki.issue("old root", key_seed=21)
-        self.old_ca = pki.issue("old intermediate", self.old_root, key_seed=22)
-        self.new_root = pki.issue("new root", key_seed=23)
-        self.new_ca = pki.issue("new intermediate", self.new_root, key_seed=24)
-        self.write("old-root.pem", self.old_root)
-        self.write("old-ca.pem", self.old_ca)
-        self.write("new-root.pem", self.new_root)
-        self.write("new-ca.pem", self.new_ca)
-        (directory / "clients").mkdir()
-        self.write("clients/billing.pem", pki.client("billing", self.old_ca, key_seed=25), self.old_ca)
-        self.write("clients/checkout.pem", pki.client("checkout", self.new_ca, key_seed=26), self.new_ca)
-
-    def write(self, name: str, leaf: pki.Issued, *chain: pki.Issued) -> str:
-        path = self.directory / name
-        path.write_bytes(leaf.pem + b"".join(c.pem for c in chain))
-        return str(path)
-
-    def reissue_billing(self) -> None:
-        self.write("clients/billing.pem", pki.client("billing", self.new_ca, key_seed=27), self.new_ca)
-
-    def pem(self, name: str) -> str:
-        return (self.directory / name).read_text()
-
-
 @pytest.fixture
-def cas(tmp_path) -> Pki:
-    return Pki(tmp_path)
+def cas(tmp_path) -> pki.RotatingCas:
+    return pki.RotatingCas(tmp_path)
 
 
-def edge_config(cas: Pki, phase: str | None) -> dict[str, Any]:
+def edge_config(cas: pki.RotatingCas, phase: str | None) -> dict[str, Any]:
     config = copy.deepcopy(committed_config("edge-dev"))
     edge = config["gke-mtls:edge"]
     edge.update(trustAnchors=[str(cas.directory / "old-root.pem")], intermediateCas=[str(cas.directory / "old-ca.pem")])
@@ -151,3 +121,18 @@ def test_a_client_folder_without_certificates_is_named(cas, tmp_path):
         f"gke-mtls:edge.trustRotation.clients[0]: {empty}: holds no .pem or .crt file; name the clients' files. "
         "[rotation.no-clients]"
     ) in check(config)
+
+
+def test_the_cleanup_after_phase_remove_registers_the_same_trust_config(cas, run_stack):
+    """Step 4 of the README's rotation: the new files moved to trustAnchors and intermediateCas, trustRotation
+    removed; `pulumi up` then has nothing to change in the trust config or the policy."""
+    cas.reissue_billing()
+    removed = run_stack(edge_config(cas, "remove"), stack="edge-dev")
+    settled = edge_config(cas, None)
+    settled["gke-mtls:edge"].update(
+        trustAnchors=[str(cas.directory / "new-root.pem")], intermediateCas=[str(cas.directory / "new-ca.pem")]
+    )
+    after = run_stack(settled, stack="edge-dev")
+    assert (removed.error, after.error) == (None, None)
+    for kind in (TRUST_CONFIG, SERVER_TLS_POLICY):
+        assert (after.one(kind).urn, after.one(kind).inputs) == (removed.one(kind).urn, removed.one(kind).inputs)
