@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from components.core.files import UnreadableFileError, read_regular
-from components.core.findings import Finding, error, note, warning
+from components.core.findings import Finding, Severity, error, note, warning
 
 CA_CERT, CA_KEY, ROOT_CERT, CERT_CHAIN = "ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem"
 FILES = (CA_CERT, CA_KEY, ROOT_CERT, CERT_CHAIN)
@@ -39,6 +39,7 @@ class Bundle:
     ca_cert: x509.Certificate
     roots: tuple[x509.Certificate, ...]
     chain: tuple[x509.Certificate, ...]
+    root_pem: bytes  # root-cert.pem as written: istiod before 1.31 compares these bytes
 
     def fingerprint(self) -> bytes:
         return self.ca_cert.fingerprint(hashes.SHA256())
@@ -96,7 +97,7 @@ def load(directory: str, now: dt.datetime, warning_days: int = 30) -> tuple[Bund
                 "other certificates\". Use the intermediate CA's certificate.",
             )
         )
-    bundle = Bundle(directory, ca_cert, tuple(parsed[ROOT_CERT]), tuple(parsed[CERT_CHAIN]))
+    bundle = Bundle(directory, ca_cert, tuple(parsed[ROOT_CERT]), tuple(parsed[CERT_CHAIN]), data[ROOT_CERT])
     verified = build_path(ca_cert, bundle.chain, bundle.roots, now)
     if isinstance(verified, str):
         findings.append(
@@ -220,15 +221,16 @@ def _root_of(bundle: Bundle, now: dt.datetime) -> x509.Certificate | None:
 
 
 def change_findings(new: Bundle, previous: Bundle, now: dt.datetime) -> list[Finding]:
-    """A change of the deployed bundle (`previous`) to `new`, held to the order of Istio's rotation test: the new
-    root joins root-cert.pem before the signing CA changes, and the old root leaves only after the workloads have
-    certificates of the new CA."""
+    """A change of the deployed bundle (`previous`) to `new`: one istiod applies (pilot/pkg/bootstrap/istio_ca.go
+    `handleEvent`), held to the order of Istio's rotation test: the new root joins root-cert.pem before the signing CA
+    changes, and the old root leaves only after the workloads have certificates of the new CA."""
     new_root, old_root = _root_of(new, now), _root_of(previous, now)
     deployed = {r.fingerprint(hashes.SHA256()) for r in previous.roots}
     kept = {r.fingerprint(hashes.SHA256()) for r in new.roots}
     switching = new.fingerprint() != previous.fingerprint()
-    found = []
     where = _where(new.directory, ROOT_CERT)
+    found = _root_reload_findings(new, previous, deployed, kept) if new.root_pem != previous.root_pem else []
+    nested = deployed <= kept or kept <= deployed
     if switching and new_root is not None and new_root.fingerprint(hashes.SHA256()) not in deployed:
         found.append(
             error(
@@ -240,7 +242,7 @@ def change_findings(new: Bundle, previous: Bundle, now: dt.datetime) -> list[Fin
                 "old signing CA; switch the signing CA in a later step.",
             )
         )
-    if switching and old_root is not None and old_root.fingerprint(hashes.SHA256()) not in kept:
+    if switching and nested and old_root is not None and old_root.fingerprint(hashes.SHA256()) not in kept:
         found.append(
             error(
                 "meshca.root-dropped",
@@ -251,13 +253,49 @@ def change_findings(new: Bundle, previous: Bundle, now: dt.datetime) -> list[Fin
                 "certificate lifetime) or more after this one.",
             )
         )
-    if not switching and deployed - kept:
+    if not switching and nested and deployed - kept:
         found.append(
             note(
                 "meshca.root-removed",
                 where,
                 "drops a root the deployed bundle holds: safe once every workload renewed its certificate under the "
                 f"current signing CA ({WORKLOAD_CERT_TTL.total_seconds() / 3600:.0f} hours by Istio's default).",
+            )
+        )
+    return sorted(found, key=lambda f: list(Severity).index(f.severity))
+
+
+def _root_reload_findings(new: Bundle, previous: Bundle, deployed: set[bytes], kept: set[bytes]) -> list[Finding]:
+    """istiod applies a changed root-cert.pem only under two conditions; otherwise it logs a warning and ignores the
+    whole change, the signing CA included."""
+    where = _where(new.directory, ROOT_CERT)
+    if not (deployed <= kept or kept <= deployed):
+        return [
+            error(
+                "meshca.root-not-nested",
+                where,
+                f"neither holds every root of the deployed {ROOT_CERT} ({previous.directory}) nor only roots of it: "
+                'istiod ignores such a change ("Updating new ROOT-CA not supported"), the signing CA included. Add '
+                "the new root in one step, remove the old one in another.",
+            )
+        ]
+    found = [
+        note(
+            "meshca.multiroot",
+            where,
+            "changes the file: istiod applies that only with ISTIO_MULTIROOT_MESH=true in its environment "
+            "(values.pilot.env, as Istio's rotation test sets); without it, it logs \"Multi root is disabled, updating "
+            'new ROOT-CA not supported" and ignores the change, the signing CA included.',
+        )
+    ]
+    if previous.root_pem not in new.root_pem and new.root_pem not in previous.root_pem:
+        found.append(
+            warning(
+                "meshca.root-bytes",
+                where,
+                f"holds the deployed roots, but not the deployed {ROOT_CERT}'s text whole (or the reverse): istiod "
+                "before 1.31 compares the files' bytes and ignores the change. Append the new root to the deployed "
+                "file as it is, or delete the old root's block from it.",
             )
         )
     return found

@@ -168,13 +168,14 @@ def test_cert_mesh_ca_refuses_to_switch_the_signing_ca_before_the_combined_root(
     switched = pki.istio_cacerts(tmp_path / "next", NEW_CA, NEW_ROOT)
     assert main(["cert", "--role", "mesh-ca", switched, "--previous", deployed]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith(f"error: {switched}/ca-cert.pem: ")
-    assert out[0].endswith("[meshca.root-first]")
-    assert out[1].startswith(f"error: {switched}/root-cert.pem: ")
-    assert out[1].endswith("[meshca.root-dropped]")
+    assert out[0].startswith(f"error: {switched}/root-cert.pem: ")
+    assert out[0].endswith("[meshca.root-not-nested]")
+    assert out[1].startswith(f"error: {switched}/ca-cert.pem: ")
+    assert out[1].endswith("[meshca.root-first]")
     assert out[2] == f"{switched} (mesh CA): 2 error(s), 0 warning(s)"
     step1 = pki.istio_cacerts(tmp_path / "step1", OLD_CA, OLD_ROOT, NEW_ROOT)
     assert main(["cert", "--role", "mesh-ca", step1, "--previous", deployed]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"{step1} (mesh CA): 0 error(s), 0 warning(s), 1 note(s)"
 
 
 def test_cert_mesh_ca_names_a_folder_that_does_not_exist(tmp_path, capsys):

@@ -90,9 +90,9 @@ def test_the_rotation_of_istios_test_passes_step_by_step(tmp_path):
     step2 = cacerts.load(pki.istio_cacerts(tmp_path / "2", NEW_CA, OLD_ROOT, NEW_ROOT), NOW)[0]
     step3 = cacerts.load(pki.istio_cacerts(tmp_path / "3", NEW_CA, NEW_ROOT), NOW)[0]
     assert None not in (deployed, step1, step2, step3)
-    assert cacerts.change_findings(step1, deployed, NOW) == []
+    assert [f.code for f in cacerts.change_findings(step1, deployed, NOW)] == ["meshca.multiroot"]
     assert cacerts.change_findings(step2, step1, NOW) == []
-    assert [f.code for f in cacerts.change_findings(step3, step2, NOW)] == ["meshca.root-removed"]
+    assert [f.code for f in cacerts.change_findings(step3, step2, NOW)] == ["meshca.multiroot", "meshca.root-removed"]
 
 
 def test_switching_the_signing_ca_without_the_combined_root_is_refused(tmp_path):
@@ -100,9 +100,42 @@ def test_switching_the_signing_ca_without_the_combined_root_is_refused(tmp_path)
     switched = cacerts.load(pki.istio_cacerts(tmp_path / "2", NEW_CA, NEW_ROOT), NOW)[0]
     assert deployed is not None and switched is not None
     assert [(f.code, f.key) for f in cacerts.change_findings(switched, deployed, NOW)] == [
+        ("meshca.root-not-nested", f"{tmp_path}/2/root-cert.pem"),
         ("meshca.root-first", f"{tmp_path}/2/ca-cert.pem"),
-        ("meshca.root-dropped", f"{tmp_path}/2/root-cert.pem"),
     ]
     assert "First deploy root-cert.pem with the old and the new roots" in str(
-        cacerts.change_findings(switched, deployed, NOW)[0]
+        cacerts.change_findings(switched, deployed, NOW)[1]
     )
+
+
+def test_switching_the_signing_ca_and_dropping_the_old_root_in_one_step_is_refused(tmp_path):
+    step1 = cacerts.load(pki.istio_cacerts(tmp_path / "1", OLD_CA, OLD_ROOT, NEW_ROOT), NOW)[0]
+    hasty = cacerts.load(pki.istio_cacerts(tmp_path / "2", NEW_CA, NEW_ROOT), NOW)[0]
+    assert step1 is not None and hasty is not None
+    assert [f.code for f in cacerts.change_findings(hasty, step1, NOW)] == ["meshca.root-dropped", "meshca.multiroot"]
+
+
+def test_a_root_change_istiod_would_ignore_is_refused(tmp_path):
+    """pilot/pkg/bootstrap/istio_ca.go `handleEvent`: a new root-cert.pem must hold every deployed root, or only
+    deployed roots; otherwise istiod logs "Updating new ROOT-CA not supported" and keeps the deployed bundle."""
+    other = pki.issue("Another root", eku=None, key_seed=37)
+    step1 = cacerts.load(pki.istio_cacerts(tmp_path / "1", OLD_CA, OLD_ROOT, NEW_ROOT), NOW)[0]
+    swapped = cacerts.load(pki.istio_cacerts(tmp_path / "x", OLD_CA, OLD_ROOT, other), NOW)[0]
+    assert step1 is not None and swapped is not None
+    [finding] = cacerts.change_findings(swapped, step1, NOW)
+    assert str(finding) == (
+        f"{tmp_path}/x/root-cert.pem: neither holds every root of the deployed root-cert.pem ({tmp_path}/1) nor only "
+        'roots of it: istiod ignores such a change ("Updating new ROOT-CA not supported"), the signing CA included. '
+        "Add the new root in one step, remove the old one in another. [meshca.root-not-nested]"
+    )
+
+
+def test_a_reordered_root_file_is_warned_about_for_istio_before_1_31(tmp_path):
+    """Before 1.31 istiod compared the files with bytes.Contains; 1.31 compares the sets of certificates (#59909)."""
+    step1 = cacerts.load(pki.istio_cacerts(tmp_path / "1", OLD_CA, OLD_ROOT, NEW_ROOT), NOW)[0]
+    reordered = cacerts.load(pki.istio_cacerts(tmp_path / "r", OLD_CA, NEW_ROOT, OLD_ROOT), NOW)[0]
+    assert step1 is not None and reordered is not None
+    assert [f.code for f in cacerts.change_findings(reordered, step1, NOW)] == [
+        "meshca.root-bytes",
+        "meshca.multiroot",
+    ]
