@@ -21,6 +21,9 @@ from components.core.manifest import Manifest
 KINDS = ("PeerAuthentication", "AuthorizationPolicy", "DestinationRule")
 GROUPS = ("security.istio.io", "networking.istio.io")
 DRY_RUN = "istio.io/dry-run"
+# Go's strconv.ParseBool, which istiod parses the dry-run annotation with (pilot/pkg/security/authz/builder).
+GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 # Where `kubectl apply` puts an object whose metadata names no namespace.
 DEFAULT_NAMESPACE = "default"
 NOTHING: Mapping[str, str] = MappingProxyType({})
@@ -74,13 +77,20 @@ class IstioObject:
 
     @property
     def dry_run(self) -> bool:
-        """Istio evaluates and logs a dry-run AuthorizationPolicy but never enforces it."""
-        return str(self.annotations.get(DRY_RUN, "")).lower() == "true"
+        """Istio evaluates and logs a dry-run AuthorizationPolicy but never enforces it. istiod reads the annotation
+        with Go's strconv.ParseBool; a value it cannot parse is logged and the policy enforced (`isDryRun` in
+        pilot/pkg/security/authz/builder/builder.go), though its webhook refuses such a value first."""
+        return go_bool(self.annotations.get(DRY_RUN, "")) is True
 
     @property
     def targets_gateways(self) -> bool:
         """`targetRefs` binds a policy to gateways and waypoints, not to sidecars."""
         return bool(self.spec.get("targetRefs") or self.spec.get("targetRef"))
+
+
+def go_bool(value: str) -> bool | None:
+    """Go's strconv.ParseBool: True, False, or None for anything else."""
+    return True if value in GO_TRUE else False if value in GO_FALSE else None
 
 
 def listed(value: Any) -> list[Any]:

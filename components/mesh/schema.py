@@ -45,6 +45,7 @@ def crds_path() -> Path:
 class _Version:
     schema: dict[str, Any]  # as published, for the CEL rules
     strict: dict[str, Any]  # unknown fields refused, for jsonschema
+    status_subresource: bool = False  # the API server then ignores `status` on create and update
 
     @functools.cached_property
     def rules(self) -> dict[str, Any]:
@@ -111,7 +112,10 @@ class IstioSchemas:
             return webhook.Verdict(
                 [f"apiVersion {api_version!r} kind {kind!r} is not served by these CRDs (known: {', '.join(known)})"]
             )
-        body = {k: v for k, v in document.items() if k not in ("apiVersion", "kind", "metadata")}
+        # A `kubectl get -o yaml` dump carries the status istiod wrote; with the status subresource the API server
+        # ignores it on create and update, whatever it holds.
+        ignored = ("apiVersion", "kind", "metadata", *(("status",) if version.status_subresource else ()))
+        body = {k: v for k, v in document.items() if k not in ignored}
         structural = version.structural_errors(body)
         if structural:  # like the API server, rules run on a structurally valid object only
             return webhook.Verdict(_metadata_errors(document.get("metadata")) + structural)
@@ -135,7 +139,8 @@ def _load(path: str) -> IstioSchemas:
             if version.get("served", True):
                 schema = dict(version["schema"]["openAPIV3Schema"])
                 schema["properties"] = {k: v for k, v in schema.get("properties", {}).items() if k != "status"}
-                versions[(f"{group}/{version['name']}", kind)] = _Version(schema, _strict(schema))
+                status = "status" in (version.get("subresources") or {})
+                versions[(f"{group}/{version['name']}", kind)] = _Version(schema, _strict(schema), status)
     if not versions:
         raise CrdsMissingError(f"{path}: holds no CustomResourceDefinition; {WHERE_TO_GET}.")
     return IstioSchemas(versions)
@@ -144,7 +149,13 @@ def _load(path: str) -> IstioSchemas:
 def _metadata_errors(metadata: Any) -> list[str]:
     if not isinstance(metadata, dict) or not metadata.get("name"):
         return ["metadata.name: Required value: name or generateName is required"]
-    errors = []
+    errors = [
+        f"metadata.{field}.{key}: Invalid value: a {_json_type(value)}: {field} are strings; quote the value"
+        for field in ("annotations", "labels")
+        if isinstance(metadata.get(field), dict)
+        for key, value in metadata[field].items()
+        if not isinstance(value, str)
+    ]
     name, namespace = metadata["name"], metadata.get("namespace")
     if not isinstance(name, str) or not RESOURCE_NAME.matches(name):
         errors.append(
@@ -157,6 +168,11 @@ def _metadata_errors(metadata: Any) -> list[str]:
             "lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
         )
     return errors
+
+
+def _json_type(value: Any) -> str:
+    kinds = ((bool, "boolean"), (int, "number"), (float, "number"), (dict, "map"), (list, "list"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), "null")
 
 
 def _path(parts: Iterator[Any] | Any) -> str:

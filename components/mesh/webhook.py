@@ -21,11 +21,16 @@ from typing import Any
 
 from components.core.findings import EXCERPT
 from components.core.names import is_host_label, label_key_problem, label_value_problem
-from components.mesh.istio_objects import DRY_RUN
+from components.mesh.istio_objects import DRY_RUN, go_bool
 
 _WILDCARD_LABEL = re.compile(r"(?:\*|(?:\*|\*-)?[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?)\Z")
 _PATH_LITERAL = re.compile(r"[a-zA-Z0-9\-._~%!$&'()+,;:@=]+\Z")
-_GO_BOOL = {"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"}
+# Annotations istiod keeps for itself (pkg/config/constants): its webhook refuses any object that carries them.
+_INTERNAL_ANNOTATIONS = (
+    ("internal.istio.io/webhook-always-reject", "rejecting"),
+    ("internal.istio.io/parent-namespace", "this may not be set by users"),
+    ("internal.istio.io/parents", "this may not be set by users"),
+)
 _TOPOLOGY_LABELS = ("topology.kubernetes.io/region", "topology.kubernetes.io/zone", "topology.istio.io/subzone")
 _MS = 1_000_000  # nanoseconds
 
@@ -58,6 +63,10 @@ def check(document: Mapping[str, Any]) -> Verdict:
         if problem:
             verdict.errors.append(excerpted(problem))
             return verdict  # istiod stops at the annotation
+    for annotation, why in _INTERNAL_ANNOTATIONS:  # validateMetadata, after the dry-run check
+        if annotation in annotations:
+            verdict.errors.append(f'"{annotation}" annotation found, {why}')
+            return verdict
     rules: dict[str, Callable[[Mapping[str, Any], str, str], Verdict]] = {
         "AuthorizationPolicy": authorization_policy,
         "PeerAuthentication": peer_authentication,
@@ -86,7 +95,7 @@ def _dry_run_problem(kind: Any, spec: Mapping[str, Any], value: Any, name: str, 
             f"the annotation {DRY_RUN} currently only supports action ALLOW/DENY, found action {action} in "
             f"{namespace}/{name}"
         )
-    if str(value) not in _GO_BOOL:
+    if go_bool(str(value)) is None:
         return (
             f"{namespace}/{name} has annotation {DRY_RUN} with invalid value ({value}): "
             f'strconv.ParseBool: parsing "{value}": invalid syntax'
@@ -803,6 +812,14 @@ def _load_balancer(settings: Any, outlier: Any) -> Verdict:
         cookie = consistent.get("httpCookie")
         if cookie is not None and not cookie.get("name"):
             verdict.errors.append("name required for HttpCookie")
+        names: set[str] = set()
+        for attribute in (cookie or {}).get("attributes") or ():
+            name = attribute.get("name") or ""
+            if not name:
+                verdict.errors.append("cookie attribute name cannot be empty")
+            elif name in names:
+                verdict.errors.append(f"duplicate cookie attribute name: {name}")
+            names.add(name)
         if consistent.get("minimumRingSize", 0):
             verdict.warnings.append(
                 "consistent hash MinimumRingSize is deprecated, use ConsistentHashLB's RingHash configuration instead"

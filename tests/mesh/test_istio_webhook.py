@@ -43,7 +43,7 @@ def test_the_tables_hold_every_case_translated():
         "authorization_policy": 67,
         "connection_pool": 14,
         "destination_rule": 25,
-        "load_balancer": 4,
+        "load_balancer": 7,
         "locality_lb": 13,
         "outlier_detection": 8,
         "peer_authentication": 9,
@@ -188,3 +188,55 @@ def test_a_huge_bad_value_is_quoted_as_an_excerpt_in_istiods_words():
     assert webhook.check(policy(spec)).errors == [
         f"invalid policy p.shop: bad IP address ({'x' * 59}… (200002 characters)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("annotation", "why"),
+    [
+        ("internal.istio.io/webhook-always-reject", "rejecting"),
+        ("internal.istio.io/parent-namespace", "this may not be set by users"),
+        ("internal.istio.io/parents", "this may not be set by users"),
+    ],
+)
+def test_istiods_internal_annotations_are_refused_in_its_words(annotation, why):
+    """`validateMetadata` in pkg/config/validation/validation.go of istio/istio 1.30.3 refuses objects carrying the
+    annotations pkg/config/constants keeps for istiod itself."""
+    assert webhook.check(policy({}, annotations={annotation: ""})).errors == [f'"{annotation}" annotation found, {why}']
+
+
+@pytest.mark.parametrize("value", ["1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"])
+def test_the_dry_run_annotation_takes_every_value_gos_parse_bool_takes(value):
+    """istiod's webhook parses it with Go's strconv.ParseBool (`checkDryRunAnnotation`, pkg/config/validation)."""
+    deny_all = policy({"action": "DENY", "rules": [{}]}, annotations={"istio.io/dry-run": value})
+    assert webhook.check(deny_all).errors == []
+
+
+@pytest.mark.parametrize("value", ["yes", "on", "tRuE", " true", ""])
+def test_the_dry_run_annotation_refuses_what_gos_parse_bool_refuses(value):
+    assert webhook.check(policy({"action": "DENY", "rules": [{}]}, annotations={"istio.io/dry-run": value})).errors == [
+        f"shop/p has annotation istio.io/dry-run with invalid value ({value}): "
+        f'strconv.ParseBool: parsing "{value}": invalid syntax'
+    ]
+
+
+def test_the_status_istiod_writes_is_accepted_and_ignored(schemas):
+    """Istio's CRDs declare the status subresource, so the API server ignores `status` on create and update; istiod
+    writes `status.conditions` into AuthorizationPolicies when ambient is on."""
+    document = {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": "p", "namespace": "shop"},
+        "spec": {},
+        "status": {"conditions": [{"type": "WaypointAccepted", "status": "True", "reason": "Accepted"}]},
+    }
+    assert schemas.admit(document).errors == []
+    document["status"] = "anything at all"
+    assert schemas.admit(document).errors == []
+
+
+def test_an_annotation_that_is_not_a_string_is_refused_with_what_to_do(schemas):
+    """YAML reads `istio.io/dry-run: true` as a boolean; Kubernetes annotations and labels are strings only."""
+    document = policy({"action": "DENY", "rules": [{}]}, annotations={"istio.io/dry-run": True})
+    assert schemas.admit({"apiVersion": "security.istio.io/v1", **document}).errors[0] == (
+        "metadata.annotations.istio.io/dry-run: Invalid value: a boolean: annotations are strings; quote the value"
+    )
