@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from components.core.findings import Finding, Severity, error, errors, warning
+from components.core.findings import Finding, Severity, error, errors, note, warning
 from components.edge import certificates, client_check, pem
 from components.stack import istio_resources, preflight
 from components.stack.settings import StackSettings
@@ -227,11 +227,19 @@ def _validate(args: argparse.Namespace) -> int:
         for problem in unreadable:
             print(f"{problem.key}: {problem.message}")
     failed = False
+    checked = 0
     for document in documents:
         verdict = schemas.admit(document.body)
         body = document.body if isinstance(document.body, dict) else {}
         metadata = body.get("metadata")
         title = f"{body.get('kind', '?')} {metadata.get('name', '?') if isinstance(metadata, dict) else '?'}"
+        skipped = schemas.skipped(document.body)
+        if skipped is not None:  # a GitOps folder's Services and Deployments: a cluster accepts them
+            every.append(note("validate.skipped", document.key, f"{title}: not checked: {skipped}."))
+            if not args.json:
+                print(f"{document.key} {title}: not checked ({skipped})")
+            continue
+        checked += 1
         every += [error("validate.invalid", document.key, f"{title}: {p}") for p in verdict.errors]
         every += [warning("validate.warning", document.key, f"{title}: {w}") for w in verdict.warnings]
         if not args.json:
@@ -239,6 +247,12 @@ def _validate(args: argparse.Namespace) -> int:
             for w in verdict.warnings:
                 print(f"  warning: {w}")
         failed |= bool(verdict.errors)
+    if not checked and not unreadable:
+        nothing = istio_schema.nothing_to_validate(args.files)
+        every.append(nothing)
+        failed = True
+        if not args.json:
+            print(f"{nothing.key}: {nothing.message}")
     if args.json:
         _print_json("validate", every)
     return 2 if unreadable else 1 if failed else 0
@@ -280,6 +294,7 @@ def _analyze(args: argparse.Namespace) -> int:
         findings += conflicts
         callers = istio_resources.callers(stack_settings)
         name += f" after `pulumi up` of {args.stack}"
+    findings += cluster_files.nothing_to_analyse(objects, args.paths)
     findings += analysis.analyze(objects, callers, root_namespace)
     status = _report(name, findings, args.json)
     return 2 if loaded.unreadable else status
@@ -289,11 +304,13 @@ def _import(args: argparse.Namespace) -> int:
     from components.core.settings import parse
     from components.mesh import from_cluster
     from components.mesh import settings as mesh_settings
+    from mtls import cluster_files
 
     loaded = _load_cluster(args.paths)
     if loaded is None:
         return 2
     block, findings = from_cluster.mesh_settings(loaded.objects, args.root_namespace)
+    findings = cluster_files.nothing_to_import(loaded.objects, args.paths) + findings
     mesh, problems = parse(mesh_settings.MeshSettings, block, mesh_settings.KEY)
     if mesh is not None:
         problems += mesh_settings.check(mesh)
@@ -303,7 +320,7 @@ def _import(args: argparse.Namespace) -> int:
     sys.stdout.write(yaml.safe_dump({mesh_settings.KEY: block}, sort_keys=False, default_flow_style=False))
     if loaded.unreadable:
         return 2
-    return 1 if errors([*loaded.findings, *problems]) else 0
+    return 1 if errors([*loaded.findings, *findings, *problems]) else 0
 
 
 def _graph(args: argparse.Namespace) -> int:
@@ -348,6 +365,14 @@ def _stack_option(parser: argparse.ArgumentParser) -> None:
 
 def _json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object: the findings and their counts")
+
+
+def _namespace(value: str) -> str:
+    from components.core.names import NAMESPACE_NAME
+
+    if not NAMESPACE_NAME.matches(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a namespace name: {NAMESPACE_NAME.explanation}")
+    return value
 
 
 def _version() -> str:
@@ -452,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument(
         "--root-namespace",
         default="istio-system",
+        type=_namespace,
         help="Istio's root namespace (meshConfig.rootNamespace) when no --stack says it; default: istio-system",
     )
     _json_option(a)
@@ -466,7 +492,12 @@ def build_parser() -> argparse.ArgumentParser:
         "findings of the block as the stack would check it. Exit 1 when the block still has errors to fix.",
     )
     im.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or folders")
-    im.add_argument("--root-namespace", default="istio-system", help="Istio's root namespace; default: istio-system")
+    im.add_argument(
+        "--root-namespace",
+        default="istio-system",
+        type=_namespace,
+        help="Istio's root namespace; default: istio-system",
+    )
     im.set_defaults(run=_import)
 
     mi = _command(

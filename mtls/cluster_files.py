@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.core.batch import cycle_collection_paused
-from components.core.findings import Finding, error, note
+from components.core.findings import Finding, error, note, warning
 from components.mesh import istio_objects
 from components.mesh.istio_objects import GROUPS, KINDS, IstioObject
 
@@ -46,23 +46,56 @@ def _load(paths: Sequence[str], schemas: Any) -> Loaded:
             kind = f"{body['kind']} ({body['apiVersion']})"
             skipped[kind] = skipped.get(kind, 0) + 1
             continue
-        invalid = schemas.validate(body)
-        if invalid:
+        verdict = schemas.admit(body)
+        if verdict.errors:
             loaded.findings.append(
                 error(
                     "analyze.invalid",
                     document.key,
-                    f"the API server would refuse it, so the analysis leaves it out: {'; '.join(invalid)}.",
+                    f"the API server would refuse it, so the analysis leaves it out: {'; '.join(verdict.errors)}.",
                 )
             )
             continue
         obj = istio_objects.from_document(body, document.key, position)
         if obj is not None:
             loaded.objects.append(obj)
+            loaded.findings += [  # what `validate` and `kubectl apply` print
+                warning("analyze.istiod-warning", document.key, f"istiod warns about {obj.title}: {w}")
+                for w in verdict.warnings
+            ]
     if skipped:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(skipped.items()))
         loaded.findings.append(note("analyze.skipped", ", ".join(paths), f"not analysed: {kinds}."))
     return loaded
+
+
+EXPORT = "kubectl get peerauthentications,authorizationpolicies,destinationrules -A -o yaml"
+
+
+def _holds_policies(objects: Sequence[IstioObject]) -> bool:
+    return any(o.kind in ("PeerAuthentication", "AuthorizationPolicy") for o in objects)
+
+
+def nothing_to_analyse(objects: Sequence[IstioObject], paths: Sequence[str]) -> list[Finding]:
+    """An input without a PeerAuthentication or AuthorizationPolicy is most likely the wrong one (another context, a
+    filter that matched nothing), so it is never called "ok"."""
+    if _holds_policies(objects):
+        return []
+    message = (
+        "holds no PeerAuthentication or AuthorizationPolicy: if that is all the cluster has, Istio's defaults apply "
+        f"(PERMISSIVE, every request allowed). Export its policies with `{EXPORT}`."
+    )
+    return [warning("analyze.no-policy", ", ".join(paths), message)]
+
+
+def nothing_to_import(objects: Sequence[IstioObject], paths: Sequence[str]) -> list[Finding]:
+    if _holds_policies(objects):
+        return []
+    message = (
+        f"holds no PeerAuthentication or AuthorizationPolicy, so there is nothing to import. Export them with "
+        f"`{EXPORT}`."
+    )
+    return [error("import.no-policy", ", ".join(paths), message)]
 
 
 def after_up(

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from components.core.findings import Finding, warning
-from components.mesh.istio_objects import IstioObject, by_age
+from components.core.findings import Finding, error, warning
+from components.mesh.istio_objects import DRY_RUN, IstioObject, by_age
 from components.mesh.manifests import MESH_WIDE_ISTIO_MUTUAL_NAME
 from components.mesh.modes import mode_of, port_modes
 
@@ -18,7 +18,22 @@ POLICY_FIELDS = ("selector", "action", "provider", "rules")
 
 
 def _skip(obj: IstioObject, why: str) -> Finding:
+    """Left out without changing what Istio does: it ignores the object, or the stack keeps away from it."""
     return warning("import.skipped", obj.origin.key, f"{obj.title} is not imported: {why}")
+
+
+def _unsupported(obj: IstioObject, why: str, fix: str) -> Finding:
+    """A policy the settings cannot express: a stack made from the block would enforce less than the cluster does."""
+    return error(
+        "import.unsupported",
+        obj.origin.key,
+        f"{obj.title} cannot be expressed in gke-mtls:mesh: {why}. A stack from this block would enforce less than "
+        f"the cluster does; {fix}.",
+    )
+
+
+def _have(fields: list[str]) -> str:
+    return "has" if len(fields) == 1 else "have"
 
 
 def mesh_settings(objects: Iterable[IstioObject], root_namespace: str) -> tuple[dict[str, Any], list[Finding]]:
@@ -81,8 +96,9 @@ def _peer_authentication(
     workloads: list[dict[str, Any]],
     found: list[Finding],
 ) -> IstioObject | None:
-    if set(obj.spec) - {"selector", "mtls", "portLevelMtls"}:
-        found.append(_skip(obj, f"fields {sorted(set(obj.spec) - {'selector', 'mtls', 'portLevelMtls'})} have no key."))
+    extra = sorted(set(obj.spec) - {"selector", "mtls", "portLevelMtls"})
+    if extra:
+        found.append(_unsupported(obj, f"{', '.join(extra)} {_have(extra)} no key", "keep it outside the stack"))
         return mesh_wide
     if obj.namespace == root_namespace and not obj.selector:
         if mesh_wide is not None:
@@ -111,15 +127,6 @@ def _peer_authentication(
     if port_modes(obj):
         entry["ports"] = port_modes(obj)
     entry["name"] = obj.name
-    if "DISABLE" in (entry["mode"], *entry.get("ports", {}).values()) and obj.selector:
-        found.append(
-            warning(
-                "import.needs-service",
-                obj.origin.key,
-                f"{obj.title} turns mTLS off for a workload: set `service` on its entry to the Service in front of it, "
-                "so meshed clients get the DestinationRule that stops them sending mTLS.",
-            )
-        )
     workloads.append(entry)
     return mesh_wide
 
@@ -127,12 +134,25 @@ def _peer_authentication(
 def _authorization_policy(
     obj: IstioObject, authorization: list[dict[str, Any]], deny_by_default: list[str], found: list[Finding]
 ) -> None:
-    if obj.annotations:
-        found.append(_skip(obj, f"its annotations ({', '.join(sorted(obj.annotations))}) have no key."))
+    # Of the annotations, istiod reads only istio.io/dry-run (kubectl's, Helm's and Argo CD's are for their tools).
+    if obj.dry_run:
+        found.append(
+            _unsupported(
+                obj,
+                f'it is a dry run ({DRY_RUN}: "{obj.annotations[DRY_RUN]}"), which the settings make only for a '
+                "migration stage",
+                "keep applying it outside the stack, or drop the annotation to import it enforced",
+            )
+        )
         return
     extra = sorted(set(obj.spec) - set(POLICY_FIELDS))
     if extra:
-        found.append(_skip(obj, f"{', '.join(extra)} {'has' if len(extra) == 1 else 'have'} no key."))
+        fix = (
+            "keep it outside the stack (the settings bind policies to workloads by `selector`)"
+            if "targetRefs" in extra or "targetRef" in extra
+            else "keep it outside the stack"
+        )
+        found.append(_unsupported(obj, f"{', '.join(extra)} {_have(extra)} no key", fix))
         return
     if dict(obj.spec) == {} and obj.name == "allow-nothing":
         deny_by_default.append(obj.namespace)

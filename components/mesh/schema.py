@@ -8,6 +8,7 @@ Messages follow the API server's wording ("Unsupported value", "Required value",
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 import re
@@ -21,6 +22,7 @@ import fastjsonschema
 import jsonschema
 import yaml
 
+from components.core.findings import Finding, error
 from components.core.names import NAMESPACE_NAME, RESOURCE_NAME
 from components.mesh import webhook
 
@@ -97,6 +99,23 @@ class IstioSchemas:
         path = path or crds_path()
         return _load(str(path))
 
+    def skipped(self, document: Any) -> str | None:
+        """Why a cluster's other objects (a Service, a Deployment, an Istio kind these CRDs do not define) are not
+        checked here; None for a document this verdict covers, a misspelt Istio kind and a missing version included."""
+        if not isinstance(document, dict) or "kind" not in document or "apiVersion" not in document:
+            return None
+        api_version, kind = str(document["apiVersion"]), str(document["kind"])
+        kinds = {k for _, k in self.versions}
+        group = api_version.split("/")[0] if "/" in api_version else ""
+        if kind in kinds or (group.endswith(".istio.io") and difflib.get_close_matches(kind, kinds, cutoff=0.8)):
+            return None
+        if group.endswith(".istio.io"):
+            return (
+                f"these CRDs do not define {api_version} {kind}; point {CRDS_ENV} at Istio's crd-all.gen.yaml to "
+                "check it"
+            )
+        return "not an Istio object"
+
     def validate(self, document: Any) -> list[str]:
         """Every reason the cluster would refuse one resource; empty when it would be accepted."""
         return self.admit(document).errors
@@ -109,8 +128,13 @@ class IstioSchemas:
         version = self.versions.get((str(api_version), str(kind)))
         if version is None:
             known = sorted({f"{a} {k}" for a, k in self.versions})
+            close = difflib.get_close_matches(str(kind), sorted({k for _, k in self.versions}), n=1, cutoff=0.8)
+            hint = f" (did you mean {close[0]}?)" if close and close[0] != kind else ""
             return webhook.Verdict(
-                [f"apiVersion {api_version!r} kind {kind!r} is not served by these CRDs (known: {', '.join(known)})"]
+                [
+                    f"apiVersion {api_version!r} kind {kind!r} is not served by these CRDs{hint} (known: "
+                    f"{', '.join(known)})"
+                ]
             )
         # A `kubectl get -o yaml` dump carries the status istiod wrote; with the status subresource the API server
         # ignores it on create and update, whatever it holds.
@@ -122,6 +146,16 @@ class IstioSchemas:
         errors = _metadata_errors(document.get("metadata")) + list(_rule_errors(version.rules, body, ""))
         verdict = webhook.check(document)
         return webhook.Verdict(errors + verdict.errors, verdict.warnings)
+
+
+def nothing_to_validate(paths: list[str]) -> Finding:
+    """An input of other kinds only: most likely the wrong path, and a check that checks nothing must not pass."""
+    return error(
+        "validate.nothing",
+        ", ".join(paths),
+        "holds no Istio object these CRDs define, so nothing was validated; name the files or folders that hold "
+        "your PeerAuthentications, AuthorizationPolicies and DestinationRules.",
+    )
 
 
 @functools.cache
