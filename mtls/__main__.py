@@ -100,8 +100,8 @@ def _migration(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
         return 2
-    callers = istio_resources.callers(stack_settings)
-    return _report(f"{args.stack} migration", migration.verdicts(chosen, samples, callers), args.json)
+    arrivals = istio_resources.arrivals(stack_settings)
+    return _report(f"{args.stack} migration", migration.verdicts(chosen, samples, arrivals), args.json)
 
 
 def _read(path: str) -> tuple[list[pem.LoadedCertificate], list[Finding]]:
@@ -272,7 +272,7 @@ def _load_cluster(paths: list[str]) -> Any:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from components.mesh import analysis, istio_objects
+    from components.mesh import analysis
     from mtls import cluster_files
 
     loaded = _load_cluster(args.paths)
@@ -289,7 +289,7 @@ def _analyze(args: argparse.Namespace) -> int:
             print(f"error: stack {args.stack!r} has no gke-mtls:mesh, so it adds nothing to analyse.", file=sys.stderr)
             return 2
         root_namespace = stack_settings.mesh.root_namespace
-        stack_objects = istio_objects.from_manifests(istio_resources.for_stack(stack_settings))
+        stack_objects = istio_resources.objects(stack_settings)
         objects, conflicts = cluster_files.after_up(objects, stack_objects, args.stack)
         findings += conflicts
         callers = istio_resources.callers(stack_settings)

@@ -34,6 +34,7 @@ def _load(paths: Sequence[str], schemas: Any) -> Loaded:
     documents, problems = istio_objects.read_documents(paths)
     loaded = Loaded(findings=list(problems), unreadable=bool(problems))
     skipped: dict[str, int] = {}
+    context: dict[str, int] = {}
     for position, document in enumerate(documents):
         body = document.body
         if not isinstance(body, dict) or "kind" not in body or "apiVersion" not in body:
@@ -41,9 +42,13 @@ def _load(paths: Sequence[str], schemas: Any) -> Loaded:
                 error("analyze.document", document.key, "is not a Kubernetes object (no apiVersion and kind).")
             )
             continue
-        group = str(body["apiVersion"]).split("/")[0]
-        if body["kind"] not in KINDS or group not in GROUPS:
-            kind = f"{body['kind']} ({body['apiVersion']})"
+        kind = f"{body['kind']} ({body['apiVersion']})"
+        if istio_objects.is_context(body) and _placeable(body):
+            context[kind] = context.get(kind, 0) + 1
+            obj = istio_objects.from_document(body, document.key, position)
+            loaded.objects += [obj] if obj is not None else []
+            continue
+        if body["kind"] not in KINDS or istio_objects.group_of(body) not in GROUPS:
             skipped[kind] = skipped.get(kind, 0) + 1
             continue
         verdict = schemas.admit(body)
@@ -63,10 +68,22 @@ def _load(paths: Sequence[str], schemas: Any) -> Loaded:
                 warning("analyze.istiod-warning", document.key, f"istiod warns about {obj.title}: {w}")
                 for w in verdict.warnings
             ]
+    if context:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(context.items()))
+        loaded.findings.append(
+            note("analyze.context", ", ".join(paths), f"read to place the policies (hosts, gateways): {kinds}.")
+        )
     if skipped:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(skipped.items()))
         loaded.findings.append(note("analyze.skipped", ", ".join(paths), f"not analysed: {kinds}."))
     return loaded
+
+
+def _placeable(body: dict[str, Any]) -> bool:
+    """A Service or Gateway the analysis can place: named, with a spec that is a mapping (no schema is checked)."""
+    metadata = body.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return isinstance(name, str) and bool(name) and isinstance(body.get("spec"), dict)
 
 
 EXPORT = "kubectl get peerauthentications,authorizationpolicies,destinationrules -A -o yaml"
@@ -103,8 +120,11 @@ def after_up(
 ) -> tuple[list[IstioObject], list[Finding]]:
     """The cluster once `pulumi up` has applied the stack: the stack's objects replace those Pulumi already manages
     under the same name, and are created after everything already there (so they lose to it where the oldest wins).
-    A same-named object that Pulumi does not manage would make `pulumi up` fail."""
-    ours = {obj.identity: obj for obj in stack}
+    A same-named object that Pulumi does not manage would make `pulumi up` fail. What the settings only declare (a
+    workload's Service, the ingress gateway's pods) is not applied: the cluster's own object of that name wins."""
+    there = {obj.identity for obj in cluster}
+    stack = [obj for obj in stack if obj.kind in KINDS or obj.identity not in there]
+    ours = {obj.identity: obj for obj in stack if obj.kind in KINDS}
     kept, findings = [], []
     for obj in cluster:
         mine = ours.get(obj.identity)

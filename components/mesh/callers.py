@@ -32,8 +32,10 @@ class Caller:
     requests: tuple[Request, ...]  # one per port called
 
     @property
-    def plaintext(self) -> bool:
-        return self.requests[0].principal == ""
+    def sidecar(self) -> bool:
+        """A caller with a sidecar sends what auto mTLS and DestinationRules decide for each port it calls; one
+        without sends plaintext everywhere."""
+        return bool(self.requests[0].principal)
 
     def where(self, port: str) -> str:
         labels = ", ".join(f"{k}: {v}" for k, v in self.selector.items())
@@ -93,8 +95,8 @@ def declared(mesh: MeshSettings) -> list[Caller]:
 
 def load_balancer(mesh: MeshSettings, facts: LoadBalancerFacts) -> list[Caller]:
     backend = mesh.edge_backend
-    if backend is None or backend.istio_ingress_gateway or backend.namespace is None or backend.port is None:
-        return []  # the ingress gateway has a mesh identity of its own
+    if backend is None or backend.namespace is None or backend.port is None:
+        return []  # the ingress gateway, its pods not named: nothing to check them against
     if facts.clients and facts.verified_header:
         found = [
             Caller(f"{LOAD_BALANCER} (client {c.client.identity})", c.key, backend.namespace, backend.selector, (r,))
@@ -144,7 +146,7 @@ def needs_admission(mesh: MeshSettings, policies: Iterable[IstioObject]) -> bool
     """An ALLOW policy of the stack applies to the backend, so the load balancer needs a rule of its own: without
     any ALLOW policy, Istio allows it already, and adding one would deny every other caller."""
     backend = mesh.edge_backend
-    if backend is None or backend.istio_ingress_gateway or backend.namespace is None:
+    if backend is None or backend.namespace is None:
         return False
     applying = AuthorizationPolicies.of(policies, mesh.root_namespace).applying_to(backend.namespace, backend.selector)
     return any(action_of(p) == "ALLOW" for p in applying)

@@ -59,14 +59,14 @@ def mesh_settings(objects: Iterable[IstioObject], root_namespace: str) -> tuple[
             if obj.name != MESH_WIDE_ISTIO_MUTUAL_NAME:
                 renamed = f"{obj.namespace}/{MESH_WIDE_ISTIO_MUTUAL_NAME}"
                 found.append(warning("import.renamed", obj.origin.key, f"{obj.title} becomes {renamed}."))
-        else:
+        elif obj.kind == "DestinationRule":
             found.append(
                 _skip(
                     obj,
                     "the settings make DestinationRules only for DISABLE workloads (from their `service`) and the "
                     "`*.local` rule; keep it where it is, or set `service` on the workload it serves.",
                 )
-            )
+            )  # Services and Gateways only place the policies
     if mesh_wide is None:
         found.append(
             warning(

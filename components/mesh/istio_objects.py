@@ -20,6 +20,10 @@ from components.core.manifest import Manifest
 
 KINDS = ("PeerAuthentication", "AuthorizationPolicy", "DestinationRule")
 GROUPS = ("security.istio.io", "networking.istio.io")
+# What places the policies, read from the same files without being analysed: the Services in front of workloads
+# (DestinationRules name their hosts) and the Gateways whose pods no PeerAuthentication applies to. The core group is
+# "" (apiVersion `v1`).
+CONTEXT = {("", "Service"), ("networking.istio.io", "Gateway"), ("gateway.networking.k8s.io", "Gateway")}
 DRY_RUN = "istio.io/dry-run"
 # Go's strconv.ParseBool, which istiod parses the dry-run annotation with (pilot/pkg/security/authz/builder).
 GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
@@ -54,6 +58,7 @@ class IstioObject:
     annotations: Mapping[str, str] = field(default_factory=lambda: NOTHING)
     age: tuple[str, int] = ("", 0)  # (creationTimestamp, position): Istio lets the oldest of rivals win
     labels: Mapping[str, str] = field(default_factory=lambda: NOTHING)
+    api_version: str = ""
 
     @property
     def title(self) -> str:
@@ -61,8 +66,11 @@ class IstioObject:
 
     @functools.cached_property
     def selector(self) -> dict[str, str]:
+        """The pod labels it applies to: `selector.matchLabels` of Istio's policies, `selector` itself of a Service
+        and an Istio Gateway."""
         selector = self.spec.get("selector")
-        labels = selector.get("matchLabels") if isinstance(selector, dict) else None
+        plain = self.kind in ("Service", "Gateway")
+        labels = selector if plain else selector.get("matchLabels") if isinstance(selector, dict) else None
         return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
     @property
@@ -114,10 +122,18 @@ def from_manifests(manifests: Iterable[Manifest]) -> list[IstioObject]:
     ]
 
 
+def group_of(document: Mapping[str, Any]) -> str:
+    return str(document.get("apiVersion", "")).rpartition("/")[0]
+
+
+def is_context(document: Mapping[str, Any]) -> bool:
+    return (group_of(document), document.get("kind")) in CONTEXT
+
+
 def from_document(document: Mapping[str, Any], key: str, position: int) -> IstioObject | None:
-    """None for a document that is not one of the three kinds; `document` has passed schema validation."""
-    group = str(document.get("apiVersion", "")).split("/")[0]
-    if document.get("kind") not in KINDS or group not in GROUPS:
+    """None for a document that is not one of the three kinds nor context; `document` has passed schema validation
+    (context: it has a name and its spec is a mapping)."""
+    if not (document.get("kind") in KINDS and group_of(document) in GROUPS) and not is_context(document):
         return None
     metadata = document.get("metadata") or {}
     annotations = metadata.get("annotations") or {}
@@ -131,6 +147,7 @@ def from_document(document: Mapping[str, Any], key: str, position: int) -> Istio
         {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, dict) else {},
         (str(metadata.get("creationTimestamp") or ""), position),
         {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
+        str(document.get("apiVersion", "")),
     )
 
 

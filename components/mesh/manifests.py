@@ -7,8 +7,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.core.manifest import ISTIO_NETWORKING, ISTIO_SECURITY, Manifest
-from components.mesh.istio_objects import DRY_RUN
-from components.mesh.settings import KEY, STAGE_MODES, MeshSettings, WorkloadPolicy, policy_key, workload_key
+from components.mesh.istio_objects import DRY_RUN, IstioObject, Origin
+from components.mesh.settings import (
+    EDGE_BACKEND_KEY,
+    KEY,
+    STAGE_MODES,
+    MeshSettings,
+    WorkloadPolicy,
+    policy_key,
+    workload_key,
+)
 from components.mesh.syntax import port_problem
 
 MESH_WIDE_ISTIO_MUTUAL_NAME = "mesh-wide-istio-mutual"
@@ -77,6 +85,28 @@ def manifests(mesh: MeshSettings) -> list[Manifest]:
     return found
 
 
+def declared(mesh: MeshSettings) -> list[IstioObject]:
+    """What the settings say about the cluster without applying it, for the analysis: the Service in front of each
+    workload with `service` (its DestinationRule names that host) and the ingress gateway's pods of `edgeBackend`
+    (no PeerAuthentication applies to them). Neither is created."""
+    found = []
+    for i, w in enumerate(mesh.workloads):
+        if w.service is None or not w.selector:
+            continue
+        ports = [
+            {"port": w.service_ports.get(port, int(port)), "targetPort": int(port)}
+            for port in dict.fromkeys([*w.ports, *w.service_ports])
+            if port_problem(port) is None
+        ]
+        spec = {"selector": dict(w.selector), "ports": ports}
+        found.append(IstioObject("Service", w.namespace, w.service, spec, Origin(f"{workload_key(i)}.service", True)))
+    backend = mesh.edge_backend
+    if backend is not None and backend.istio_ingress_gateway and backend.namespace is not None and backend.selector:
+        spec = {"selector": dict(backend.selector)}
+        found.append(IstioObject("Gateway", backend.namespace, "edge-backend", spec, Origin(EDGE_BACKEND_KEY, True)))
+    return found
+
+
 def observe_policy(name: str, namespace: str, selector: Mapping[str, str], key: str) -> Manifest:
     """Denies, in dry run only, exactly what STRICT refuses: requests without a peer identity (`notPrincipals: ["*"]`
     matches only them). Envoy records each match without blocking it: the `shadow denied` proxy debug log, the
@@ -88,8 +118,9 @@ def observe_policy(name: str, namespace: str, selector: Mapping[str, str], key: 
 
 
 def _plaintext_destination_rule(w: WorkloadPolicy, key: str) -> list[Manifest]:
-    """Auto mTLS reads only mesh and namespace policies, so a workload or port set to DISABLE still gets mTLS from
-    meshed clients unless a DestinationRule turns it off for that host (istio/istio #32079)."""
+    """Turns TLS off for the Service's clients at its DISABLE ports. Auto mTLS already does, per endpoint and port
+    (pilot/pkg/xds/endpoints/mtls_checker.go); the rule matters where a DestinationRule sets client TLS for the host
+    instead, such as the `*.local` ISTIO_MUTUAL rule, which it overrides by its more specific host."""
     if w.service is None:
         return []
     spec: dict[str, Any] = {"host": f"{w.service}.{w.namespace}.svc.cluster.local"}

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.core.findings import Finding, error, note
-from components.mesh.callers import Caller
 from components.mesh.settings import KEY, MeshSettings, workload_key
+from components.mesh.transport import Arrival
 
 # Requests and connections that arrived without mTLS, as the destination's sidecar saw them.
 PLAINTEXT = 'reporter="destination", connection_security_policy!="mutual_tls"'
@@ -189,9 +189,9 @@ def _source(sample: Sample) -> str:
     return f"{namespace}/{workload}"
 
 
-def verdicts(chosen: Sequence[Target], samples: Sequence[Sample], callers: Sequence[Caller]) -> list[Finding]:
+def verdicts(chosen: Sequence[Target], samples: Sequence[Sample], arrivals: Sequence[Arrival]) -> list[Finding]:
     """For each target: ready for STRICT (no plaintext in the window), or blocked, naming who would break and
-    whether a declared plaintext caller covers them."""
+    whether a declared caller whose requests arrive as plaintext covers them."""
     found = []
     for target in chosen:
         seen = [s for s in samples if _concerns(target, s) and s.value > 0]
@@ -205,18 +205,28 @@ def verdicts(chosen: Sequence[Target], samples: Sequence[Sample], callers: Seque
                 )
             )
             continue
-        declared = [c.name for c in callers if c.plaintext and c.namespace == target.namespace]
+        declared: dict[str, str] = {}  # caller -> why its sidecar sends plaintext ("" without a sidecar)
+        for arrival in arrivals:
+            if arrival.plaintext and arrival.caller.namespace == target.namespace:
+                why = arrival.sent.why if arrival.caller.sidecar else ""
+                declared.setdefault(arrival.caller.name, why)
         lines = []
         for s in sorted(seen, key=lambda s: -s.value):
             unit = "connections" if s.labels.get("protocol") == "tcp" else "requests"
             destination = s.labels.get("destination_workload", "?")
             lines.append(f"{_source(s)} -> {destination}: {round(s.value)} plaintext {unit}")
-        cover = (
-            f"Declared plaintext callers there: {', '.join(declared)} (give them a sidecar, or keep a PERMISSIVE "
-            "exception for their ports)"
-            if declared
-            else "None of them is declared in gke-mtls:mesh.callers"
+        names = ", ".join(
+            f"{name} (its sidecar sends plaintext: {why})" if why else name for name, why in declared.items()
         )
+        if not declared:
+            cover = "None of them is declared in gke-mtls:mesh.callers"
+        elif all(why for why in declared.values()):  # only sidecars, sending plaintext where a port or rule says so
+            cover = f"Declared plaintext callers there: {names}"
+        else:
+            cover = (
+                f"Declared plaintext callers there: {names} (give them a sidecar, or keep a PERMISSIVE exception for "
+                "their ports)"
+            )
         found.append(
             error(
                 "migration.blocked",

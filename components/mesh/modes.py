@@ -83,6 +83,7 @@ class PeerAuthentications:
         self.workload = workload
         self.index = LabelIndex(workload)
         self._base: dict[str, str] = {}
+        self._at: dict[tuple[str, frozenset[tuple[str, str]]], WorkloadModes] = {}
 
     @property
     def mesh_mode(self) -> str:
@@ -103,6 +104,12 @@ class PeerAuthentications:
         return "PERMISSIVE" if mode == "UNSET" else mode
 
     def at(self, namespace: str, labels: Mapping[str, str]) -> WorkloadModes:
+        key = (namespace, frozenset(labels.items()))
+        if key not in self._at:
+            self._at[key] = self._resolve_at(namespace, labels)
+        return self._at[key]
+
+    def _resolve_at(self, namespace: str, labels: Mapping[str, str]) -> WorkloadModes:
         base = self.base(namespace)
         candidates = self.index.matching(namespace, labels) if labels else []
         if not candidates:

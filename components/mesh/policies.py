@@ -57,29 +57,6 @@ def workload_findings(key: str, w: WorkloadPolicy) -> list[Finding]:
                 "Istio rejects portLevelMtls on a namespace-wide policy. Add the workload's labels.",
             )
         )
-    disabled = w.mode == "DISABLE" or "DISABLE" in w.ports.values()
-    if disabled and w.selector and w.service is None:
-        found.append(
-            error(
-                "mesh.disable-needs-service",
-                key,
-                "DISABLE on a workload or port also needs a client "
-                "side DestinationRule (auto mTLS only reads mesh and namespace policies, so meshed "
-                "clients would keep sending mTLS and fail); set `service` to the Service in front of "
-                "the workload, or use PERMISSIVE.",
-            )
-        )
-    strict_ports = sorted(port for port, mode in w.ports.items() if mode == "STRICT")
-    if w.mode == "DISABLE" and w.service is not None and strict_ports:
-        found.append(
-            error(
-                "mesh.disable-meets-strict",
-                f"{key}.ports",
-                f"the workload is DISABLE, so its Service {w.service} gets a DestinationRule that turns mTLS off for "
-                f"every port, but port {', '.join(strict_ports)} is STRICT and would refuse those plaintext requests. "
-                "Make the workload PERMISSIVE and list its DISABLE ports in `ports`, or make those ports PERMISSIVE.",
-            )
-        )
     return found
 
 

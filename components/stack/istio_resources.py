@@ -10,7 +10,8 @@ from components.gke import objects as gke_backend
 from components.gke import settings as gke_settings
 from components.mesh import callers as mesh_callers
 from components.mesh.istio_objects import IstioObject, from_manifests
-from components.mesh.manifests import manifests
+from components.mesh.manifests import declared, manifests
+from components.mesh.transport import Arrival, MeshView
 from components.stack.settings import StackSettings
 
 
@@ -47,6 +48,13 @@ def for_stack(settings: StackSettings) -> list[Manifest]:
     return found
 
 
+def objects(settings: StackSettings) -> list[IstioObject]:
+    """What the analysis reads of a stack: the objects it applies, then what its settings only declare."""
+    if settings.mesh is None:
+        return []
+    return from_manifests(for_stack(settings)) + declared(settings.mesh)
+
+
 def callers(settings: StackSettings) -> list[mesh_callers.Caller]:
     if settings.mesh is None:
         return []
@@ -54,6 +62,13 @@ def callers(settings: StackSettings) -> list[mesh_callers.Caller]:
         *mesh_callers.load_balancer(settings.mesh, load_balancer_facts(settings)),
         *mesh_callers.declared(settings.mesh),
     ]
+
+
+def arrivals(settings: StackSettings) -> list[Arrival]:
+    """What reaches each port the stack's callers call, as Istio decides it."""
+    if settings.mesh is None:
+        return []
+    return MeshView(objects(settings), settings.mesh.root_namespace).arrivals(callers(settings))
 
 
 def allowed_client_findings(settings: StackSettings, objects: list[IstioObject]) -> list[Finding]:

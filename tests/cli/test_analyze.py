@@ -48,6 +48,7 @@ def test_analyze_reads_a_kubectl_list_with_v1beta1_and_skips_other_kinds(tmp_pat
     items[0]["apiVersion"] = "security.istio.io/v1beta1"
     items[0]["spec"]["mtls"]["mode"] = "PERMISSIVE"
     items.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {}})
+    items.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}, "spec": {}})
     items.append(
         {
             "apiVersion": "security.istio.io/v1beta1",
@@ -60,15 +61,17 @@ def test_analyze_reads_a_kubectl_list_with_v1beta1_and_skips_other_kinds(tmp_pat
     assert main(["analyze", dump]) == 1
     out = capsys.readouterr().out.splitlines()
     assert [line.rsplit(" [", 1)[1] for line in out[:-1]] == [
+        "analyze.context]",
         "analyze.skipped]",
         "mesh.plaintext-denied]",
         "mesh.plaintext-bypass]",
         "mesh.istio-mutual-dr]",
     ]
     bypass = next(line for line in out if "mesh.plaintext-bypass" in line)
-    assert bypass.startswith(f"error: {dump}[0].items[5].spec.rules[0]: namespaces in a DENY rule never match")
+    assert bypass.startswith(f"error: {dump}[0].items[6].spec.rules[0]: namespaces in a DENY rule never match")
     assert "namespace shop is PERMISSIVE" in bypass  # the mesh-wide v1beta1 policy was read like v1
-    assert f"note: {dump}: not analysed: 1 Service (v1). [analyze.skipped]" in out
+    assert f"note: {dump}: read to place the policies (hosts, gateways): 1 Service (v1). [analyze.context]" in out
+    assert f"note: {dump}: not analysed: 1 Deployment (apps/v1). [analyze.skipped]" in out
 
 
 def test_analyze_leaves_out_what_the_api_server_would_refuse(tmp_path, capsys):

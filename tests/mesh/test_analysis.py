@@ -174,12 +174,13 @@ def test_rejects_two_resources_with_the_same_name():
     assert codes_of(seed(denyByDefault=["default", "default"])) == ["mesh.duplicate-name"]
 
 
-def test_disable_needs_the_service_for_its_client_side_destination_rule():
-    assert findings_of(with_workload(namespace="shop", selector={"app": "old"}, ports={"5432": "DISABLE"})) == [
-        "error gke-mtls:mesh.workloads[1]: DISABLE on a workload or port also needs a client side DestinationRule "
-        "(auto mTLS only reads mesh and namespace policies, so meshed clients would keep sending mTLS and fail); set "
-        "`service` to the Service in front of the workload, or use PERMISSIVE. [mesh.disable-needs-service]"
-    ]
+def test_a_disable_workload_or_port_needs_no_service_nor_destination_rule():
+    """Auto mTLS decides per endpoint and port: the PeerAuthentication that selects the pod, at that port
+    (pilot/pkg/xds/endpoints/mtls_checker.go of istio/istio), so meshed clients send plaintext to a DISABLE port
+    without any DestinationRule. Istio's tests/integration/security/reachability_test.go runs exactly that, "mtls port
+    override" (workload STRICT, its ports DISABLE, no DestinationRule), and expects every call to succeed."""
+    assert findings_of(with_workload(namespace="shop", selector={"app": "old"}, ports={"5432": "DISABLE"})) == []
+    assert findings_of(with_workload(namespace="shop", selector={"app": "old"}, mode="DISABLE")) == []
 
 
 # --- authorization policies ---
@@ -301,15 +302,17 @@ def test_selectors_that_cannot_be_proven_to_overlap_are_quiet(selector):
 
 
 def test_rejects_a_strict_workload_under_a_disable_namespace():
-    """Auto mTLS infers the server's mode from namespace and mesh policies only (reference section 2.3;
-    istio/istio#56084): meshed clients send plaintext, which the STRICT workload refuses."""
+    """The cluster-level guess of auto mTLS, `BestEffortInferServiceMTLSMode` (pilot/pkg/model/push_context.go of
+    istio/istio), reads namespace and mesh policies only, and a DISABLE one turns TLS off for the namespace's
+    services (pilot/pkg/networking/core/cluster_tls.go): meshed clients send plaintext, which the STRICT workload
+    refuses (reference section 2.3; istio/istio#56084)."""
     raw = seed(namespaces={"legacy": "DISABLE"})
     raw["workloads"] = [{"namespace": "legacy", "selector": {"app": "new"}, "ports": {"8443": "STRICT"}}]
     assert findings_of(raw) == [
-        "error gke-mtls:mesh.workloads[0]: port 8443 is STRICT, but mTLS in legacy is DISABLE: meshed clients "
-        "choose plaintext from the namespace's mode (auto mTLS reads no workload policy) and are refused. Use "
-        "PERMISSIVE here, or make the namespace PERMISSIVE, or add a DestinationRule with ISTIO_MUTUAL for its "
-        "Service. [mesh.strict-under-disable]"
+        "error gke-mtls:mesh.workloads[0]: port 8443 is STRICT, but mTLS in legacy is DISABLE: meshed clients send "
+        "plaintext to the namespace's services (a DISABLE namespace turns auto mTLS off for them, whatever the "
+        "workload policy says) and are refused. Use PERMISSIVE here, or make the namespace PERMISSIVE, or add a "
+        "DestinationRule with ISTIO_MUTUAL for its Service. [mesh.strict-under-disable]"
     ]
     raw["workloads"][0]["ports"] = {"8443": "PERMISSIVE"}
     assert findings_of(raw) == []
@@ -321,10 +324,10 @@ def test_rejects_a_strict_port_on_a_disable_workload_whose_service_gets_a_plaint
         namespace="shop", selector={"app": "old"}, mode="DISABLE", service="old", ports={"8443": "STRICT"}
     )
     assert findings_of(raw) == [
-        "error gke-mtls:mesh.workloads[1].ports: the workload is DISABLE, so its Service old gets a DestinationRule "
-        "that turns mTLS off for every port, but port 8443 is STRICT and would refuse those plaintext requests. Make "
-        "the workload PERMISSIVE and list its DISABLE ports in `ports`, or make those ports PERMISSIVE. "
-        "[mesh.disable-meets-strict]"
+        "error gke-mtls:mesh.workloads[1].service: it makes clients send plaintext to old.shop.svc.cluster.local, but "
+        "mTLS in shop/{app: old}:8443 is STRICT: those servers refuse plaintext, so every call from a meshed client "
+        "fails. Make the workload PERMISSIVE and list its DISABLE ports in `ports` (the rule then covers only those), "
+        "or make the STRICT ports PERMISSIVE. [mesh.disable-meets-strict]"
     ]
     raw["workloads"][1]["ports"] = {"8443": "PERMISSIVE"}
     assert findings_of(raw) == []
@@ -399,3 +402,85 @@ def test_rejects_an_observe_policy_name_longer_than_kubernetes_takes():
         f"error gke-mtls:mesh.workloads[1].name: the observe policy would be named '{'n' * 59}… (258 characters); "
         "Kubernetes takes names of at most 253 characters. Shorten the name to 235 characters or fewer. [mesh.name]"
     )
+
+
+# --- what clients send meets what servers take (item: client and server modes that cannot meet) ---------------
+
+# tests/integration/security/testdata/reachability/global-peer-authn.yaml.tmpl and migration.yaml.tmpl of
+# istio/istio, as reachability_test.go's "migration tls disabled" fills them (MTLSMode STRICT, TLSMode DISABLE, the
+# `migration` echo app in echo1), with the Service the echo deployment gives it.
+MIGRATION_TLS_DISABLED = """
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: "default"
+  namespace: istio-system
+spec:
+  mtls:
+    mode: STRICT
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: "migration"
+  namespace: echo1
+spec:
+  host: "migration.echo1.svc.cluster.local"
+  subsets:
+  - name: "vistio"
+    labels:
+      version: "vistio"
+    trafficPolicy:
+      tls:
+        mode: DISABLE
+  - name: "vlegacy"
+    labels:
+      version: "vlegacy"
+    trafficPolicy:
+      tls:
+        mode: DISABLE
+  trafficPolicy:
+    tls:
+      mode: DISABLE
+---
+apiVersion: v1
+kind: Service
+metadata: {name: migration, namespace: echo1}
+spec:
+  selector: {app: migration}
+  ports: [{name: http, port: 80, targetPort: 18080}]
+"""
+
+
+def test_a_strict_server_behind_a_disable_destination_rule_is_an_error():
+    """ "migration tls disabled" expects only the sidecar-less subset to answer: the STRICT pods with a sidecar
+    refuse the plaintext the rule makes every client send."""
+    import yaml
+
+    from components.mesh.analysis import analyze
+    from components.mesh.istio_objects import from_document
+
+    documents = [d for d in yaml.safe_load_all(MIGRATION_TLS_DISABLED) if d]
+    objects = [o for i, d in enumerate(documents) if (o := from_document(d, f"f.yaml[{i}]", i)) is not None]
+    assert [str(f) for f in analyze(objects, [], "istio-system")] == [
+        "f.yaml[1]: it makes clients send plaintext to migration.echo1.svc.cluster.local, but mTLS in echo1/{app: "
+        "migration} is STRICT: those servers refuse plaintext, so every call from a meshed client fails. Remove this "
+        "rule (auto mTLS already sends plaintext to DISABLE ports), or make those ports PERMISSIVE. "
+        "[mesh.disable-meets-strict]"
+    ]
+
+
+def test_the_local_istio_mutual_rule_meeting_a_disable_workload_asks_for_its_service():
+    """With the `*.local` ISTIO_MUTUAL rule, auto mTLS no longer decides: every client sends mTLS, and a DISABLE
+    workload needs the rule that `service` makes (reference section 2.4). With it, the more specific rule wins."""
+    raw = with_workload(namespace="shop", selector={"app": "old"}, mode="DISABLE")
+    raw["meshWideIstioMutual"] = True
+    assert findings_of(raw)[0] == (
+        "error gke-mtls:mesh.meshWideIstioMutual: it makes every client send Istio mTLS to every *.local host, but "
+        "mTLS in shop/{app: old} is DISABLE: those servers take plaintext only, so every call to them fails. Remove "
+        "this rule (auto mTLS already picks mTLS or plaintext per server), or add a DestinationRule with `tls: {mode: "
+        "DISABLE}` for those hosts (for gke-mtls:mesh.workloads[1]: set its `service`, and the stack makes that rule). "
+        "[mesh.istio-mutual-meets-disable]"
+    )
+    raw["workloads"][1]["service"] = "old"
+    assert [f for f in findings_of(raw) if not f.startswith("note")] == []

@@ -154,3 +154,61 @@ def test_the_advisorys_fix_for_allow_requiring_an_identity_in_the_same_source_is
     }
     (finding,) = [f for f in findings_of(mesh("PERMISSIVE", "ALLOW", another_entry)) if f.startswith("error")]
     assert finding.startswith("error gke-mtls:mesh.authorization[0].rules[0]: notNamespaces in an ALLOW rule")
+
+
+def test_a_deny_by_not_namespaces_on_a_permissive_workload_says_that_plaintext_matches_it():
+    """The concept page's "Dependency on mutual TLS": plaintext compares as empty, so a `not*` identity value DOES
+    match it; in a DENY rule that denies plaintext (fails closed), never "never matches"."""
+    assert findings_of(mesh("PERMISSIVE", "DENY", source(notNamespaces=["shop"]))) == [
+        "note gke-mtls:mesh.authorization[0]: plaintext is accepted where it applies (default/{app: httpbin} is "
+        "PERMISSIVE), but such requests carry no identity, so notNamespaces match every one of them: this policy "
+        "denies them (it fails closed; no bypass). If something without a sidecar calls there, declare it in "
+        "gke-mtls:mesh.callers to have it checked. [mesh.plaintext-denied]"
+    ]
+
+
+@pytest.mark.parametrize(
+    "action, rule, effect",
+    [
+        (
+            "ALLOW",
+            source(notNamespaces=["foo"]),
+            "notNamespaces match every one of them: this rule lets them all through, whoever sends them",
+        ),
+        (
+            "DENY",
+            source(namespaces=["foo"]),
+            "namespaces never match one: this rule refuses none of them, from whichever sources it names",
+        ),
+        (
+            "DENY",
+            source(notPrincipals=["cluster.local/ns/foo/sa/bar"]),
+            "notPrincipals match every one of them: "
+            "this rule refuses every request there that its other conditions match, whoever sends it",
+        ),
+    ],
+    ids=["allow-not-namespaces", "deny-namespaces", "deny-not-principals"],
+)
+def test_on_a_disable_workload_every_identity_rule_is_an_error_without_the_advisorys_half_fixes(action, rule, effect):
+    """At a DISABLE workload every request is plaintext, a sidecar's too (auto mTLS reads the port's mode,
+    pilot/pkg/xds/endpoints/mtls_checker.go): identity fields there are always or never true (Kiali's KIA0105), and
+    neither "make it STRICT" nor `notPrincipals: ["*"]` is advice that fits."""
+    assert findings_of(mesh("DISABLE", action, rule)) == [
+        "error gke-mtls:mesh.authorization[0].rules[0]: every request arrives as plaintext, without an identity, where "
+        f"this rule applies (default/{{app: httpbin}} is DISABLE), so {effect} (Kiali's KIA0105). Let Istio mTLS "
+        "reach those ports (PERMISSIVE or STRICT, and no DestinationRule that turns TLS off), or match those callers "
+        "by what plaintext carries (`ipBlocks`, headers). [mesh.identity-unavailable]"
+    ]
+
+
+def test_an_allow_rule_by_ip_block_keeps_a_disable_port_open_beside_a_rule_by_principal():
+    """The policy is judged as a whole: on the DISABLE port another rule, by `ipBlocks`, can match plaintext."""
+    workload = {**HTTPBIN, "mode": "STRICT", "ports": {"9090": "DISABLE"}}
+    rules = [
+        source(principals=["cluster.local/ns/shop/sa/checkout"]),
+        {**source(ipBlocks=["10.8.0.0/14"]), "to": [{"operation": {"ports": ["9090"]}}]},
+    ]
+    raw = {"workloads": [workload], "authorization": [{"name": "p", **HTTPBIN, "rules": rules}]}
+    assert findings_of(raw) == []
+    rules.pop()
+    assert [f.rsplit(" [", 1)[1] for f in findings_of(raw)] == ["mesh.identity-unavailable]"]

@@ -247,6 +247,7 @@ def test_beside_the_stacks_own_allow_policies_a_caller_still_needs_a_rule_of_its
 
 
 def test_a_policy_that_denies_the_health_check_path_is_reported_on_the_new_path_too():
+    """A DENY policy refuses what it matches: the advice is to narrow it, never to add an `ipBlocks` rule to it."""
     deny_probe = {
         "name": "no-health",
         "namespace": "default",
@@ -257,9 +258,10 @@ def test_a_policy_that_denies_the_health_check_path_is_reported_on_the_new_path_
     found = stack_findings(platform_with_clients(authorization=[deny_probe]))
     assert [f for f in found if "health checks" in f] == [
         "gke-mtls:mesh.edgeBackend: Google's health checks's requests to default/{app: web}:8080 carry no principal; "
-        "DENY policy default/no-health (gke-mtls:mesh.authorization[0]) matches them. gke-mtls lets them in with its "
-        "`edge-load-balancer` policy when its own ALLOW policies cover the backend; for a policy from elsewhere, add "
-        'a rule with `ipBlocks: [130.211.0.0/22, 35.191.0.0/16]` on port "8080" to it. [mesh.caller-denied]'
+        "DENY policy default/no-health (gke-mtls:mesh.authorization[0]) matches them. A DENY policy refuses what its "
+        "rules match, so a rule added to it would refuse more: narrow the rule that matches them so that it leaves "
+        "them out (for example `notIpBlocks: [130.211.0.0/22, 35.191.0.0/16]` in its `from` source), or remove it. "
+        "[mesh.caller-denied]"
     ]
 
 
