@@ -77,7 +77,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _migration(args: argparse.Namespace) -> int:
-    from components.mesh import migration
+    from components.mesh.analysis import migration
 
     stack_settings, findings = _stack_findings(args)
     if stack_settings is None:
@@ -213,8 +213,8 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from components.mesh import istio_objects
-    from components.mesh import schema as istio_schema
+    from components.mesh.interchange import istio_objects
+    from components.mesh.validation import schema as istio_schema
 
     try:
         schemas = istio_schema.IstioSchemas.load()
@@ -261,7 +261,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _load_cluster(paths: list[str]) -> Any:
     """The Istio objects of YAML files or folders (`cluster_files.Loaded`), or None when Istio's CRDs are missing
     (said on standard error)."""
-    from components.mesh import schema as istio_schema
+    from components.mesh.validation import schema as istio_schema
     from mtls import cluster_files
 
     try:
@@ -272,7 +272,7 @@ def _load_cluster(paths: list[str]) -> Any:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from components.mesh import analysis
+    from components.mesh.analysis import engine as analysis
     from mtls import cluster_files
 
     loaded = _load_cluster(args.paths)
@@ -302,8 +302,8 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from components.core.settings import parse
-    from components.mesh import from_cluster
     from components.mesh import settings as mesh_settings
+    from components.mesh.interchange import from_cluster
     from mtls import cluster_files
 
     loaded = _load_cluster(args.paths)

@@ -10,8 +10,8 @@ from typing import Any
 
 from components.core.batch import cycle_collection_paused
 from components.core.findings import Finding, error, note, warning
-from components.mesh import istio_objects
-from components.mesh.istio_objects import GROUPS, KINDS, IstioObject
+from components.mesh.interchange import istio_objects
+from components.mesh.interchange.istio_objects import GROUPS, KINDS, IstioObject
 
 
 @dataclass
@@ -23,7 +23,9 @@ class Loaded:
 
 def load(paths: Sequence[str]) -> Loaded:
     """The three kinds' valid documents as objects; a finding for each invalid one, which the analysis skips."""
-    from components.mesh import schema as istio_schema  # loads Istio's CRDs: only the commands that read YAML
+    from components.mesh.validation import (
+        schema as istio_schema,  # loads Istio's CRDs: only the commands that read YAML
+    )
 
     schemas = istio_schema.IstioSchemas.load()
     with cycle_collection_paused():

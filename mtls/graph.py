@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from components.mesh.callers import LOAD_BALANCER, Caller
-from components.mesh.istio_objects import IstioObject
-from components.mesh.modes import ANY_PORT
-from components.mesh.transport import MTLS, OWN_TLS, PLAINTEXT, MeshView
+from components.mesh.analysis.callers import LOAD_BALANCER, Caller
+from components.mesh.analysis.modes import ANY_PORT
+from components.mesh.analysis.transport import MTLS, OWN_TLS, PLAINTEXT, MeshView
+from components.mesh.interchange.istio_objects import IstioObject
 from components.stack import istio_resources
 from components.stack.settings import StackSettings
 

@@ -8,10 +8,10 @@ from components.core.findings import Finding
 from components.core.manifest import Manifest
 from components.gke import objects as gke_backend
 from components.gke import settings as gke_settings
-from components.mesh import callers as mesh_callers
-from components.mesh.istio_objects import IstioObject, from_manifests
-from components.mesh.manifests import declared, manifests
-from components.mesh.transport import Arrival, MeshView
+from components.mesh.analysis import callers as mesh_callers
+from components.mesh.analysis.transport import Arrival, MeshView
+from components.mesh.interchange.istio_objects import IstioObject, from_manifests
+from components.mesh.rendering.manifests import declared, manifests
 from components.stack.settings import StackSettings
 
 

@@ -10,9 +10,10 @@ from components.core.batch import cycle_collection_paused
 from components.core.findings import Finding, error, errors, warning
 from components.core.manifest import Manifest
 from components.edge import certificates, monitoring
-from components.mesh import analysis as mesh
-from components.mesh import istio_objects, policies, schema
-from components.mesh.manifests import declared
+from components.mesh.analysis import engine as mesh
+from components.mesh.interchange import istio_objects
+from components.mesh.rendering.manifests import declared
+from components.mesh.validation import policies, schema
 from components.stack import istio_resources, settings
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from components.core.settings import parse
-from components.mesh.manifests import manifests
+from components.mesh.rendering.manifests import manifests
 from components.mesh.settings import KEY, MeshSettings
 from mtls.__main__ import main
 
