@@ -9,8 +9,8 @@ from typing import Any
 from components.core.findings import Finding, error, note
 from components.mesh.analysis.exposure import OTHER_NAMESPACE, Exposure, Place
 from components.mesh.analysis.modes import ANY_PORT
-from components.mesh.analysis.transport import MTLS, PLAINTEXT, MeshView, tls_mode_at
-from components.mesh.interchange.istio_objects import IstioObject, listed
+from components.mesh.analysis.transport import MTLS, PLAINTEXT, MeshView, sets_tls, tls_mode_at
+from components.mesh.interchange.istio_objects import IstioObject
 
 MESH_WIDE_HOSTS = ("*", "*.local", "*.cluster.local", "*.svc.cluster.local")
 
@@ -21,7 +21,7 @@ def client_server_conflicts(view: MeshView, exposure: Exposure) -> list[Finding]
     sections 2.3 and 2.4; Istio's reachability tests expect exactly these failures)."""
     clients: list[str | None] = [None, *sorted(view.rules.by_namespace)]
     meets: dict[IstioObject, dict[str, list[tuple[str, Place]]]] = {}  # rule -> server mode -> places
-    setting_tls = [r for r in view.rules.rules if _sets_tls(r)]
+    setting_tls = [r for r in view.rules.rules if sets_tls(r)]
     for place in exposure.every_place() if setting_tls else ():
         if view.topology.gateway(place.namespace, place.labels or {}) is not None and place.labels:
             continue
@@ -44,13 +44,6 @@ def client_server_conflicts(view: MeshView, exposure: Exposure) -> list[Finding]
             found.append(_meets(rule, mode, places, view))
     found += _mesh_wide_istio_mutual_notes(view, exposure, meets)
     return found
-
-
-def _sets_tls(rule: IstioObject) -> bool:
-    policy = rule.spec.get("trafficPolicy")
-    policy = policy if isinstance(policy, dict) else {}
-    levels = [p for p in listed(policy.get("portLevelSettings")) if isinstance(p, dict)]
-    return any(isinstance(p.get("tls"), dict) for p in [policy, *levels])
 
 
 def _place_name(where: str, place: Place) -> str:

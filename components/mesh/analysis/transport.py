@@ -21,6 +21,7 @@ Facts: ../shared/reference/istio-mesh-mtls.md section 2.3 (corrected 2026-12-06)
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -83,8 +84,16 @@ class Topology:
             None,
         )
 
+    @functools.cached_property
+    def hosts(self) -> set[str]:
+        return {service_host(s) for s in self.services}
+
     def services_of(self, namespace: str, labels: Mapping[str, str]) -> list[IstioObject]:
         return [s for s in self.services if s.namespace == namespace and labels_select(s.selector, labels)]
+
+
+def service_host(service: IstioObject) -> str:
+    return f"{service.name}.{service.namespace}.{CLUSTER_DOMAIN}".lower()
 
 
 def service_ports(service: IstioObject, port: str) -> list[int]:
@@ -155,6 +164,13 @@ def tls_mode_at(rule: IstioObject, service_port: int | None) -> ClientTls:
     return ClientTls(mode, rule if mode else None)
 
 
+def sets_tls(rule: IstioObject) -> bool:
+    policy = rule.spec.get("trafficPolicy")
+    policy = policy if isinstance(policy, dict) else {}
+    levels = [p for p in listed(policy.get("portLevelSettings")) if isinstance(p, dict)]
+    return any(isinstance(p.get("tls"), dict) for p in [policy, *levels])
+
+
 class DestinationRules:
     """The DestinationRules a client's sidecar looks up for a host, as `PushContext.destinationRule` does
     (pilot/pkg/model/push_context.go): the client's namespace first, then the service's namespace, then the root
@@ -165,9 +181,13 @@ class DestinationRules:
     def __init__(self, objects: Iterable[IstioObject], root_namespace: str):
         self.root_namespace = root_namespace
         self.by_namespace: dict[str, list[IstioObject]] = {}
+        self.hosts_in: dict[str, list[IstioObject]] = {}  # rules that set TLS for one host, by its namespace
         for rule in by_age(o for o in objects if o.kind == "DestinationRule"):
             if not rule.spec.get("workloadSelector"):
                 self.by_namespace.setdefault(rule.namespace, []).append(rule)
+                host = host_of(rule).split(".")
+                if sets_tls(rule) and host[0] != "*" and len(host) > 2 and host[2] == "svc":
+                    self.hosts_in.setdefault(host[1], []).append(rule)
 
     @property
     def rules(self) -> list[IstioObject]:
@@ -216,10 +236,14 @@ class DestinationRules:
         found: set[ClientTls] = set()
         if not services:
             rule = self.for_host(client, f"{_ANY_SERVICE}.{namespace}.{CLUSTER_DOMAIN}", namespace)
-            found.add(tls_mode_at(rule, None) if rule is not None else ClientTls(None))
+            wide = tls_mode_at(rule, None) if rule is not None else ClientTls(None)
+            # A rule for a host of the namespace that no known Service names may be these pods' own.
+            unplaced = [r for r in self.hosts_in.get(namespace, ()) if host_of(r) not in topology.hosts]
+            if any(tls_mode_at(r, None).mode != wide.mode for r in unplaced):
+                return UNKNOWN
+            found.add(wide)
         for service in services:
-            host = f"{service.name}.{service.namespace}.{CLUSTER_DOMAIN}".lower()
-            rule = self.for_host(client, host, namespace)
+            rule = self.for_host(client, service_host(service), namespace)
             ports: Sequence[int | None] = service_ports(service, port) or [None]
             found |= {tls_mode_at(rule, p) if rule is not None else ClientTls(None) for p in ports}
         return found.pop() if len(found) == 1 else UNKNOWN

@@ -257,3 +257,33 @@ def test_gateway_pods_take_what_their_gateway_says_and_get_plaintext_from_auto_m
         "auto mTLS sends plaintext to gateway pods (Gateway foo/httpbin-gateway (f.yaml[0]))",
     )
     assert view.server_mode("istio-system", {"app": "istiod"}, "15012") == "STRICT"
+
+
+def test_a_rule_for_a_host_no_known_service_names_leaves_its_namespaces_pods_undecided():
+    """Without the Services, `httpbin.legacy` may be any pod's of legacy: what its clients send there is not told,
+    and nothing is reported on it; with the Service, the rule is placed."""
+    without_service = view_of(LOOKUP.split("---\napiVersion: v1")[0])
+    assert sent(without_service, "foo", "legacy", {"app": "httpbin"}, "80")[0] is None
+    assert sent(without_service, "foo", "other", {"app": "httpbin"}, "80")[0] == MTLS
+    assert sent(view_of(LOOKUP), "foo", "legacy", {"app": "httpbin"}, "80")[0] == PLAINTEXT
+
+
+def test_the_local_rule_toward_a_disable_workload_is_an_error_only_when_nothing_may_exempt_it():
+    from components.mesh.analysis.engine import analyze
+    from components.mesh.interchange.istio_objects import from_document
+
+    disable = (
+        "---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+        "metadata: {name: httpbin, namespace: legacy}\n"
+        "spec: {selector: {matchLabels: {app: httpbin}}, mtls: {mode: DISABLE}}\n"
+    )
+
+    def codes(text: str) -> list[str]:
+        documents = [d for d in yaml.safe_load_all(text) if d]
+        objects = [o for i, d in enumerate(documents) if (o := from_document(d, f"f.yaml[{i}]", i)) is not None]
+        return [f.code for f in analyze(objects, [], "istio-system")]
+
+    local_rule_only = LOOKUP.split("---")[0]
+    assert codes(local_rule_only + disable) == ["mesh.istio-mutual-meets-disable"]
+    assert codes(LOOKUP.split("---\napiVersion: v1")[0] + disable) == ["mesh.istio-mutual-dr"]  # rule unplaced
+    assert codes(LOOKUP + disable) == ["mesh.istio-mutual-dr"]  # the rule placed: it exempts httpbin
