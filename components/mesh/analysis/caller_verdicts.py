@@ -75,8 +75,9 @@ def _refused(arrival: Arrival, deciding: IstioObject | None) -> Finding:
             "mesh.caller-refused",
             caller.key,
             f"{caller.name}'s sidecar sends Istio mTLS to {caller.where(port)} ({sent.why}), but mTLS there is "
-            f"DISABLE{source}: that port takes plaintext only, so every request fails. Give that DestinationRule "
-            f"`tls: {{mode: DISABLE}}` for the port, or make the port PERMISSIVE.",
+            f"DISABLE{source}: that port takes plaintext only, so every request fails. Add a more specific "
+            "DestinationRule with `tls: {mode: DISABLE}` for its Service (for a workload of gke-mtls:mesh.workloads, "
+            "set its `service`), or make the port PERMISSIVE.",
         )
     if caller.name == LOAD_BALANCER:
         labels = ", ".join(f"{k}: {v}" for k, v in caller.selector.items())

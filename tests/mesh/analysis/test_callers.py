@@ -323,3 +323,37 @@ def test_a_gateway_from_cluster_files_is_recognised_by_its_selector():
     assert [
         f.code for f in analyze(objects, istio_resources.callers(stack_of({"callers": [strict_pod]})), "istio-system")
     ] == ["mesh.caller-refused"]
+
+
+def old_caller() -> dict[str, Any]:
+    target = {"namespace": "shop", "selector": {"app": "old"}, "ports": [8443]}
+    return {"name": "sleep", "from": SLEEP, "to": target}
+
+
+def test_a_sidecar_that_a_disable_destination_rule_makes_send_plaintext_is_refused_by_a_strict_port():
+    """Istio's "migration tls disabled" reachability case: plaintext from the rule, refused by STRICT."""
+    workload = {"namespace": "shop", "selector": {"app": "old"}, "mode": "DISABLE", "service": "old"}
+    raw = {"mode": "STRICT", "workloads": [{**workload, "ports": {"8443": "STRICT"}}], "callers": [old_caller()]}
+    assert findings_of(raw)[0] == (
+        "error gke-mtls:mesh.callers[0]: caller sleep's sidecar sends plaintext to shop/{app: old}:8443 "
+        "(gke-mtls:mesh.workloads[0].service sets tls.mode DISABLE), but mTLS there is STRICT "
+        "(gke-mtls:mesh.workloads[0]), so every request is refused. Remove that DestinationRule's `tls.mode: "
+        "DISABLE` for this host (auto mTLS then sends mTLS), or make the port PERMISSIVE. [mesh.caller-refused]"
+    )
+
+
+def test_a_sidecar_that_the_local_istio_mutual_rule_makes_send_mtls_fails_at_a_disable_port():
+    """The `*.local` ISTIO_MUTUAL rule replaces auto mTLS: the sidecar sends mTLS, which a DISABLE port cannot read
+    (reference section 2.4; Istio's "migration tls mutual" case expects the same failure toward pods without a
+    sidecar)."""
+    workload = {"namespace": "shop", "selector": {"app": "old"}, "mode": "DISABLE"}
+    raw = {"mode": "STRICT", "meshWideIstioMutual": True, "workloads": [workload], "callers": [old_caller()]}
+    assert findings_of(raw)[0] == (
+        "error gke-mtls:mesh.callers[0]: caller sleep's sidecar sends Istio mTLS to shop/{app: old}:8443 "
+        "(gke-mtls:mesh.meshWideIstioMutual sets tls.mode ISTIO_MUTUAL), but mTLS there is DISABLE "
+        "(gke-mtls:mesh.workloads[0]): that port takes plaintext only, so every request fails. Add a more specific "
+        "DestinationRule with `tls: {mode: DISABLE}` for its Service (for a workload of gke-mtls:mesh.workloads, set "
+        "its `service`), or make the port PERMISSIVE. [mesh.caller-refused]"
+    )
+    raw["workloads"][0]["service"] = "old"
+    assert [f for f in findings_of(raw) if not f.startswith("note")] == []
