@@ -23,7 +23,7 @@ from components.edge.component import (
     find_standalone_neg,
 )
 from components.gke.component import GkeBackend, GkeBackendArgs, StandaloneNeg, check_service_port, cluster_provider
-from components.mesh import migration
+from components.mesh.analysis import migration
 from components.mesh.component import Mesh, MeshArgs, MeshMonitoring, MeshMonitoringArgs
 from components.stack import engine as stack
 from components.stack import istio_resources

@@ -111,10 +111,10 @@ def dump(policies: int) -> dict[str, Any]:
 def child(size: int) -> None:
     """Runs in a fresh process: settings parsed first, then only the mesh part of the preflight is timed."""
     from components.core.settings import parse
-    from components.mesh import schema
-    from components.mesh.analysis import analyze
-    from components.mesh.istio_objects import from_manifests
+    from components.mesh.analysis.engine import analyze
+    from components.mesh.interchange.istio_objects import from_manifests
     from components.mesh.settings import KEY, MeshSettings
+    from components.mesh.validation import schema
     from components.stack import istio_resources
     from components.stack.preflight import admission_findings, mesh_findings
     from components.stack.settings import StackSettings

@@ -77,7 +77,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _migration(args: argparse.Namespace) -> int:
-    from components.mesh import migration
+    from components.mesh.analysis import migration
 
     stack_settings, findings = _stack_findings(args)
     if stack_settings is None:
@@ -100,8 +100,8 @@ def _migration(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
         return 2
-    callers = istio_resources.callers(stack_settings)
-    return _report(f"{args.stack} migration", migration.verdicts(chosen, samples, callers), args.json)
+    arrivals = istio_resources.arrivals(stack_settings)
+    return _report(f"{args.stack} migration", migration.verdicts(chosen, samples, arrivals), args.json)
 
 
 def _read(path: str) -> tuple[list[pem.LoadedCertificate], list[Finding]]:
@@ -137,7 +137,7 @@ MESH_CA = "mesh-ca"  # an Istio cacerts folder, not a trust config entry
 
 
 def _mesh_ca(args: argparse.Namespace) -> int:
-    from components.mesh import cacerts
+    from components.mesh.validation import cacerts
 
     now = dt.datetime.now(dt.UTC)
     if len(args.files) != 1:
@@ -322,8 +322,8 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from components.mesh import istio_objects
-    from components.mesh import schema as istio_schema
+    from components.mesh.interchange import istio_objects
+    from components.mesh.validation import schema as istio_schema
 
     try:
         schemas = istio_schema.IstioSchemas.load()
@@ -336,11 +336,19 @@ def _validate(args: argparse.Namespace) -> int:
         for problem in unreadable:
             print(f"{problem.key}: {problem.message}")
     failed = False
+    checked = 0
     for document in documents:
         verdict = schemas.admit(document.body)
         body = document.body if isinstance(document.body, dict) else {}
         metadata = body.get("metadata")
         title = f"{body.get('kind', '?')} {metadata.get('name', '?') if isinstance(metadata, dict) else '?'}"
+        skipped = schemas.skipped(document.body)
+        if skipped is not None:  # a GitOps folder's Services and Deployments: a cluster accepts them
+            every.append(note("validate.skipped", document.key, f"{title}: not checked: {skipped}."))
+            if not args.json:
+                print(f"{document.key} {title}: not checked ({skipped})")
+            continue
+        checked += 1
         every += [error("validate.invalid", document.key, f"{title}: {p}") for p in verdict.errors]
         every += [warning("validate.warning", document.key, f"{title}: {w}") for w in verdict.warnings]
         if not args.json:
@@ -348,6 +356,12 @@ def _validate(args: argparse.Namespace) -> int:
             for w in verdict.warnings:
                 print(f"  warning: {w}")
         failed |= bool(verdict.errors)
+    if not checked and not unreadable:
+        nothing = istio_schema.nothing_to_validate(args.files)
+        every.append(nothing)
+        failed = True
+        if not args.json:
+            print(f"{nothing.key}: {nothing.message}")
     if args.json:
         _print_json("validate", every)
     return 2 if unreadable else 1 if failed else 0
@@ -356,7 +370,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _load_cluster(paths: list[str]) -> Any:
     """The Istio objects of YAML files or folders (`cluster_files.Loaded`), or None when Istio's CRDs are missing
     (said on standard error)."""
-    from components.mesh import schema as istio_schema
+    from components.mesh.validation import schema as istio_schema
     from mtls import cluster_files
 
     try:
@@ -367,7 +381,7 @@ def _load_cluster(paths: list[str]) -> Any:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from components.mesh import analysis, istio_objects
+    from components.mesh.analysis import engine as analysis
     from mtls import cluster_files
 
     loaded = _load_cluster(args.paths)
@@ -384,11 +398,12 @@ def _analyze(args: argparse.Namespace) -> int:
             print(f"error: stack {args.stack!r} has no gke-mtls:mesh, so it adds nothing to analyse.", file=sys.stderr)
             return 2
         root_namespace = stack_settings.mesh.root_namespace
-        stack_objects = istio_objects.from_manifests(istio_resources.for_stack(stack_settings))
+        stack_objects = istio_resources.objects(stack_settings)
         objects, conflicts = cluster_files.after_up(objects, stack_objects, args.stack)
         findings += conflicts
         callers = istio_resources.callers(stack_settings)
         name += f" after `pulumi up` of {args.stack}"
+    findings += cluster_files.nothing_to_analyse(objects, args.paths)
     findings += analysis.analyze(objects, callers, root_namespace)
     status = _report(name, findings, args.json)
     return 2 if loaded.unreadable else status
@@ -396,13 +411,15 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from components.core.settings import parse
-    from components.mesh import from_cluster
     from components.mesh import settings as mesh_settings
+    from components.mesh.interchange import from_cluster
+    from mtls import cluster_files
 
     loaded = _load_cluster(args.paths)
     if loaded is None:
         return 2
     block, findings = from_cluster.mesh_settings(loaded.objects, args.root_namespace)
+    findings = cluster_files.nothing_to_import(loaded.objects, args.paths) + findings
     mesh, problems = parse(mesh_settings.MeshSettings, block, mesh_settings.KEY)
     if mesh is not None:
         problems += mesh_settings.check(mesh)
@@ -412,7 +429,7 @@ def _import(args: argparse.Namespace) -> int:
     sys.stdout.write(yaml.safe_dump({mesh_settings.KEY: block}, sort_keys=False, default_flow_style=False))
     if loaded.unreadable:
         return 2
-    return 1 if errors([*loaded.findings, *problems]) else 0
+    return 1 if errors([*loaded.findings, *findings, *problems]) else 0
 
 
 def _graph(args: argparse.Namespace) -> int:
@@ -459,6 +476,14 @@ def _stack_option(parser: argparse.ArgumentParser) -> None:
 
 def _json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object: the findings and their counts")
+
+
+def _namespace(value: str) -> str:
+    from components.core.names import NAMESPACE_NAME
+
+    if not NAMESPACE_NAME.matches(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a namespace name: {NAMESPACE_NAME.explanation}")
+    return value
 
 
 def _version() -> str:
@@ -594,6 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument(
         "--root-namespace",
         default="istio-system",
+        type=_namespace,
         help="Istio's root namespace (meshConfig.rootNamespace) when no --stack says it; default: istio-system",
     )
     _json_option(a)
@@ -608,7 +634,12 @@ def build_parser() -> argparse.ArgumentParser:
         "findings of the block as the stack would check it. Exit 1 when the block still has errors to fix.",
     )
     im.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or folders")
-    im.add_argument("--root-namespace", default="istio-system", help="Istio's root namespace; default: istio-system")
+    im.add_argument(
+        "--root-namespace",
+        default="istio-system",
+        type=_namespace,
+        help="Istio's root namespace; default: istio-system",
+    )
     im.set_defaults(run=_import)
 
     mi = _command(

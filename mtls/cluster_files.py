@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.core.batch import cycle_collection_paused
-from components.core.findings import Finding, error, note
-from components.mesh import istio_objects
-from components.mesh.istio_objects import GROUPS, KINDS, IstioObject
+from components.core.findings import Finding, error, note, warning
+from components.mesh.interchange import istio_objects
+from components.mesh.interchange.istio_objects import GROUPS, KINDS, IstioObject
 
 
 @dataclass
@@ -23,7 +23,9 @@ class Loaded:
 
 def load(paths: Sequence[str]) -> Loaded:
     """The three kinds' valid documents as objects; a finding for each invalid one, which the analysis skips."""
-    from components.mesh import schema as istio_schema  # loads Istio's CRDs: only the commands that read YAML
+    from components.mesh.validation import (
+        schema as istio_schema,  # loads Istio's CRDs: only the commands that read YAML
+    )
 
     schemas = istio_schema.IstioSchemas.load()
     with cycle_collection_paused():
@@ -34,6 +36,7 @@ def _load(paths: Sequence[str], schemas: Any) -> Loaded:
     documents, problems = istio_objects.read_documents(paths)
     loaded = Loaded(findings=list(problems), unreadable=bool(problems))
     skipped: dict[str, int] = {}
+    context: dict[str, int] = {}
     for position, document in enumerate(documents):
         body = document.body
         if not isinstance(body, dict) or "kind" not in body or "apiVersion" not in body:
@@ -41,28 +44,77 @@ def _load(paths: Sequence[str], schemas: Any) -> Loaded:
                 error("analyze.document", document.key, "is not a Kubernetes object (no apiVersion and kind).")
             )
             continue
-        group = str(body["apiVersion"]).split("/")[0]
-        if body["kind"] not in KINDS or group not in GROUPS:
-            kind = f"{body['kind']} ({body['apiVersion']})"
+        kind = f"{body['kind']} ({body['apiVersion']})"
+        if istio_objects.is_context(body) and _placeable(body):
+            context[kind] = context.get(kind, 0) + 1
+            obj = istio_objects.from_document(body, document.key, position)
+            loaded.objects += [obj] if obj is not None else []
+            continue
+        if body["kind"] not in KINDS or istio_objects.group_of(body) not in GROUPS:
             skipped[kind] = skipped.get(kind, 0) + 1
             continue
-        invalid = schemas.validate(body)
-        if invalid:
+        verdict = schemas.admit(body)
+        if verdict.errors:
             loaded.findings.append(
                 error(
                     "analyze.invalid",
                     document.key,
-                    f"the API server would refuse it, so the analysis leaves it out: {'; '.join(invalid)}.",
+                    f"the API server would refuse it, so the analysis leaves it out: {'; '.join(verdict.errors)}.",
                 )
             )
             continue
         obj = istio_objects.from_document(body, document.key, position)
         if obj is not None:
             loaded.objects.append(obj)
+            loaded.findings += [  # what `validate` and `kubectl apply` print
+                warning("analyze.istiod-warning", document.key, f"istiod warns about {obj.title}: {w}")
+                for w in verdict.warnings
+            ]
+    if context:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(context.items()))
+        loaded.findings.append(
+            note("analyze.context", ", ".join(paths), f"read to place the policies (hosts, gateways): {kinds}.")
+        )
     if skipped:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(skipped.items()))
         loaded.findings.append(note("analyze.skipped", ", ".join(paths), f"not analysed: {kinds}."))
     return loaded
+
+
+def _placeable(body: dict[str, Any]) -> bool:
+    """A Service or Gateway the analysis can place: named, with a spec that is a mapping (no schema is checked)."""
+    metadata = body.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return isinstance(name, str) and bool(name) and isinstance(body.get("spec"), dict)
+
+
+EXPORT = "kubectl get peerauthentications,authorizationpolicies,destinationrules -A -o yaml"
+
+
+def _holds_policies(objects: Sequence[IstioObject]) -> bool:
+    return any(o.kind in ("PeerAuthentication", "AuthorizationPolicy") for o in objects)
+
+
+def nothing_to_analyse(objects: Sequence[IstioObject], paths: Sequence[str]) -> list[Finding]:
+    """An input without a PeerAuthentication or AuthorizationPolicy is most likely the wrong one (another context, a
+    filter that matched nothing), so it is never called "ok"."""
+    if _holds_policies(objects):
+        return []
+    message = (
+        "holds no PeerAuthentication or AuthorizationPolicy: if that is all the cluster has, Istio's defaults apply "
+        f"(PERMISSIVE, every request allowed). Export its policies with `{EXPORT}`."
+    )
+    return [warning("analyze.no-policy", ", ".join(paths), message)]
+
+
+def nothing_to_import(objects: Sequence[IstioObject], paths: Sequence[str]) -> list[Finding]:
+    if _holds_policies(objects):
+        return []
+    message = (
+        f"holds no PeerAuthentication or AuthorizationPolicy, so there is nothing to import. Export them with "
+        f"`{EXPORT}`."
+    )
+    return [error("import.no-policy", ", ".join(paths), message)]
 
 
 def after_up(
@@ -70,8 +122,11 @@ def after_up(
 ) -> tuple[list[IstioObject], list[Finding]]:
     """The cluster once `pulumi up` has applied the stack: the stack's objects replace those Pulumi already manages
     under the same name, and are created after everything already there (so they lose to it where the oldest wins).
-    A same-named object that Pulumi does not manage would make `pulumi up` fail."""
-    ours = {obj.identity: obj for obj in stack}
+    A same-named object that Pulumi does not manage would make `pulumi up` fail. What the settings only declare (a
+    workload's Service, the ingress gateway's pods) is not applied: the cluster's own object of that name wins."""
+    there = {obj.identity for obj in cluster}
+    stack = [obj for obj in stack if obj.kind in KINDS or obj.identity not in there]
+    ours = {obj.identity: obj for obj in stack if obj.kind in KINDS}
     kept, findings = [], []
     for obj in cluster:
         mine = ours.get(obj.identity)

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from components.mesh.analysis import caller_outcomes
-from components.mesh.authorization import AuthorizationPolicies
-from components.mesh.callers import LOAD_BALANCER, Caller
-from components.mesh.istio_objects import IstioObject, from_manifests
-from components.mesh.modes import ANY_PORT, PeerAuthentications
+from components.mesh.analysis.callers import LOAD_BALANCER, Caller
+from components.mesh.analysis.modes import ANY_PORT
+from components.mesh.analysis.transport import MTLS, OWN_TLS, PLAINTEXT, MeshView
+from components.mesh.interchange.istio_objects import IstioObject
 from components.stack import istio_resources
 from components.stack.settings import StackSettings
 
@@ -80,9 +79,9 @@ def mermaid(settings: StackSettings) -> str:
 def _mesh(graph: _Graph, settings: StackSettings, backend_node: str | None) -> None:
     mesh = settings.mesh
     assert mesh is not None
-    objects = from_manifests(istio_resources.for_stack(settings))
-    peers = PeerAuthentications(objects, mesh.root_namespace)
-    policies = AuthorizationPolicies.of(objects, mesh.root_namespace)
+    objects = istio_resources.objects(settings)
+    view = MeshView(objects, mesh.root_namespace)
+    peers = view.peers
     callers = istio_resources.callers(settings)
     workloads: dict[str, dict[tuple[tuple[str, str], ...], Mapping[str, str]]] = defaultdict(dict)
     for pa in peers.workload:
@@ -112,7 +111,7 @@ def _mesh(graph: _Graph, settings: StackSettings, backend_node: str | None) -> N
         graph.lines.append("  end")
     graph.lines.append("  end")
     for caller in callers:
-        _caller_edges(graph, caller, peers, policies, backend_node)
+        _caller_edges(graph, caller, view, backend_node)
     for policy in objects:
         if policy.kind == "AuthorizationPolicy" and not policy.dry_run and policy.selector:
             _policy_edges(graph, policy)
@@ -123,17 +122,16 @@ def _target(graph: _Graph, namespace: str, selector: Mapping[str, str]) -> str:
     return graph.ids.get(key) or graph.ids.get(f"ns:{namespace}") or graph.node(key, f"{namespace}/{_labels(selector)}")
 
 
-def _caller_edges(
-    graph: _Graph, caller: Caller, peers: PeerAuthentications, policies: AuthorizationPolicies, backend: str | None
-) -> None:
+def _caller_edges(graph: _Graph, caller: Caller, view: MeshView, backend: str | None) -> None:
     source = backend if caller.name == LOAD_BALANCER and backend else graph.node(f"c:{caller.name}", caller.name, "()")
     target = _target(graph, caller.namespace, caller.selector)
-    for request, decision in caller_outcomes(caller, peers, policies):
-        if decision is None:
-            verdict = "refused (STRICT)"
+    for request in caller.requests:
+        arrival = view.arrival(caller, request)  # what its sidecar, if any, sends to that port
+        if arrival.decision is None:
+            verdict = f"refused ({arrival.mode})"
         else:
-            verdict = {True: "allowed", False: "denied", None: "allowed for some requests"}[decision.allowed]
-        how = "plaintext" if caller.plaintext else "mTLS"
+            verdict = {True: "allowed", False: "denied", None: "allowed for some requests"}[arrival.decision.allowed]
+        how = {PLAINTEXT: "plaintext", MTLS: "mTLS", OWN_TLS: "TLS"}.get(arrival.sent.form or "", "unknown TLS")
         graph.edge(source, target, f"{how} :{request.port} {verdict}", dotted=verdict != "allowed")
 
 

@@ -10,7 +10,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components.core.manifest import Manifest
-from components.mesh import migration
+from components.mesh.analysis import migration
 from components.mesh.settings import PlaintextAlert
 
 

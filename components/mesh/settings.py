@@ -79,8 +79,9 @@ class WorkloadPolicy(SettingsModel):
     )
     service: Omittable[ServiceName] = Field(
         None,
-        description="The Kubernetes Service in front of the workload; needed for DISABLE, so that clients get a "
-        "DestinationRule that turns mTLS off.",
+        description="The Kubernetes Service in front of the workload: its DISABLE ports then get a DestinationRule "
+        "with `tls.mode: DISABLE` for that Service. Auto mTLS already sends plaintext to a DISABLE workload or port, "
+        "so it is needed only where a DestinationRule sets client TLS for the host, such as `meshWideIstioMutual`.",
         examples=["my-special-app"],
     )
     service_ports: dict[PortKey, Port] = Field(
@@ -121,12 +122,19 @@ class EdgeBackendSettings(SettingsModel):
     """What the edge load balancer's backend reaches: a workload port, or the Istio ingress gateway."""
 
     namespace: Omittable[Namespace] = Field(
-        None, description="Namespace of the workload behind the GKE backend service.", examples=["default"]
+        None,
+        description="Namespace of the workload behind the GKE backend service (with `istioIngressGateway`: of the "
+        "gateway's pods).",
+        examples=["default"],
     )
     selector: Labels = Field({}, description="Its pod labels.", examples=[{"app": "web"}])
     port: Omittable[Port] = Field(None, description="The container port the load balancer sends to.", examples=[8080])
     istio_ingress_gateway: bool = Field(
-        False, description="True when the backend is the Istio ingress gateway instead.", examples=[False]
+        False,
+        description="True when the backend is the Istio ingress gateway instead. No PeerAuthentication applies to a "
+        "gateway; give `namespace`, `selector` and `port` of its pods to have the load balancer checked against the "
+        "AuthorizationPolicies there.",
+        examples=[False],
     )
 
 
@@ -311,22 +319,22 @@ def _edge_backend(mesh: MeshSettings) -> list[Finding]:
     if backend is None:
         return []
     workload_form = backend.namespace is not None or backend.port is not None or bool(backend.selector)
-    if backend.istio_ingress_gateway == workload_form:
+    if not backend.istio_ingress_gateway and not workload_form:
         return [
             error(
                 "config.edge-backend",
                 EDGE_BACKEND_KEY,
-                "set either `istioIngressGateway: true` or the "
-                "workload (`namespace`, `selector`, `port`), not both and not neither.",
+                "set the workload the load balancer sends to (`namespace`, `selector`, `port`), or "
+                "`istioIngressGateway: true`.",
             )
         ]
     if workload_form and (backend.namespace is None or backend.port is None or not backend.selector):
+        what = "the ingress gateway's pods need" if backend.istio_ingress_gateway else "a workload backend needs"
         return [
             error(
                 "config.edge-backend",
                 EDGE_BACKEND_KEY,
-                "a workload backend needs `namespace`, `selector` "
-                "and `port` (the container port the load balancer sends to).",
+                f"{what} `namespace`, `selector` and `port` (the container port the load balancer sends to).",
             )
         ]
     return []

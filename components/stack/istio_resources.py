@@ -8,9 +8,10 @@ from components.core.findings import Finding
 from components.core.manifest import Manifest
 from components.gke import objects as gke_backend
 from components.gke import settings as gke_settings
-from components.mesh import callers as mesh_callers
-from components.mesh.istio_objects import IstioObject, from_manifests
-from components.mesh.manifests import manifests
+from components.mesh.analysis import callers as mesh_callers
+from components.mesh.analysis.transport import Arrival, MeshView
+from components.mesh.interchange.istio_objects import IstioObject, from_manifests
+from components.mesh.rendering.manifests import declared, manifests
 from components.stack.settings import StackSettings
 
 
@@ -48,6 +49,13 @@ def for_stack(settings: StackSettings) -> list[Manifest]:
     return found
 
 
+def objects(settings: StackSettings) -> list[IstioObject]:
+    """What the analysis reads of a stack: the objects it applies, then what its settings only declare."""
+    if settings.mesh is None:
+        return []
+    return from_manifests(for_stack(settings)) + declared(settings.mesh)
+
+
 def callers(settings: StackSettings) -> list[mesh_callers.Caller]:
     if settings.mesh is None:
         return []
@@ -55,6 +63,13 @@ def callers(settings: StackSettings) -> list[mesh_callers.Caller]:
         *mesh_callers.load_balancer(settings.mesh, load_balancer_facts(settings)),
         *mesh_callers.declared(settings.mesh),
     ]
+
+
+def arrivals(settings: StackSettings) -> list[Arrival]:
+    """What reaches each port the stack's callers call, as Istio decides it."""
+    if settings.mesh is None:
+        return []
+    return MeshView(objects(settings), settings.mesh.root_namespace).arrivals(callers(settings))
 
 
 def allowed_client_findings(settings: StackSettings, objects: list[IstioObject]) -> list[Finding]:

@@ -10,8 +10,10 @@ from components.core.batch import cycle_collection_paused
 from components.core.findings import Finding, error, errors, warning
 from components.core.manifest import Manifest
 from components.edge import certificates, monitoring, rotation, server_certificate
-from components.mesh import analysis as mesh
-from components.mesh import istio_objects, policies, schema
+from components.mesh.analysis import engine as mesh
+from components.mesh.interchange import istio_objects
+from components.mesh.rendering.manifests import declared
+from components.mesh.validation import policies, schema
 from components.stack import istio_resources, settings
 
 
@@ -51,7 +53,7 @@ def mesh_findings(stack_settings: settings.StackSettings) -> list[Finding]:
         # The cluster's verdict would only repeat errors the settings already name.
         refused = [] if errors(entries) else admission_findings(generated) + registration_findings(generated)
         # All problems at once: the analysis reads a malformed rule as matching nothing it cannot read.
-        objects = istio_objects.from_manifests(generated)
+        objects = istio_objects.from_manifests(generated) + declared(stack_settings.mesh)
         callers = istio_resources.callers(stack_settings)
         clients = istio_resources.allowed_client_findings(stack_settings, objects)
         return entries + refused + mesh.analyze(objects, callers, stack_settings.mesh.root_namespace) + clients

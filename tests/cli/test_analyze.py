@@ -6,10 +6,11 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from components.core.settings import parse
-from components.mesh.manifests import manifests
+from components.mesh.rendering.manifests import manifests
 from components.mesh.settings import KEY, MeshSettings
 from mtls.__main__ import main
 
@@ -47,6 +48,7 @@ def test_analyze_reads_a_kubectl_list_with_v1beta1_and_skips_other_kinds(tmp_pat
     items[0]["apiVersion"] = "security.istio.io/v1beta1"
     items[0]["spec"]["mtls"]["mode"] = "PERMISSIVE"
     items.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {}})
+    items.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}, "spec": {}})
     items.append(
         {
             "apiVersion": "security.istio.io/v1beta1",
@@ -59,15 +61,17 @@ def test_analyze_reads_a_kubectl_list_with_v1beta1_and_skips_other_kinds(tmp_pat
     assert main(["analyze", dump]) == 1
     out = capsys.readouterr().out.splitlines()
     assert [line.rsplit(" [", 1)[1] for line in out[:-1]] == [
+        "analyze.context]",
         "analyze.skipped]",
         "mesh.plaintext-denied]",
         "mesh.plaintext-bypass]",
         "mesh.istio-mutual-dr]",
     ]
     bypass = next(line for line in out if "mesh.plaintext-bypass" in line)
-    assert bypass.startswith(f"error: {dump}[0].items[5].spec.rules[0]: namespaces in a DENY rule never match")
+    assert bypass.startswith(f"error: {dump}[0].items[6].spec.rules[0]: namespaces in a DENY rule never match")
     assert "namespace shop is PERMISSIVE" in bypass  # the mesh-wide v1beta1 policy was read like v1
-    assert f"note: {dump}: not analysed: 1 Service (v1). [analyze.skipped]" in out
+    assert f"note: {dump}: read to place the policies (hosts, gateways): 1 Service (v1). [analyze.context]" in out
+    assert f"note: {dump}: not analysed: 1 Deployment (apps/v1). [analyze.skipped]" in out
 
 
 def test_analyze_leaves_out_what_the_api_server_would_refuse(tmp_path, capsys):
@@ -131,6 +135,8 @@ def normalized(document: dict[str, Any]) -> tuple[Any, ...]:
     spec = dict(document.get("spec") or {})
     if document["kind"] == "AuthorizationPolicy":
         spec.setdefault("action", "ALLOW")
+    if document["kind"] == "PeerAuthentication":
+        spec.setdefault("mtls", {"mode": "UNSET"})  # no `mtls` is UNSET (the PeerAuthentication reference)
     return (document["kind"], document["metadata"]["namespace"], document["metadata"]["name"], spec)
 
 
@@ -152,11 +158,11 @@ def test_import_then_render_gives_equivalent_objects(capsys):
     ) in captured.err
 
 
-def test_import_says_what_it_cannot_express(tmp_path, capsys):
+def test_import_names_each_policy_it_cannot_express_and_exits_1(tmp_path, capsys):
     dry_run = {
         "apiVersion": "security.istio.io/v1",
         "kind": "AuthorizationPolicy",
-        "metadata": {"name": "observe", "namespace": "shop", "annotations": {"istio.io/dry-run": "true"}},
+        "metadata": {"name": "observe", "namespace": "shop", "annotations": {"istio.io/dry-run": "TRUE"}},
         "spec": {"action": "DENY", "rules": [{}]},
     }
     gateway = {
@@ -172,17 +178,127 @@ def test_import_says_what_it_cannot_express(tmp_path, capsys):
         "spec": {"host": "legacy.shop.svc.cluster.local", "trafficPolicy": {"tls": {"mode": "DISABLE"}}},
     }
     dump = write_list(tmp_path / "cluster.yaml", [dry_run, gateway, plaintext])
-    assert main(["import", dump]) == 0
+    assert main(["import", dump]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[:4] == [
-        f"warning: {dump}[0].items[0]: AuthorizationPolicy shop/observe is not imported: its annotations "
-        "(istio.io/dry-run) have no key. [import.skipped]",
-        f"warning: {dump}[0].items[1]: AuthorizationPolicy shop/at-the-gateway is not imported: targetRefs has no key. "
-        "[import.skipped]",
+        f"error: {dump}[0].items[0]: AuthorizationPolicy shop/observe cannot be expressed in gke-mtls:mesh: it is a "
+        'dry run (istio.io/dry-run: "TRUE"), which the settings make only for a migration stage. A stack from this '
+        "block would enforce less than the cluster does; keep applying it outside the stack, or drop the annotation "
+        "to import it enforced. [import.unsupported]",
+        f"error: {dump}[0].items[1]: AuthorizationPolicy shop/at-the-gateway cannot be expressed in gke-mtls:mesh: "
+        "targetRefs has no key. A stack from this block would enforce less than the cluster does; keep it outside "
+        "the stack (the settings bind policies to workloads by `selector`). [import.unsupported]",
         f"warning: {dump}[0].items[2]: DestinationRule shop/legacy is not imported: the settings make DestinationRules "
         "only for DISABLE workloads (from their `service`) and the `*.local` rule; keep it where it is, or set "
         "`service` on the workload it serves. [import.skipped]",
         "warning: istio-system: no mesh-wide PeerAuthentication was found, so `mode` is UNSET (Istio's default, "
         "PERMISSIVE); the stack will create one. Set `mode: STRICT` once nothing sends plaintext. "
         "[import.no-mesh-policy]",
+    ]
+
+
+KUBECTL_GET = CLUSTER / "kubectl-get.yaml"
+
+
+def test_import_keeps_every_policy_of_a_kubectl_dump_and_renders_back_the_same_specs(capsys):
+    """A `kubectl get authorizationpolicies,peerauthentications -A -o yaml` List as real clusters give it: kubectl's,
+    Helm's and Argo CD's annotations and labels, the API server's metadata, istiod's status, and a policy annotated
+    `istio.io/dry-run: "false"` (enforced). Every policy is imported, and the block renders back to the same specs."""
+    assert main(["import", str(KUBECTL_GET)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    mesh, findings = parse(MeshSettings, yaml.safe_load(captured.out)[KEY], KEY)
+    assert findings == [] and mesh is not None
+    original = sorted(normalized(d) for d in documents(KUBECTL_GET)[0]["items"])
+    assert len(original) == 6
+    assert sorted(normalized(m.document) for m in manifests(mesh)) == original
+
+
+def test_analyze_and_validate_read_the_kubectl_dump_status_and_all(capsys):
+    assert main(["analyze", str(KUBECTL_GET)]) == 0
+    assert capsys.readouterr().out == f"{KUBECTL_GET}: ok\n"
+    assert main(["validate", str(KUBECTL_GET)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 6 and all(line.endswith(": ok") for line in out)
+
+
+@pytest.mark.parametrize("value", ["1", "t", "T", "TRUE", "true", "True"])
+def test_import_refuses_every_dry_run_value_istiod_reads_as_true(tmp_path, capsys, value):
+    items = documents(KUBECTL_GET)[0]["items"]
+    items[0]["metadata"]["annotations"]["istio.io/dry-run"] = value
+    assert main(["import", write_list(tmp_path / "cluster.yaml", items)]) == 1
+    assert "AuthorizationPolicy shop/deny-admin cannot be expressed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "f", "F", "FALSE", "false", "False"])
+def test_import_keeps_every_dry_run_value_istiod_reads_as_false(tmp_path, capsys, value):
+    items = documents(KUBECTL_GET)[0]["items"]
+    items[0]["metadata"]["annotations"]["istio.io/dry-run"] = value
+    assert main(["import", write_list(tmp_path / "cluster.yaml", items)]) == 0
+    assert "deny-admin" in capsys.readouterr().out
+
+
+def test_a_dry_run_value_istiod_cannot_parse_is_refused_by_name(tmp_path, capsys):
+    """istiod's webhook refuses it; had it got in, istiod would enforce it (`isDryRun` logs the error)."""
+    items = documents(KUBECTL_GET)[0]["items"]
+    items[0]["metadata"]["annotations"]["istio.io/dry-run"] = "yes"
+    dump = write_list(tmp_path / "cluster.yaml", items)
+    assert main(["import", dump]) == 1
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"error: {dump}[0].items[0]: the API server would refuse it, so the analysis leaves it out: shop/deny-admin "
+        'has annotation istio.io/dry-run with invalid value (yes): strconv.ParseBool: parsing "yes": invalid syntax. '
+        "[analyze.invalid]"
+    )
+
+
+def test_an_input_without_a_policy_says_so(tmp_path, capsys):
+    dump = write_list(tmp_path / "cluster.yaml", [])
+    assert main(["analyze", dump]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"warning: {dump}: holds no PeerAuthentication or AuthorizationPolicy: if that is all the cluster has, "
+        "Istio's defaults apply (PERMISSIVE, every request allowed). Export its policies with `kubectl get "
+        "peerauthentications,authorizationpolicies,destinationrules -A -o yaml`. [analyze.no-policy]",
+        f"{dump}: 0 error(s), 1 warning(s)",
+    ]
+    assert main(["import", dump]) == 1
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"error: {dump}: holds no PeerAuthentication or AuthorizationPolicy, so there is nothing to import. Export "
+        "them with `kubectl get peerauthentications,authorizationpolicies,destinationrules -A -o yaml`. "
+        "[import.no-policy]"
+    )
+
+
+@pytest.mark.parametrize("command", ["analyze", "import"])
+def test_the_root_namespace_must_be_a_namespace_name(capsys, command):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, str(HAND_WRITTEN), "--root-namespace", "Istio_System"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"python -m mtls {command}: error: argument --root-namespace: 'Istio_System' is not a namespace name: a "
+        "namespace is a lowercase RFC 1123 label: up to 63 lowercase letters, digits or hyphens, starting and ending "
+        "with a letter or digit"
+    )
+
+
+def test_analyze_prints_istiods_warnings_as_validate_does(tmp_path, capsys):
+    """istio.io's TCP authorization task (content/en/docs/tasks/security/authorization/authz-tcp/snips.sh of
+    istio/istio.io, snip_configure_deny_authorization_policy_for_a_tcp_workload_1): a DENY rule with only an HTTP
+    field, which the task shows refusing every TCP connection to tcp-echo."""
+    tcp_policy = {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": "tcp-policy", "namespace": "foo"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "tcp-echo"}},
+            "action": "DENY",
+            "rules": [{"to": [{"operation": {"methods": ["GET"]}}]}],
+        },
+    }
+    dump = write_list(tmp_path / "cluster.yaml", [tcp_policy])
+    assert main(["analyze", dump]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"warning: {dump}[0].items[0]: istiod warns about AuthorizationPolicy foo/tcp-policy: configured "
+        "AuthorizationPolicy will deny all traffic to TCP ports under its scope due to the use of only HTTP attributes "
+        "in a DENY rule; it is recommended to explicitly specify the port [analyze.istiod-warning]",
+        f"{dump}: 0 error(s), 1 warning(s)",
     ]

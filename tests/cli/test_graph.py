@@ -73,6 +73,23 @@ def test_a_large_namespace_is_grouped_and_says_so(tmp_path, capsys):
     assert '["20 workloads (grouped): 20 🔓 PERMISSIVE"]' in capsys.readouterr().out
 
 
+def test_a_sidecar_callers_edge_says_what_it_sends_to_each_port(tmp_path, capsys):
+    """The dev stack's my-special-app has port 8080 DISABLE: a caller with a sidecar sends it plaintext there (auto
+    mTLS reads the port's mode, pilot/pkg/xds/endpoints/mtls_checker.go) and mTLS to its other ports."""
+    import yaml
+
+    shutil.copytree(PROJECT_ROOT / "certs", tmp_path / "certs")
+    config = yaml.safe_load((PROJECT_ROOT / "Pulumi.dev.yaml").read_text())
+    target = {"namespace": "my-namespace", "selector": {"app": "my-special-app"}, "ports": [8080, 9090]}
+    config["config"]["gke-mtls:mesh"]["callers"] = [
+        {"name": "checkout", "from": {"principal": "cluster.local/ns/shop/sa/checkout"}, "to": target}
+    ]
+    (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(config))
+    assert main(["--project-root", str(tmp_path), "graph", "--stack", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert '  n6 -->|"plaintext :8080 allowed"| n5\n  n6 -->|"mTLS :9090 allowed"| n5\n' in out
+
+
 @pytest.fixture(scope="module")
 def renderer() -> tuple[str, Path]:
     """Debian's Chromium and npm's mermaid bundle, installed here when missing."""

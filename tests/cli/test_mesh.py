@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import yaml
@@ -110,3 +111,58 @@ def test_validate_opens_a_kubectl_list_and_prints_istiods_warnings(tmp_path, cap
 def test_validate_refuses_a_device_instead_of_reading_it_forever(capsys):
     assert main(["validate", "/dev/zero"]) == 2
     assert capsys.readouterr().out == "/dev/zero: is not a regular file (a device, pipe or socket); name a YAML file.\n"
+
+
+GITOPS_FOLDER = {
+    "service.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+    "spec: {ports: [{port: 80}]}\n",
+    "deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec: {}\n",
+    "routing.yaml": "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: shop}\n"
+    "spec: {hosts: [web]}\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\n"
+    "metadata: {name: web, namespace: shop}\nspec: {selector: {istio: ingressgateway}}\n",
+    "policy.yaml": "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+    "metadata: {name: web, namespace: shop}\nspec: {}\n",
+}
+
+
+def test_validate_skips_the_other_kinds_of_a_gitops_folder_with_a_note_and_exits_0(tmp_path, capsys):
+    for name, text in GITOPS_FOLDER.items():
+        (tmp_path / name).write_text(text)
+    assert main(["validate", str(tmp_path)]) == 0
+    hint = "point GKE_MTLS_ISTIO_CRDS at Istio's crd-all.gen.yaml to check it"
+    assert capsys.readouterr().out.splitlines() == [
+        f"{tmp_path}/deployment.yaml[0] Deployment web: not checked (not an Istio object)",
+        f"{tmp_path}/policy.yaml[0] AuthorizationPolicy web: ok",
+        f"{tmp_path}/routing.yaml[0] VirtualService web: not checked (these CRDs do not define "
+        f"networking.istio.io/v1 VirtualService; {hint})",
+        f"{tmp_path}/routing.yaml[1] Gateway web: not checked (these CRDs do not define networking.istio.io/v1 "
+        f"Gateway; {hint})",
+        f"{tmp_path}/service.yaml[0] Service web: not checked (not an Istio object)",
+    ]
+    assert main(["validate", "--json", str(tmp_path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [f["code"] for f in report["findings"]] == ["validate.skipped"] * 4
+    assert report["findings"][0]["message"] == "Deployment web: not checked: not an Istio object."
+
+
+def test_validate_of_an_input_without_any_istio_object_says_nothing_was_validated(tmp_path, capsys):
+    (tmp_path / "service.yaml").write_text(GITOPS_FOLDER["service.yaml"])
+    assert main(["validate", str(tmp_path)]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"{tmp_path}: holds no Istio object these CRDs define, so nothing was validated; name the files or folders "
+        "that hold your PeerAuthentications, AuthorizationPolicies and DestinationRules."
+    )
+
+
+def test_validate_still_refuses_a_misspelt_istio_kind(tmp_path, capsys):
+    (tmp_path / "typo.yaml").write_text(
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentications\nmetadata: {name: p, namespace: shop}\nspec: {}\n"
+    )
+    assert main(["validate", str(tmp_path)]) == 1
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"{tmp_path}/typo.yaml[0] PeerAuthentications p: apiVersion 'security.istio.io/v1' kind 'PeerAuthentications' "
+        "is not served by these CRDs (did you mean PeerAuthentication?) (known: networking.istio.io/v1 "
+        "DestinationRule, networking.istio.io/v1alpha3 DestinationRule, networking.istio.io/v1beta1 DestinationRule, "
+        "security.istio.io/v1 AuthorizationPolicy, security.istio.io/v1 PeerAuthentication, security.istio.io/v1beta1 "
+        "AuthorizationPolicy, security.istio.io/v1beta1 PeerAuthentication)"
+    )

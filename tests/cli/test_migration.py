@@ -78,6 +78,24 @@ def test_plaintext_from_a_declared_caller_says_it_is_declared(project, capsys):
     )
 
 
+def test_a_sidecar_caller_of_a_disable_port_is_declared_with_why_it_sends_plaintext(project, capsys):
+    """batch/nightly-export has a sidecar (Istio names its workload), yet the metrics count its requests to ledger as
+    plaintext: ledger's port 8080 is DISABLE, so auto mTLS sends it plaintext there."""
+    exporter = {
+        "name": "nightly-export",
+        "from": {"principal": "cluster.local/ns/batch/sa/nightly-export"},
+        "to": {"namespace": "legacy", "selector": {"app": "ledger"}, "ports": [8080]},
+    }
+    workloads = yaml.safe_load((PROJECT_ROOT / "Pulumi.dev.yaml").read_text())["config"]["gke-mtls:mesh"]["workloads"]
+    workloads.append({"namespace": "legacy", "selector": {"app": "ledger"}, "ports": {"8080": "DISABLE"}})
+    assert run(project(callers=[exporter], workloads=workloads), "--prometheus", str(RESULTS / "plaintext-http.json"))
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith(
+        "Declared plaintext callers there: caller nightly-export (its sidecar sends plaintext: port 8080 is "
+        "DISABLE, so auto mTLS sends it plaintext). [migration.blocked]"
+    )
+
+
 def test_tcp_only_traffic_counts_connections(project, capsys):
     assert run(project(), "--prometheus", str(RESULTS / "plaintext-tcp.json")) == 1
     first = capsys.readouterr().out.splitlines()[0]

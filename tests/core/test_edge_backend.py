@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 
 from components.core.edge_backend import AllowedClient, load_balancer_paths
 from components.core.settings import parse
-from components.mesh.authorization import value_matches
+from components.mesh.analysis.authorization import value_matches
 
 
 def findings(entry: dict) -> list[str]:

@@ -105,7 +105,7 @@ def test_backend_config_has_health_check_logging_and_headers_and_validates():
 
 
 def test_mesh_guard_is_valid_istio_and_checks_the_configured_header():
-    from components.mesh.schema import IstioSchemas
+    from components.mesh.validation.schema import IstioSchemas
 
     s = settings(selector={"app": "web"}, targetPort=8080, meshGuard=True, healthCheck={"requestPath": "/healthz"})
     guard = gke_backend.mesh_guard(s)

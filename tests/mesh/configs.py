@@ -1,6 +1,6 @@
 """Mesh configurations the tests share: the seed scenario and one configuration per generated shape.
 
-Every configuration here is rendered and validated against Istio's CRDs in tests/mesh/test_schema.py.
+Every configuration here is rendered and validated against Istio's CRDs in tests/mesh/validation/test_schema.py.
 """
 
 from __future__ import annotations

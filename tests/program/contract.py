@@ -25,7 +25,7 @@ from components.core.names import (
     label_key_problem,
     label_value_problem,
 )
-from components.mesh import schema as istio_schema
+from components.mesh.validation import schema as istio_schema
 from components.stack import preflight
 from mtls import offline
 from tests.conftest import PROJECT_ROOT, committed_config, engine_config

@@ -93,10 +93,10 @@ CASES: list[tuple[str, Edit, str]] = [
         "namespace, selector, mode, ports, name, service, servicePorts, stage. [config.unknown-key]",
     ),
     (
-        "edge_backend_both_forms",
-        lambda c: c["gke-mtls:mesh"]["edgeBackend"].update(istioIngressGateway=True),
-        "gke-mtls:mesh.edgeBackend: set either `istioIngressGateway: true` or the workload (`namespace`, `selector`, "
-        "`port`), not both and not neither. [config.edge-backend]",
+        "edge_backend_neither_form",
+        lambda c: c["gke-mtls:mesh"].update(edgeBackend={}),
+        "gke-mtls:mesh.edgeBackend: set the workload the load balancer sends to (`namespace`, `selector`, `port`), "
+        "or `istioIngressGateway: true`. [config.edge-backend]",
     ),
     (
         "missing_domains",

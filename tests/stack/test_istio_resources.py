@@ -249,6 +249,7 @@ def test_beside_the_stacks_own_allow_policies_a_caller_still_needs_a_rule_of_its
 
 
 def test_a_policy_that_denies_the_health_check_path_is_reported_on_the_new_path_too():
+    """A DENY policy refuses what it matches: the advice is to narrow it, never to add an `ipBlocks` rule to it."""
     deny_probe = {
         "name": "no-health",
         "namespace": "default",
@@ -259,9 +260,10 @@ def test_a_policy_that_denies_the_health_check_path_is_reported_on_the_new_path_
     found = stack_findings(platform_with_clients(authorization=[deny_probe]))
     assert [f for f in found if "health checks" in f] == [
         "gke-mtls:mesh.edgeBackend: Google's health checks's requests to default/{app: web}:8080 carry no principal; "
-        "DENY policy default/no-health (gke-mtls:mesh.authorization[0]) matches them. gke-mtls lets them in with its "
-        "`edge-load-balancer` policy when its own ALLOW policies cover the backend; for a policy from elsewhere, add "
-        'a rule with `ipBlocks: [130.211.0.0/22, 35.191.0.0/16]` on port "8080" to it. [mesh.caller-denied]'
+        "DENY policy default/no-health (gke-mtls:mesh.authorization[0]) matches them. A DENY policy refuses what its "
+        "rules match, so a rule added to it would refuse more: narrow the rule that matches them so that it leaves "
+        "them out (for example `notIpBlocks: [130.211.0.0/22, 35.191.0.0/16]` in its `from` source), or remove it. "
+        "[mesh.caller-denied]"
     ]
 
 
@@ -297,5 +299,7 @@ def test_the_regional_load_balancer_is_checked_as_sending_from_its_proxy_only_su
         "gke-mtls:gkeBackend.allowedClients[0]: the load balancer (client spiffe://acme.com/ns/shop/sa/checkout)",
         "gke-mtls:gkeBackend.allowedClients[1]: the load balancer (client billing.acme.com)",
     ]
+    # The advice names the range the requests come from, not Google's front ends.
+    assert all("(for example `notIpBlocks: [10.129.0.0/23]` in its `from` source)" in f for f in denied)
     global_ = platform_with_clients(authorization=[only_front_ends], callers=[])
     assert [f for f in stack_findings(global_) if f.endswith("[mesh.caller-denied]")] == []

@@ -1,0 +1,349 @@
+"""What reaches a server port, decided per port as Istio decides it: what a client sends, and whether the server's
+PeerAuthentication (none at a gateway) takes it. The one home of "what does a caller send to this port".
+
+A client with a sidecar (pilot/pkg/networking/core/cluster_tls.go, pilot/pkg/xds/endpoints/mtls_checker.go of
+istio/istio):
+1. a DestinationRule that sets TLS for the host and port decides: DISABLE sends plaintext, ISTIO_MUTUAL Istio mTLS,
+   SIMPLE or MUTUAL the user's own TLS;
+2. otherwise auto mTLS, which a namespace (or mesh) mode of DISABLE turns off for every service of that namespace:
+   the cluster's guess, `BestEffortInferServiceMTLSMode`, reads only namespace and mesh policies, so plaintext;
+3. otherwise per endpoint: an endpoint without a sidecar gets plaintext (a gateway's pods carry no
+   `security.istio.io/tlsMode` label: only the sidecar injection template sets it), and so does a port whose
+   PeerAuthentication, the one that selects the pod (`NewMtlsPolicy(...).GetMutualTLSModeForPort(port)`), is
+   DISABLE; every other endpoint gets Istio mTLS.
+A client without a sidecar always sends plaintext. The server's sidecar refuses plaintext at STRICT and cannot read
+Istio mTLS at DISABLE (it hands the TLS bytes to the application). A gateway applies no PeerAuthentication: istiod
+builds its listeners from the Gateway's servers (pilot/pkg/networking/core/gateway.go); its authorization applies.
+
+Facts: ../shared/reference/istio-mesh-mtls.md section 2.3 (corrected 2026-12-06).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from components.mesh.analysis.authorization import AuthorizationPolicies, Decision, Request, decide
+from components.mesh.analysis.callers import Caller
+from components.mesh.analysis.modes import PeerAuthentications
+from components.mesh.interchange.istio_objects import IstioObject, by_age, listed
+
+PLAINTEXT = "plaintext"
+MTLS = "Istio mTLS"
+OWN_TLS = "TLS of its own"  # SIMPLE or MUTUAL: not an Istio identity; never judged here
+K8S_GATEWAY = "gateway.networking.k8s.io"
+# The label Istio puts on the pods it deploys for a Kubernetes Gateway (Gateway API).
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+CLUSTER_DOMAIN = "svc.cluster.local"
+_ANY_SERVICE = "*any-service*"  # stands for a service of the namespace that no known Service names
+
+
+def labels_select(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    """Every pod labelled `labels` carries all of `selector`'s labels."""
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def describe(obj: IstioObject) -> str:
+    return obj.origin.key if obj.origin.from_settings else f"{obj.title} ({obj.origin.key})"
+
+
+def labels_text(labels: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in labels.items()) + "}"
+
+
+# --- where servers are: Services and gateways -------------------------------------------------------------------
+
+
+class Topology:
+    """The Services in front of workloads (they name the hosts DestinationRules are written for) and the gateway
+    pods, from the Services and Gateways of cluster files and from what the settings declare."""
+
+    def __init__(self, objects: Iterable[IstioObject]):
+        self.services: list[IstioObject] = []
+        self.gateways: list[tuple[str | None, dict[str, str], IstioObject]] = []  # (namespace or any, selector, obj)
+        for obj in objects:
+            if obj.kind == "Service" and obj.selector:
+                self.services.append(obj)
+            elif obj.kind == "Gateway" and obj.api_version.startswith(K8S_GATEWAY):
+                self.gateways.append((obj.namespace, {GATEWAY_NAME_LABEL: obj.name}, obj))
+            elif obj.kind == "Gateway" and obj.selector:
+                # An Istio Gateway selects gateway pods in every namespace (PILOT_SCOPE_GATEWAY_TO_NAMESPACE is off
+                # by default, pilot/pkg/features/pilot.go); the settings name the namespace of the pods they declare.
+                self.gateways.append((obj.namespace if obj.origin.from_settings else None, obj.selector, obj))
+
+    def gateway(self, namespace: str, labels: Mapping[str, str]) -> IstioObject | None:
+        """The Gateway whose pods these are, when every pod labelled `labels` runs one."""
+        return next(
+            (
+                obj
+                for ns, selector, obj in self.gateways
+                if ns in (None, namespace) and selector and labels_select(selector, labels)
+            ),
+            None,
+        )
+
+    @functools.cached_property
+    def hosts(self) -> set[str]:
+        return {service_host(s) for s in self.services}
+
+    def services_of(self, namespace: str, labels: Mapping[str, str]) -> list[IstioObject]:
+        return [s for s in self.services if s.namespace == namespace and labels_select(s.selector, labels)]
+
+
+def service_host(service: IstioObject) -> str:
+    return f"{service.name}.{service.namespace}.{CLUSTER_DOMAIN}".lower()
+
+
+def service_ports(service: IstioObject, port: str) -> list[int]:
+    """The Service ports that send to container port `port` (a named targetPort cannot be resolved here)."""
+    found = []
+    for entry in listed(service.spec.get("ports")):
+        if not isinstance(entry, dict) or not isinstance(entry.get("port"), int):
+            continue
+        target = entry.get("targetPort", entry["port"])
+        if str(target) == port:
+            found.append(entry["port"])
+    if not found and service.origin.from_settings and port.isascii() and port.isdigit():
+        found.append(int(port))  # `servicePorts` lists a Service port only where it differs from the container's
+    return found
+
+
+# --- DestinationRules -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientTls:
+    """The TLS a DestinationRule sets for a client toward one server port: `mode` None leaves it to auto mTLS."""
+
+    mode: str | None
+    rule: IstioObject | None = None
+    known: bool = True  # False: it depends on which Service or port the client calls
+
+
+UNKNOWN = ClientTls(None, None, known=False)
+
+
+def host_of(rule: IstioObject) -> str:
+    """The host as istiod reads it: a short name is a service of the rule's own namespace
+    (`ResolveShortnameToFQDN`, pilot/pkg/model/config.go)."""
+    host = str(rule.spec.get("host") or "").lower()
+    if host == "*" or "." in host:
+        return host
+    return f"{host}.{rule.namespace}.{CLUSTER_DOMAIN}"
+
+
+def _specificity(pattern: str, host: str) -> int | None:
+    """How closely a DestinationRule host matches `host` (higher wins), or None when it does not."""
+    if pattern == host:
+        return 1_000
+    if pattern.startswith("*") and host.endswith(pattern[1:]):
+        return len(pattern)
+    return None
+
+
+def tls_mode_at(rule: IstioObject, service_port: int | None) -> ClientTls:
+    """`trafficPolicyTLSModeForPort` of pilot/pkg/xds/endpoints/mtls_checker.go: a port-level setting for the port
+    wins over the rule's own; without the Service port, only a rule whose port-level settings agree can be read."""
+    policy = rule.spec.get("trafficPolicy")
+    policy = policy if isinstance(policy, dict) else {}
+    tls = policy.get("tls")
+    mode = str(tls["mode"]) if isinstance(tls, dict) and tls.get("mode") else None
+    levels = [
+        p for p in listed(policy.get("portLevelSettings")) if isinstance(p, dict) and isinstance(p.get("tls"), dict)
+    ]
+    if service_port is None:
+        if any(str(p["tls"].get("mode") or "DISABLE") != mode for p in levels):
+            return UNKNOWN
+        return ClientTls(mode, rule if mode else None)
+    for setting in levels:
+        number = setting.get("port", {}).get("number") if isinstance(setting.get("port"), dict) else None
+        if number == service_port:
+            return ClientTls(str(setting["tls"].get("mode") or "DISABLE"), rule)
+    return ClientTls(mode, rule if mode else None)
+
+
+def sets_tls(rule: IstioObject) -> bool:
+    policy = rule.spec.get("trafficPolicy")
+    policy = policy if isinstance(policy, dict) else {}
+    levels = [p for p in listed(policy.get("portLevelSettings")) if isinstance(p, dict)]
+    return any(isinstance(p.get("tls"), dict) for p in [policy, *levels])
+
+
+class DestinationRules:
+    """The DestinationRules a client's sidecar looks up for a host, as `PushContext.destinationRule` does
+    (pilot/pkg/model/push_context.go): the client's namespace first, then the service's namespace, then the root
+    namespace, the last two only for rules exported to the client; in each, the most specific host wins, and of
+    rules for one host the oldest. A rule with a `workloadSelector` applies to the client pods it selects only,
+    which callers do not name, so it is left out."""
+
+    def __init__(self, objects: Iterable[IstioObject], root_namespace: str):
+        self.root_namespace = root_namespace
+        self.by_namespace: dict[str, list[IstioObject]] = {}
+        self.hosts_in: dict[str, list[IstioObject]] = {}  # rules that set TLS for one host, by its namespace
+        for rule in by_age(o for o in objects if o.kind == "DestinationRule"):
+            if not rule.spec.get("workloadSelector"):
+                self.by_namespace.setdefault(rule.namespace, []).append(rule)
+                host = host_of(rule).split(".")
+                if sets_tls(rule) and host[0] != "*" and len(host) > 2 and host[2] == "svc":
+                    self.hosts_in.setdefault(host[1], []).append(rule)
+
+    @property
+    def rules(self) -> list[IstioObject]:
+        return [r for rules in self.by_namespace.values() for r in rules]
+
+    @staticmethod
+    def _exported(rule: IstioObject, client: str | None) -> bool:
+        export = [str(e) for e in listed(rule.spec.get("exportTo"))]
+        if not export or "*" in export:
+            return True
+        if client is None:  # any client: only a rule every namespace sees applies to all of them
+            return False
+        return client in export or ("." in export and client == rule.namespace)
+
+    def _private(self, rule: IstioObject) -> bool:
+        export = [str(e) for e in listed(rule.spec.get("exportTo"))]
+        return len(export) == 1 and export[0] in (".", rule.namespace)
+
+    def for_host(self, client: str | None, host: str, service_namespace: str) -> IstioObject | None:
+        """The rule a client in namespace `client` (None: any client) uses for `host`. A client of the root
+        namespace looks first at the root namespace's private rules only, so that its `*.local` rules do not hide
+        the services' own (`PushContext.destinationRule`)."""
+        steps: list[list[IstioObject]] = []
+        if client == self.root_namespace:
+            steps.append([r for r in self.by_namespace.get(client, []) if self._private(r)])
+        elif client is not None:
+            steps.append([r for r in self.by_namespace.get(client, []) if self._exported(r, client)])
+        for namespace in (service_namespace, self.root_namespace):
+            steps.append([r for r in self.by_namespace.get(namespace, []) if self._exported(r, client)])
+        for rules in steps:
+            best, best_score = None, -1
+            for rule in rules:
+                score = _specificity(host_of(rule), host)
+                if score is not None and score > best_score:
+                    best, best_score = rule, score
+            if best is not None:
+                return best
+        return None
+
+    def client_tls(
+        self, client: str | None, namespace: str, labels: Mapping[str, str] | None, port: str, topology: Topology
+    ) -> ClientTls:
+        """What the DestinationRules make a client send to container port `port` of the pods labelled `labels`
+        (None: any pod of the namespace that no known Service fronts)."""
+        services = topology.services_of(namespace, labels) if labels is not None else []
+        found: set[ClientTls] = set()
+        if not services:
+            rule = self.for_host(client, f"{_ANY_SERVICE}.{namespace}.{CLUSTER_DOMAIN}", namespace)
+            wide = tls_mode_at(rule, None) if rule is not None else ClientTls(None)
+            # A rule for a host of the namespace that no known Service names may be these pods' own.
+            unplaced = [r for r in self.hosts_in.get(namespace, ()) if host_of(r) not in topology.hosts]
+            if any(tls_mode_at(r, None).mode != wide.mode for r in unplaced):
+                return UNKNOWN
+            found.add(wide)
+        for service in services:
+            rule = self.for_host(client, service_host(service), namespace)
+            ports: Sequence[int | None] = service_ports(service, port) or [None]
+            found |= {tls_mode_at(rule, p) if rule is not None else ClientTls(None) for p in ports}
+        return found.pop() if len(found) == 1 else UNKNOWN
+
+
+# --- what is sent, what arrives ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a client sends to one server port, and why; `form` None when it cannot be told here."""
+
+    form: str | None
+    why: str = ""
+    by: IstioObject | None = None
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One caller's requests to one port, as the server sees them."""
+
+    caller: Caller
+    request: Request  # principal "" when they arrive as plaintext, None when not known
+    sent: Sent
+    mode: str | None  # the port's mTLS mode; None at a gateway, where no PeerAuthentication applies
+    gateway: IstioObject | None
+    decision: Decision | None  # the policies' verdict; None when the server cannot take them at all
+
+    @property
+    def refused(self) -> bool:
+        """Plaintext at STRICT, or Istio mTLS at a port that takes plaintext only."""
+        return self.decision is None
+
+    @property
+    def plaintext(self) -> bool:
+        return self.sent.form == PLAINTEXT
+
+
+def client_namespace(principal: str | None) -> str | None:
+    parts = (principal or "").split("/")
+    return parts[2] if len(parts) == 5 and parts[1] == "ns" else None
+
+
+class MeshView:
+    """One mesh's objects, indexed once, for everything that asks what reaches a port."""
+
+    def __init__(self, objects: Sequence[IstioObject], root_namespace: str):
+        self.root_namespace = root_namespace
+        self.peers = PeerAuthentications(objects, root_namespace)
+        self.policies = AuthorizationPolicies.of(objects, root_namespace)
+        self.dry_run = AuthorizationPolicies.of(objects, root_namespace, dry_run=True)
+        self.rules = DestinationRules(objects, root_namespace)
+        self.topology = Topology(objects)
+
+    def server_mode(self, namespace: str, labels: Mapping[str, str], port: str) -> str | None:
+        """The port's mTLS mode, or None at a gateway."""
+        if self.topology.gateway(namespace, labels) is not None:
+            return None
+        return self.peers.at(namespace, labels).at(port)
+
+    def sent_by_sidecar(self, client: str | None, namespace: str, labels: Mapping[str, str] | None, port: str) -> Sent:
+        """What a client with a sidecar in namespace `client` (None: any) sends to container port `port` of the pods
+        labelled `labels` (None: any pod of the namespace without a workload policy of its own)."""
+        tls = self.rules.client_tls(client, namespace, labels, port, self.topology)
+        if not tls.known:
+            return Sent(None)
+        if tls.mode is not None:
+            form = {"DISABLE": PLAINTEXT, "ISTIO_MUTUAL": MTLS}.get(tls.mode, OWN_TLS)
+            assert tls.rule is not None
+            return Sent(form, f"{describe(tls.rule)} sets tls.mode {tls.mode}", tls.rule)
+        if self.peers.base(namespace) == "DISABLE":
+            policy = self.peers.deciding(namespace, {}, "")
+            where = (
+                "the mesh" if policy is None or policy.namespace == self.root_namespace else f"namespace {namespace}"
+            )
+            return Sent(PLAINTEXT, f"mTLS in {where} is DISABLE, which turns auto mTLS off for its services", policy)
+        gateway = self.topology.gateway(namespace, labels) if labels is not None else None
+        if gateway is not None:
+            return Sent(PLAINTEXT, f"auto mTLS sends plaintext to gateway pods ({describe(gateway)})", gateway)
+        modes = self.peers.at(namespace, labels or {})
+        if modes.at(port) == "DISABLE":
+            return Sent(PLAINTEXT, f"port {port} is DISABLE, so auto mTLS sends it plaintext", modes.policy)
+        return Sent(MTLS)
+
+    def arrival(self, caller: Caller, request: Request) -> Arrival:
+        labels = caller.selector
+        if caller.sidecar:
+            sent = self.sent_by_sidecar(client_namespace(request.principal), caller.namespace, labels, request.port)
+        else:
+            sent = Sent(PLAINTEXT)
+        arriving = request
+        if sent.form == PLAINTEXT:
+            arriving = dataclasses.replace(request, principal="")
+        elif sent.form != MTLS:
+            arriving = dataclasses.replace(request, principal=None)
+        gateway = self.topology.gateway(caller.namespace, labels)
+        mode = None if gateway is not None else self.peers.at(caller.namespace, labels).at(request.port)
+        refused = (sent.form == PLAINTEXT and mode == "STRICT") or (sent.form == MTLS and mode == "DISABLE")
+        decision = None if refused else decide(self.policies.applying_to(caller.namespace, labels), arriving)
+        return Arrival(caller, arriving, sent, mode, gateway, decision)
+
+    def arrivals(self, callers: Iterable[Caller]) -> list[Arrival]:
+        return [self.arrival(caller, request) for caller in callers for request in caller.requests]

@@ -1,0 +1,1 @@
+"""The Istio objects the mesh settings ask for."""

@@ -1,0 +1,320 @@
+"""Validates Istio resources the way a cluster does: the Kubernetes API server with Istio's CRDs (the OpenAPI v3
+schema, with unknown fields refused, and every `x-kubernetes-validations` CEL rule, evaluated by the `cel` package:
+Rust's cel-interpreter, some 50 times faster than a pure Python CEL), then istiod's validating webhook
+(`webhook.py`).
+
+Messages follow the API server's wording ("Unsupported value", "Required value", the rule's own message).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cel
+import fastjsonschema
+import jsonschema
+import yaml
+
+from components.core.findings import Finding, error
+from components.core.names import NAMESPACE_NAME, RESOURCE_NAME
+from components.mesh.validation import webhook
+
+# Istio's CRDs for the three kinds this project writes, so `pulumi up` can check what it generates anywhere.
+DEFAULT_CRDS = Path(__file__).resolve().parent.parent / "istio-crds.yaml"
+CRDS_ENV = "GKE_MTLS_ISTIO_CRDS"
+WHERE_TO_GET = (
+    "get Istio's CRDs from manifests/charts/base/files/crd-all.gen.yaml of istio/istio (the release you run) "
+    f"and put them at {DEFAULT_CRDS} or point {CRDS_ENV} at the file"
+)
+
+
+class CrdsMissingError(Exception):
+    pass
+
+
+def crds_path() -> Path:
+    return Path(os.environ.get(CRDS_ENV) or DEFAULT_CRDS)
+
+
+@dataclass(frozen=True)
+class _Version:
+    schema: dict[str, Any]  # as published, for the CEL rules
+    strict: dict[str, Any]  # unknown fields refused, for jsonschema
+    status_subresource: bool = False  # the API server then ignores `status` on create and update
+
+    @functools.cached_property
+    def rules(self) -> dict[str, Any]:
+        """The schema cut down to the nodes that hold CEL rules or lead to one: most of a spec has none."""
+        return _with_rules(self.schema) or {}
+
+    @functools.cached_property
+    def validator(self) -> jsonschema.Draft7Validator:
+        return jsonschema.Draft7Validator(self.strict)  # built once: a cluster dump holds many of each kind
+
+    @functools.cached_property
+    def accepts(self) -> Callable[[Any], Any]:
+        """fastjsonschema's compiled check (some 20 times faster); jsonschema then explains the rare refusal."""
+        return fastjsonschema.compile(self.strict)
+
+    def structural_errors(self, body: Any) -> list[str]:
+        try:
+            self.accepts(body)
+        except fastjsonschema.JsonSchemaException:
+            return sorted(_k8s_message(e) for e in self.validator.iter_errors(body))
+        return []
+
+
+def _strict(schema: Any) -> Any:
+    """The API server prunes (or, with strict field validation, refuses) fields a structural schema does not
+    list; jsonschema needs that said explicitly."""
+    if isinstance(schema, list):
+        return [_strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _strict(v) for k, v in schema.items() if k != "x-kubernetes-validations"}
+    if (
+        "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    if schema.get("nullable") and isinstance(schema.get("type"), str):
+        out["type"] = [schema["type"], "null"]
+    return out
+
+
+class IstioSchemas:
+    def __init__(self, versions: dict[tuple[str, str], _Version]):
+        self.versions = versions  # (apiVersion, kind) -> schema
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> IstioSchemas:
+        path = path or crds_path()
+        return _load(str(path))
+
+    def skipped(self, document: Any) -> str | None:
+        """Why a cluster's other objects (a Service, a Deployment, an Istio kind these CRDs do not define) are not
+        checked here; None for a document this verdict covers, a misspelt Istio kind and a missing version included."""
+        if not isinstance(document, dict) or "kind" not in document or "apiVersion" not in document:
+            return None
+        api_version, kind = str(document["apiVersion"]), str(document["kind"])
+        kinds = {k for _, k in self.versions}
+        group = api_version.split("/")[0] if "/" in api_version else ""
+        if kind in kinds or (group.endswith(".istio.io") and difflib.get_close_matches(kind, kinds, cutoff=0.8)):
+            return None
+        if group.endswith(".istio.io"):
+            return (
+                f"these CRDs do not define {api_version} {kind}; point {CRDS_ENV} at Istio's crd-all.gen.yaml to "
+                "check it"
+            )
+        return "not an Istio object"
+
+    def validate(self, document: Any) -> list[str]:
+        """Every reason the cluster would refuse one resource; empty when it would be accepted."""
+        return self.admit(document).errors
+
+    def admit(self, document: Any) -> webhook.Verdict:
+        """The cluster's whole verdict: the API server's schema and CEL rules, then istiod's webhook."""
+        if not isinstance(document, dict):
+            return webhook.Verdict(["the document is not a mapping of fields"])
+        api_version, kind = document.get("apiVersion"), document.get("kind")
+        version = self.versions.get((str(api_version), str(kind)))
+        if version is None:
+            known = sorted({f"{a} {k}" for a, k in self.versions})
+            close = difflib.get_close_matches(str(kind), sorted({k for _, k in self.versions}), n=1, cutoff=0.8)
+            hint = f" (did you mean {close[0]}?)" if close and close[0] != kind else ""
+            return webhook.Verdict(
+                [
+                    f"apiVersion {api_version!r} kind {kind!r} is not served by these CRDs{hint} (known: "
+                    f"{', '.join(known)})"
+                ]
+            )
+        # A `kubectl get -o yaml` dump carries the status istiod wrote; with the status subresource the API server
+        # ignores it on create and update, whatever it holds.
+        ignored = ("apiVersion", "kind", "metadata", *(("status",) if version.status_subresource else ()))
+        body = {k: v for k, v in document.items() if k not in ignored}
+        structural = version.structural_errors(body)
+        if structural:  # like the API server, rules run on a structurally valid object only
+            return webhook.Verdict(_metadata_errors(document.get("metadata")) + structural)
+        errors = _metadata_errors(document.get("metadata")) + list(_rule_errors(version.rules, body, ""))
+        verdict = webhook.check(document)
+        return webhook.Verdict(errors + verdict.errors, verdict.warnings)
+
+
+def nothing_to_validate(paths: list[str]) -> Finding:
+    """An input of other kinds only: most likely the wrong path, and a check that checks nothing must not pass."""
+    return error(
+        "validate.nothing",
+        ", ".join(paths),
+        "holds no Istio object these CRDs define, so nothing was validated; name the files or folders that hold "
+        "your PeerAuthentications, AuthorizationPolicies and DestinationRules.",
+    )
+
+
+@functools.cache
+def _load(path: str) -> IstioSchemas:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CrdsMissingError(f"{path}: cannot be read ({exc.strerror}); {WHERE_TO_GET}.") from exc
+    versions: dict[tuple[str, str], _Version] = {}
+    for crd in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        if not crd or crd.get("kind") != "CustomResourceDefinition":
+            continue
+        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            if version.get("served", True):
+                schema = dict(version["schema"]["openAPIV3Schema"])
+                schema["properties"] = {k: v for k, v in schema.get("properties", {}).items() if k != "status"}
+                status = "status" in (version.get("subresources") or {})
+                versions[(f"{group}/{version['name']}", kind)] = _Version(schema, _strict(schema), status)
+    if not versions:
+        raise CrdsMissingError(f"{path}: holds no CustomResourceDefinition; {WHERE_TO_GET}.")
+    return IstioSchemas(versions)
+
+
+def _metadata_errors(metadata: Any) -> list[str]:
+    if not isinstance(metadata, dict) or not metadata.get("name"):
+        return ["metadata.name: Required value: name or generateName is required"]
+    errors = [
+        f"metadata.{field}.{key}: Invalid value: a {_json_type(value)}: {field} are strings; quote the value"
+        for field in ("annotations", "labels")
+        if isinstance(metadata.get(field), dict)
+        for key, value in metadata[field].items()
+        if not isinstance(value, str)
+    ]
+    name, namespace = metadata["name"], metadata.get("namespace")
+    if not isinstance(name, str) or not RESOURCE_NAME.matches(name):
+        errors.append(
+            f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower '
+            "case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+        )
+    if namespace is not None and (not isinstance(namespace, str) or not NAMESPACE_NAME.matches(namespace)):
+        errors.append(
+            f'metadata.namespace: Invalid value: "{namespace}": a lowercase RFC 1123 label must consist of '
+            "lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
+        )
+    return errors
+
+
+def _json_type(value: Any) -> str:
+    kinds = ((bool, "boolean"), (int, "number"), (float, "number"), (dict, "map"), (list, "list"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), "null")
+
+
+def _path(parts: Iterator[Any] | Any) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _k8s_message(error: jsonschema.ValidationError) -> str:
+    path = _path(error.absolute_path)
+    value = error.instance
+    shown = f'"{value}"' if isinstance(value, str) else repr(value)
+    v = error.validator
+    if v == "enum":
+        supported = ", ".join(f'"{s}"' for s in error.validator_value)
+        return f"{path}: Unsupported value: {shown}: supported values: {supported}"
+    if v == "required":
+        missing = re.search(r"'([^']+)' is a required property", error.message)
+        field = missing.group(1) if missing else "?"
+        return f"{_path([*error.absolute_path, field])}: Required value"
+    if v == "additionalProperties":
+        extra = sorted(set(value) - set(error.schema.get("properties", {})))
+        return "; ".join(f'{_path([*error.absolute_path, e])}: unknown field "{e}"' for e in extra)
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        relation = "greater than or equal to" if v == "minimum" else "less than or equal to" if v == "maximum" else v
+        return f"{path}: Invalid value: {shown}: {path} in body should be {relation} {error.validator_value}"
+    if v == "minProperties":
+        return f"{path} in body should have at least {error.validator_value} properties"
+    if v == "maxProperties":
+        return f"{path} in body should have at most {error.validator_value} properties"
+    if v in ("maxLength", "maxItems"):
+        return f"{path}: Too long: may not be more than {error.validator_value}"
+    if v in ("minLength", "minItems"):
+        return f"{path}: Invalid value: {shown}: {path} in body should be at least {error.validator_value} long"
+    if v == "type":
+        return f"{path}: Invalid value: {shown}: {path} in body must be of type {error.validator_value}"
+    if v == "pattern":
+        return f"{path}: Invalid value: {shown}: {path} in body should match '{error.validator_value}'"
+    return f"{path}: Invalid value: {shown}: {error.message}"
+
+
+@functools.cache
+def _program(rule: str) -> Any:
+    return cel.compile(rule)
+
+
+def _with_rules(schema: Any) -> dict[str, Any] | None:
+    if not isinstance(schema, dict):
+        return None
+    kept: dict[str, Any] = {}
+    if schema.get("x-kubernetes-validations"):
+        kept["x-kubernetes-validations"] = schema["x-kubernetes-validations"]
+    properties = {k: sub for k, v in schema.get("properties", {}).items() if (sub := _with_rules(v))}
+    if properties:
+        kept["properties"] = properties
+    for key in ("items", "additionalProperties"):
+        if sub := _with_rules(schema.get(key)):
+            kept[key] = sub
+    return kept or None
+
+
+def _rule_errors(schema: dict[str, Any], value: Any, path: str) -> Iterator[str]:
+    for rule in schema.get("x-kubernetes-validations", ()):
+        problem = _evaluate(rule["rule"], value)
+        if problem is not None:
+            shown = '"object"' if isinstance(value, dict) else f'"{value}"' if isinstance(value, str) else repr(value)
+            yield f"{path or '<root>'}: Invalid value: {shown}: {rule.get('message') if problem is False else problem}"
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            sub = properties.get(key) or (extra if isinstance(extra, dict) else None)
+            if sub is not None:
+                yield from _rule_errors(sub, item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            yield from _rule_errors(schema["items"], item, f"{path}[{i}]")
+
+
+@functools.cache
+def _fields_read(rule: str) -> frozenset[str] | None:
+    """The fields of `self` a rule reads, when it reads `self` only as `self.<field>`; None otherwise (`self.all(...)`,
+    `self` alone). Handing the rule just those fields gives the same result, and spares converting a whole spec
+    into CEL values for every rule on it."""
+    uses = re.findall(r"\bself\b(\.[A-Za-z_]\w*(?:\s*\()?)?", rule)
+    if not uses or any(not use or use.endswith("(") for use in uses):
+        return None
+    return frozenset(use.removeprefix(".") for use in uses)
+
+
+def _evaluate(rule: str, value: Any) -> bool | str | None:
+    """None when the rule holds, False when it does not, or the evaluation error in the API server's words."""
+    fields = _fields_read(rule) if isinstance(value, dict) else None
+    if fields is not None:
+        value = {k: v for k, v in value.items() if k in fields}
+    try:
+        result = _program(rule).execute({"self": value})
+    except (RuntimeError, ValueError, TypeError) as exc:
+        return _describe(exc)
+    return None if result is True else False
+
+
+def _describe(error: Exception) -> str:
+    text = str(error)
+    if "Function 'int' error" in text:  # the conversion failure Kubernetes' CEL reports in these words
+        return "type conversion error from string to int"
+    undefined = re.search(r"Undefined variable or function: '([^']+)'", text)
+    if undefined:
+        return f"rule uses {undefined.group(1)!r}, a Kubernetes CEL extension the CEL library lacks; not checked here"
+    return f"rule could not be evaluated: {text.splitlines()[0][:200]}"

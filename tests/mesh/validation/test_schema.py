@@ -1,0 +1,151 @@
+"""The validator against Istio's own fixtures, and every generated resource against Istio's CRDs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.mesh.validation import schema as istio_schema
+from components.stack import istio_resources
+from tests.conftest import PROJECT_ROOT, committed_config
+from tests.mesh.configs import EDGE_BACKEND_WITH_CALLERS, EVERY_SHAPE, SEED, stack_of
+
+TESTDATA = Path(__file__).parent / "istio_webhook" / "crd-testdata"
+
+
+@pytest.fixture(scope="module")
+def schemas() -> istio_schema.IstioSchemas:
+    try:
+        return istio_schema.IstioSchemas.load()
+    except istio_schema.CrdsMissingError as exc:
+        pytest.fail(str(exc))
+
+
+def fixture_documents(pattern: str) -> list[tuple[str, dict]]:
+    files = sorted(TESTDATA.glob(pattern))
+    if not files:
+        pytest.fail(
+            f"no Istio validation fixtures match {TESTDATA / pattern}; they come from "
+            "pkg/config/validation/testdata/crds/ of istio/istio"
+        )
+    return [(f"{f.name}:{i}", d) for f in files for i, d in enumerate(yaml.safe_load_all(f.read_text())) if d]
+
+
+VALID = fixture_documents("*-valid.yaml")
+INVALID = fixture_documents("*-invalid.yaml")
+
+
+@pytest.mark.parametrize("document", [d for _, d in VALID], ids=[i for i, _ in VALID])
+def test_accepts_every_valid_istio_fixture(schemas, document):
+    assert schemas.validate(document) == []
+
+
+@pytest.mark.parametrize("document", [d for _, d in INVALID], ids=[i for i, _ in INVALID])
+def test_rejects_every_invalid_istio_fixture_with_the_substance_of_its_error(schemas, document):
+    document = dict(document)
+    expected = document.pop("_err")
+    problems = schemas.validate(document)
+    assert problems, f"accepted, but Istio says: {expected}"
+    assert any(expected.lower() in p.lower() for p in problems), (expected, problems)
+
+
+def test_unknown_fields_are_refused(schemas):
+    problems = schemas.validate(
+        {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "PeerAuthentication",
+            "metadata": {"name": "x", "namespace": "y"},
+            "spec": {"mtlz": {"mode": "STRICT"}},
+        }
+    )
+    assert problems == ['spec.mtlz: unknown field "mtlz"']
+
+
+def test_integer_ports_in_an_authorization_policy_are_refused(schemas):
+    problems = schemas.validate(
+        {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "AuthorizationPolicy",
+            "metadata": {"name": "x", "namespace": "y"},
+            "spec": {"rules": [{"to": [{"operation": {"ports": [8080]}}]}]},
+        }
+    )
+    assert problems == [
+        "spec.rules[0].to[0].operation.ports[0]: Invalid value: 8080: "
+        "spec.rules[0].to[0].operation.ports[0] in body must be of type string"
+    ]
+
+
+def test_names_must_be_dns_subdomains(schemas):
+    problems = schemas.validate(
+        {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "PeerAuthentication",
+            "metadata": {"name": "Bad_Name", "namespace": "y"},
+            "spec": {},
+        }
+    )
+    assert problems[0].startswith('metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain')
+
+
+def test_unknown_kind_or_version_is_refused(schemas):
+    problems = schemas.validate(
+        {"apiVersion": "security.istio.io/v2", "kind": "PeerAuthentication", "metadata": {"name": "x"}, "spec": {}}
+    )
+    assert problems[0].startswith("apiVersion 'security.istio.io/v2' kind 'PeerAuthentication' is not served")
+
+
+def test_missing_crds_file_says_where_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv(istio_schema.CRDS_ENV, str(tmp_path / "nope.yaml"))
+    with pytest.raises(istio_schema.CrdsMissingError) as raised:
+        istio_schema.IstioSchemas.load()
+    assert "manifests/charts/base/files/crd-all.gen.yaml of istio/istio" in str(raised.value)
+
+
+def generated(raw) -> list[dict]:
+    return [m.document for m in istio_resources.for_stack(stack_of(raw))]
+
+
+CONFIGS = {
+    "seed": SEED,
+    "every-shape": EVERY_SHAPE,
+    "edge-backend-with-callers": EDGE_BACKEND_WITH_CALLERS,
+    "migration": {
+        "migration": {"legacy": "observe", "payments": "enforce"},
+        "workloads": [{"namespace": "shop", "selector": {"app": "old"}, "stage": "observe"}],
+    },
+    "dev": committed_config("dev")["gke-mtls:mesh"],
+    "prod": committed_config("prod")["gke-mtls:mesh"],
+}
+
+
+@pytest.mark.parametrize("raw", list(CONFIGS.values()), ids=list(CONFIGS))
+def test_every_generated_resource_validates_against_istios_crds(schemas, raw):
+    for document in generated(raw):
+        assert schemas.validate(document) == [], document
+
+
+def test_the_schema_test_covers_every_generated_kind():
+    kinds = {(d["apiVersion"], d["kind"]) for raw in CONFIGS.values() for d in generated(raw)}
+    assert kinds == {
+        ("security.istio.io/v1", "PeerAuthentication"),
+        ("security.istio.io/v1", "AuthorizationPolicy"),
+        ("networking.istio.io/v1", "DestinationRule"),
+    }
+
+
+def test_every_mesh_test_configuration_validates_too(schemas):
+    """Configurations the analysis tests accept without errors must also be valid Istio."""
+    from tests.mesh.analysis.test_analysis import QUIET_CONFIGS
+
+    for raw in QUIET_CONFIGS:
+        for document in generated(raw):
+            assert schemas.validate(document) == [], document
+
+
+def test_the_crds_ship_with_the_program_so_pulumi_up_can_check_what_it_generates():
+    assert PROJECT_ROOT / "components" / "mesh" / "istio-crds.yaml" == istio_schema.DEFAULT_CRDS
+    served = istio_schema.IstioSchemas.load(istio_schema.DEFAULT_CRDS).versions
+    assert {kind for _, kind in served} == {"AuthorizationPolicy", "PeerAuthentication", "DestinationRule"}
