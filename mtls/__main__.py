@@ -403,7 +403,7 @@ def _analyze(args: argparse.Namespace) -> int:
         findings += conflicts
         callers = istio_resources.callers(stack_settings)
         name += f" after `pulumi up` of {args.stack}"
-    findings += cluster_files.nothing_to_analyse(objects, args.paths)
+    findings += cluster_files.nothing_to_analyse(objects, findings, args.paths)
     findings += analysis.analyze(objects, callers, root_namespace)
     status = _report(name, findings, args.json)
     return 2 if loaded.unreadable else status
@@ -419,7 +419,7 @@ def _import(args: argparse.Namespace) -> int:
     if loaded is None:
         return 2
     block, findings = from_cluster.mesh_settings(loaded.objects, args.root_namespace)
-    findings = cluster_files.nothing_to_import(loaded.objects, args.paths) + findings
+    findings = cluster_files.nothing_to_import(loaded, args.paths) + findings
     mesh, problems = parse(mesh_settings.MeshSettings, block, mesh_settings.KEY)
     if mesh is not None:
         problems += mesh_settings.check(mesh)

@@ -45,7 +45,18 @@ def _load(paths: Sequence[str], schemas: Any) -> Loaded:
             )
             continue
         kind = f"{body['kind']} ({body['apiVersion']})"
-        if istio_objects.is_context(body) and _placeable(body):
+        if istio_objects.is_context(body):
+            problem = istio_objects.context_problem(body)
+            if problem is not None:
+                loaded.findings.append(
+                    warning(
+                        "analyze.context-invalid",
+                        document.key,
+                        f"{body['kind']}: {problem}, so it cannot place the policies and is left out; fix it, or "
+                        "export it again with kubectl.",
+                    )
+                )
+                continue
             context[kind] = context.get(kind, 0) + 1
             obj = istio_objects.from_document(body, document.key, position)
             loaded.objects += [obj] if obj is not None else []
@@ -81,13 +92,6 @@ def _load(paths: Sequence[str], schemas: Any) -> Loaded:
     return loaded
 
 
-def _placeable(body: dict[str, Any]) -> bool:
-    """A Service or Gateway the analysis can place: named, with a spec that is a mapping (no schema is checked)."""
-    metadata = body.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, dict) else None
-    return isinstance(name, str) and bool(name) and isinstance(body.get("spec"), dict)
-
-
 EXPORT = "kubectl get peerauthentications,authorizationpolicies,destinationrules -A -o yaml"
 
 
@@ -95,25 +99,32 @@ def _holds_policies(objects: Sequence[IstioObject]) -> bool:
     return any(o.kind in ("PeerAuthentication", "AuthorizationPolicy") for o in objects)
 
 
-def nothing_to_analyse(objects: Sequence[IstioObject], paths: Sequence[str]) -> list[Finding]:
+def _none_held(findings: Sequence[Finding]) -> str:
+    left_out = sum(f.code == "analyze.invalid" for f in findings)
+    if left_out:
+        taken = "the API server would take"
+        return f"holds no PeerAuthentication or AuthorizationPolicy {taken} ({left_out} left out above)"
+    return "holds no PeerAuthentication or AuthorizationPolicy"
+
+
+def nothing_to_analyse(
+    objects: Sequence[IstioObject], findings: Sequence[Finding], paths: Sequence[str]
+) -> list[Finding]:
     """An input without a PeerAuthentication or AuthorizationPolicy is most likely the wrong one (another context, a
     filter that matched nothing), so it is never called "ok"."""
     if _holds_policies(objects):
         return []
     message = (
-        "holds no PeerAuthentication or AuthorizationPolicy: if that is all the cluster has, Istio's defaults apply "
-        f"(PERMISSIVE, every request allowed). Export its policies with `{EXPORT}`."
+        f"{_none_held(findings)}: if that is all the cluster has, Istio's defaults apply (PERMISSIVE, every "
+        f"request allowed). Export its policies with `{EXPORT}`."
     )
     return [warning("analyze.no-policy", ", ".join(paths), message)]
 
 
-def nothing_to_import(objects: Sequence[IstioObject], paths: Sequence[str]) -> list[Finding]:
-    if _holds_policies(objects):
+def nothing_to_import(loaded: Loaded, paths: Sequence[str]) -> list[Finding]:
+    if _holds_policies(loaded.objects):
         return []
-    message = (
-        f"holds no PeerAuthentication or AuthorizationPolicy, so there is nothing to import. Export them with "
-        f"`{EXPORT}`."
-    )
+    message = f"{_none_held(loaded.findings)}, so there is nothing to import. Export them with `{EXPORT}`."
     return [error("import.no-policy", ", ".join(paths), message)]
 
 

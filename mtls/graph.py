@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from components.mesh.analysis.callers import LOAD_BALANCER, Caller
 from components.mesh.analysis.modes import ANY_PORT
 from components.mesh.analysis.transport import MTLS, OWN_TLS, PLAINTEXT, MeshView
-from components.mesh.interchange.istio_objects import IstioObject
+from components.mesh.interchange.istio_objects import IstioObject, labels_text
 from components.stack import istio_resources
 from components.stack.settings import StackSettings
 
@@ -25,10 +25,6 @@ MAX_WORKLOADS_SHOWN = 12
 def _text(label: str) -> str:
     """A Mermaid label in double quotes: quotes and angle brackets as entities, lines joined with <br/>."""
     return label.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;").replace("\n", "<br/>")
-
-
-def _labels(labels: Mapping[str, str]) -> str:
-    return "{" + ", ".join(f"{k}: {v}" for k, v in labels.items()) + "}"
 
 
 def _modes(modes: Mapping[str, str]) -> str:
@@ -107,7 +103,7 @@ def _mesh(graph: _Graph, settings: StackSettings, backend_node: str | None) -> N
             graph.node(f"ns:{namespace}", f"{len(shown)} workloads (grouped): {summary}")
         else:
             for pairs, modes in shown.items():
-                graph.node(f"w:{namespace}:{pairs}", f"{_labels(dict(pairs))}\n{_modes(modes)}")
+                graph.node(f"w:{namespace}:{pairs}", f"{labels_text(dict(pairs))}\n{_modes(modes)}")
         graph.lines.append("  end")
     graph.lines.append("  end")
     for caller in callers:
@@ -119,7 +115,8 @@ def _mesh(graph: _Graph, settings: StackSettings, backend_node: str | None) -> N
 
 def _target(graph: _Graph, namespace: str, selector: Mapping[str, str]) -> str:
     key = f"w:{namespace}:{tuple(selector.items())}"
-    return graph.ids.get(key) or graph.ids.get(f"ns:{namespace}") or graph.node(key, f"{namespace}/{_labels(selector)}")
+    title = f"{namespace}/{labels_text(selector)}"
+    return graph.ids.get(key) or graph.ids.get(f"ns:{namespace}") or graph.node(key, title)
 
 
 def _caller_edges(graph: _Graph, caller: Caller, view: MeshView, backend: str | None) -> None:

@@ -87,6 +87,26 @@ def test_analyze_leaves_out_what_the_api_server_would_refuse(tmp_path, capsys):
     ) in out
 
 
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ("kind: Service\nmetadata: {name: web, namespace: [shop]}\nspec: {}", "metadata.namespace is not a string"),
+        ("kind: Service\nmetadata: {name: web}\nspec: {selector: {app: [web]}}", "spec.selector is not a mapping"),
+        ("kind: Service\nmetadata: {name: web}\nspec: {ports: {http: 80}}", "spec.ports is not a list"),
+        ("kind: Service\nmetadata: {name: 7}\nspec: {}", "metadata.name is not a non-empty string"),
+    ],
+    ids=["namespace-list", "selector-value-list", "ports-mapping", "name-number"],
+)
+def test_analyze_names_a_service_it_cannot_place_the_policies_with(tmp_path, capsys, document, problem):
+    path = tmp_path / "dump.yaml"
+    path.write_text(HAND_WRITTEN.read_text() + "\n---\napiVersion: v1\n" + document + "\n")
+    main(["analyze", str(path)])
+    out = capsys.readouterr().out
+    position = len(documents(HAND_WRITTEN))
+    assert f"warning: {path}[{position}]: Service: {problem}" in out
+    assert "so it cannot place the policies and is left out; fix it, or export it again with kubectl." in out
+
+
 def test_analyze_of_an_unreadable_path_exits_2(tmp_path, capsys):
     assert main(["analyze", str(tmp_path / "nope.yaml")]) == 2
     assert "[analyze.file]" in capsys.readouterr().out
@@ -266,6 +286,18 @@ def test_an_input_without_a_policy_says_so(tmp_path, capsys):
         "them with `kubectl get peerauthentications,authorizationpolicies,destinationrules -A -o yaml`. "
         "[import.no-policy]"
     )
+
+
+def test_an_input_whose_policies_were_all_left_out_says_so(tmp_path, capsys):
+    broken = copy.deepcopy(documents(HAND_WRITTEN)[2])
+    broken["spec"]["mtls"]["mode"] = "STRICTT"
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(broken))
+    main(["analyze", str(path)])
+    assert (
+        f"warning: {path}: holds no PeerAuthentication or AuthorizationPolicy the API server would take (1 left out "
+        "above): if that is all"
+    ) in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("command", ["analyze", "import"])

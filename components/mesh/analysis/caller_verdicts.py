@@ -10,7 +10,7 @@ from components.core.load_balancer import FRONT_END_RANGES
 from components.mesh.analysis.authorization import Decision, action_of, decide
 from components.mesh.analysis.callers import HEALTH_CHECKS, LOAD_BALANCER
 from components.mesh.analysis.transport import Arrival, MeshView, describe
-from components.mesh.interchange.istio_objects import IstioObject
+from components.mesh.interchange.istio_objects import IstioObject, labels_text
 
 
 def caller_findings(arrivals: Sequence[Arrival], view: MeshView) -> list[Finding]:
@@ -80,11 +80,11 @@ def _refused(arrival: Arrival, deciding: IstioObject | None) -> Finding:
             "set its `service`), or make the port PERMISSIVE.",
         )
     if caller.name == LOAD_BALANCER:
-        labels = ", ".join(f"{k}: {v}" for k, v in caller.selector.items())
+        labels = labels_text(caller.selector)
         return error(
             "mesh.edge-backend-strict",
             caller.key,
-            f"the edge load balancer sends requests (and health checks) straight to port {port} of {{{labels}}} in "
+            f"the edge load balancer sends requests (and health checks) straight to port {port} of {labels} in "
             f"{caller.namespace} without an Istio client certificate, but mTLS there is STRICT, so every request would "
             "be refused. Either route the edge through the Istio ingress gateway (and set `istioIngressGateway: true` "
             "here), or add a port-level exception to gke-mtls:mesh.workloads for this workload: "

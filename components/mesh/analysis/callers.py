@@ -13,7 +13,7 @@ from components.core.findings import Finding, error, warning
 from components.core.load_balancer import FRONT_END_RANGES
 from components.core.manifest import ISTIO_SECURITY, Manifest
 from components.mesh.analysis.authorization import AuthorizationPolicies, Request, action_of, policy_matches
-from components.mesh.interchange.istio_objects import IstioObject
+from components.mesh.interchange.istio_objects import IstioObject, labels_text
 from components.mesh.settings import EDGE_BACKEND_KEY, EdgeBackendSettings, MeshSettings, caller_key
 
 LOAD_BALANCER = "the load balancer"
@@ -38,8 +38,7 @@ class Caller:
         return bool(self.requests[0].principal)
 
     def where(self, port: str) -> str:
-        labels = ", ".join(f"{k}: {v}" for k, v in self.selector.items())
-        return f"{self.namespace}/{{{labels}}}:{port}"
+        return f"{self.namespace}/{labels_text(self.selector)}:{port}"
 
 
 @dataclass(frozen=True)
@@ -211,12 +210,12 @@ def allowed_client_findings(
         return []
     found = []
     if not covered_before:
-        labels = ", ".join(f"{k}: {v}" for k, v in backend.selector.items())
+        labels = labels_text(backend.selector)
         found.append(
             warning(
                 "mesh.edge-allow-policy",
                 facts.clients_key,
-                f"makes {backend.namespace}/{{{labels}}} refuse every request that no ALLOW rule matches, on every "
+                f"makes {backend.namespace}/{labels} refuse every request that no ALLOW rule matches, on every "
                 "port, as any ALLOW policy does: its other callers (mesh peers, scrapers) need rules of their own in "
                 "gke-mtls:mesh.authorization. List them in gke-mtls:mesh.callers and the plan checks each.",
             )

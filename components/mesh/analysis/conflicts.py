@@ -10,7 +10,7 @@ from components.core.findings import Finding, error, note
 from components.mesh.analysis.exposure import OTHER_NAMESPACE, Exposure, Place
 from components.mesh.analysis.modes import ANY_PORT
 from components.mesh.analysis.transport import MTLS, PLAINTEXT, MeshView, sets_tls, tls_mode_at
-from components.mesh.interchange.istio_objects import IstioObject
+from components.mesh.interchange.istio_objects import IstioObject, listed
 
 MESH_WIDE_HOSTS = ("*", "*.local", "*.cluster.local", "*.svc.cluster.local")
 
@@ -20,30 +20,67 @@ def client_server_conflicts(view: MeshView, exposure: Exposure) -> list[Finding]
     that takes plaintext only, or plaintext toward a STRICT one, fails every call from a meshed client (reference
     sections 2.3 and 2.4; Istio's reachability tests expect exactly these failures)."""
     clients: list[str | None] = [None, *sorted(view.rules.by_namespace)]
-    meets: dict[IstioObject, dict[str, list[tuple[str, Place]]]] = {}  # rule -> server mode -> places
+    # rule -> server mode -> place title -> (place, its ports where they meet)
+    hits: dict[IstioObject, dict[str, dict[str, tuple[Place, list[str]]]]] = {}
     setting_tls = [r for r in view.rules.rules if sets_tls(r)]
     for place in exposure.every_place() if setting_tls else ():
         if view.topology.gateway(place.namespace, place.labels or {}) is not None and place.labels:
             continue
-        for port, mode in place.modes.items():
+        served = _served_ports(view, place)
+        for port, mode in served.items():
             if mode not in ("STRICT", "DISABLE"):
                 continue
-            where = f"{place.title}{'' if port == ANY_PORT else ':' + port}"
             for client in clients:
                 sent = view.sent_by_sidecar(client, place.namespace, place.labels, "" if port == ANY_PORT else port)
                 rule = sent.by
                 if rule is None or rule.kind != "DestinationRule":
                     continue
                 if (sent.form, mode) in ((MTLS, "DISABLE"), (PLAINTEXT, "STRICT")):
-                    seen = meets.setdefault(rule, {}).setdefault(mode, [])
-                    if where not in [w for w, _ in seen]:
-                        seen.append((where, place))
+                    _, ports = hits.setdefault(rule, {}).setdefault(mode, {}).setdefault(place.title, (place, []))
+                    if port not in ports:
+                        ports.append(port)
+    meets = {
+        rule: {
+            mode: [
+                (
+                    title
+                    if ports == [ANY_PORT] or set(ports) == set(_served_ports(view, place))
+                    else f"{title}:{','.join(ports)}",
+                    place,
+                )
+                for title, (place, ports) in by_title.items()
+            ]
+            for mode, by_title in by_mode.items()
+        }
+        for rule, by_mode in hits.items()
+    }
     found = []
     for rule in view.rules.rules:
         for mode, places in meets.get(rule, {}).items():
             found.append(_meets(rule, mode, places, view))
     found += _mesh_wide_istio_mutual_notes(view, exposure, meets)
     return found
+
+
+def _served_ports(view: MeshView, place: Place) -> dict[str, str]:
+    """The modes of a place at the ports its Services send to: a DestinationRule reaches a pod through them, so a
+    workload-wide mode stands for each of those ports (their port-level settings then read right). Without a known
+    Service, with named target ports only, or with one the settings declare (which lists only the ports they name),
+    the workload-wide mode stands for any port."""
+    services = view.topology.services_of(place.namespace, place.labels) if place.labels is not None else []
+    if any(service.origin.from_settings for service in services):
+        return dict(place.modes)
+    targets = {
+        str(entry.get("targetPort", entry.get("port")))
+        for service in services
+        for entry in listed(service.spec.get("ports"))
+        if isinstance(entry, dict)
+    }
+    numbered = {t for t in targets if t.isascii() and t.isdigit()}
+    if ANY_PORT not in place.modes or not numbered or numbered != targets:
+        return dict(place.modes)
+    wide = place.modes[ANY_PORT]
+    return {port: place.modes.get(port, wide) for port in sorted(numbered | (place.modes.keys() - {ANY_PORT}))}
 
 
 def _place_name(where: str, place: Place) -> str:

@@ -19,8 +19,8 @@ from components.mesh.analysis.callers import Caller
 from components.mesh.analysis.conflicts import client_server_conflicts
 from components.mesh.analysis.exposure import Exposure, plaintext_exposure
 from components.mesh.analysis.modes import ANY_PORT, PeerAuthentications
-from components.mesh.analysis.transport import MeshView, describe, labels_text
-from components.mesh.interchange.istio_objects import KINDS, IstioObject
+from components.mesh.analysis.transport import MTLS, PLAINTEXT, MeshView, describe
+from components.mesh.interchange.istio_objects import KINDS, IstioObject, labels_text
 
 # Beyond this many labels, a selector's subsets are too many to look up; such selectors are compared pairwise.
 MAX_SUBSET_LABELS = 8
@@ -42,7 +42,8 @@ def _analyze(objects: Sequence[IstioObject], callers: Sequence[Caller], root_nam
         *_name_collisions(objects, {f.key for f in rivals}),
         *_overlapping_selectors(peers),
         *_gateway_peer_authentications(view),
-        *_strict_under_disable(peers),
+        *_strict_under_disable(view),
+        *_disable_behind_headless(view),
         *plaintext_exposure(objects, exposure, arrivals),
         *caller_findings(arrivals, view),
         *observed_callers(arrivals, view),
@@ -144,15 +145,21 @@ def _overlap(narrow: IstioObject, broad: IstioObject) -> Finding:
     )
 
 
-def _strict_under_disable(peers: PeerAuthentications) -> list[Finding]:
+def _strict_under_disable(view: MeshView) -> list[Finding]:
     """Under a DISABLE namespace auto mTLS is off for the namespace's services: the cluster-level guess
     (`BestEffortInferServiceMTLSMode`, pilot/pkg/model/push_context.go) reads only namespace and mesh policies, so
-    meshed clients send plaintext even to a workload or port that is STRICT, which refuses it (istio/istio#56084)."""
+    meshed clients send plaintext even to a workload or port that is STRICT, which refuses it (istio/istio#56084),
+    unless a DestinationRule sets mTLS for them: what they send is the transport's call, as everywhere."""
+    peers = view.peers
     found = []
     for pa in peers.workload:
         if peers.base(pa.namespace) != "DISABLE" or peers.at(pa.namespace, pa.selector).policy is not pa:
             continue
-        strict = [p for p, m in peers.at(pa.namespace, pa.selector).all().items() if m == "STRICT"]
+        strict = [
+            port
+            for port, mode in peers.at(pa.namespace, pa.selector).all().items()
+            if mode == "STRICT" and view.sent_by_sidecar(None, pa.namespace, pa.selector, port).form == PLAINTEXT
+        ]
         if strict:
             where = "the workload" if ANY_PORT in strict else "port " + ", ".join(strict)
             found.append(
@@ -165,6 +172,31 @@ def _strict_under_disable(peers: PeerAuthentications) -> list[Finding]:
                     "DestinationRule with ISTIO_MUTUAL for its Service.",
                 )
             )
+    return found
+
+
+def _disable_behind_headless(view: MeshView) -> list[Finding]:
+    """A headless Service's clients pick TLS once for all its pods (an ORIGINAL_DST cluster, no per-endpoint auto
+    mTLS: pilot/pkg/networking/core/cluster_tls.go), so a DISABLE workload or port behind one gets Istio mTLS, which
+    it cannot read. Istio's own "mtls port override" reachability test leaves headless targets out for this reason
+    (tests/integration/security/reachability_test.go, istio/istio#39439)."""
+    found = []
+    for pa in view.peers.workload:
+        if view.peers.at(pa.namespace, pa.selector).policy is not pa:
+            continue
+        for port, mode in view.peers.at(pa.namespace, pa.selector).all().items():
+            sent = view.sent_by_sidecar(None, pa.namespace, pa.selector, port)
+            if mode == "DISABLE" and sent.form == MTLS and sent.by is not None and sent.by.kind == "Service":
+                where = "the workload" if port == ANY_PORT else f"port {port}"
+                found.append(
+                    error(
+                        "mesh.disable-behind-headless",
+                        pa.origin.key,
+                        f"{where} is DISABLE, but {sent.why}: meshed clients send it Istio mTLS, which it cannot "
+                        "read, so every call fails. Add a DestinationRule with `tls: {mode: DISABLE}` for that "
+                        "Service's host, or use PERMISSIVE here.",
+                    )
+                )
     return found
 
 

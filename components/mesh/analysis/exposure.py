@@ -12,8 +12,8 @@ from typing import Any
 from components.core.findings import Finding, error, note
 from components.mesh.analysis.authorization import action_of
 from components.mesh.analysis.modes import ANY_PORT
-from components.mesh.analysis.transport import PLAINTEXT, Arrival, MeshView, host_of, labels_text
-from components.mesh.interchange.istio_objects import IstioObject, listed
+from components.mesh.analysis.transport import PLAINTEXT, Arrival, MeshView, host_of
+from components.mesh.interchange.istio_objects import IstioObject, labels_text, listed
 from components.mesh.istio_api import MTLS_CONDITIONS, MTLS_NEGATIVE_FIELDS, MTLS_SOURCE_FIELDS
 
 ADVISORY = "ISTIO-SECURITY-2021-004"

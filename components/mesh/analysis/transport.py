@@ -49,10 +49,6 @@ def describe(obj: IstioObject) -> str:
     return obj.origin.key if obj.origin.from_settings else f"{obj.title} ({obj.origin.key})"
 
 
-def labels_text(labels: Mapping[str, str]) -> str:
-    return "{" + ", ".join(f"{k}: {v}" for k, v in labels.items()) + "}"
-
-
 # --- where servers are: Services and gateways -------------------------------------------------------------------
 
 
@@ -90,6 +86,11 @@ class Topology:
 
     def services_of(self, namespace: str, labels: Mapping[str, str]) -> list[IstioObject]:
         return [s for s in self.services if s.namespace == namespace and labels_select(s.selector, labels)]
+
+
+def is_headless(service: IstioObject) -> bool:
+    """`clusterIP: None`: istiod gives it passthrough resolution and an ORIGINAL_DST cluster."""
+    return service.spec.get("clusterIP") == "None"
 
 
 def service_host(service: IstioObject) -> str:
@@ -149,7 +150,7 @@ def tls_mode_at(rule: IstioObject, service_port: int | None) -> ClientTls:
     policy = rule.spec.get("trafficPolicy")
     policy = policy if isinstance(policy, dict) else {}
     tls = policy.get("tls")
-    mode = str(tls["mode"]) if isinstance(tls, dict) and tls.get("mode") else None
+    mode = str(tls.get("mode") or "DISABLE") if isinstance(tls, dict) else None  # proto3: an unset mode is DISABLE
     levels = [
         p for p in listed(policy.get("portLevelSettings")) if isinstance(p, dict) and isinstance(p.get("tls"), dict)
     ]
@@ -171,60 +172,79 @@ def sets_tls(rule: IstioObject) -> bool:
     return any(isinstance(p.get("tls"), dict) for p in [policy, *levels])
 
 
+def _export_to(rule: IstioObject) -> set[str]:
+    return {str(e) for e in listed(rule.spec.get("exportTo"))}
+
+
+def _exported_to(rule: IstioObject, client: str | None) -> bool:
+    """Exported to the client's namespace; with no client known, only a rule every namespace sees."""
+    export = _export_to(rule)
+    return not export or "*" in export or (client is not None and client in export)
+
+
+def _most_specific(rules: Sequence[IstioObject], host: str) -> list[IstioObject]:
+    """The rules, oldest first, for the pattern that matches `host` most closely (`MostSpecificHostMatch`)."""
+    scored = [(score, rule) for rule in rules if (score := _specificity(host_of(rule), host)) is not None]
+    best = max((score for score, _ in scored), default=None)
+    return [rule for score, rule in scored if score == best]
+
+
+def _merged(rules: Sequence[IstioObject]) -> IstioObject:
+    """Of the rules merged for one host, the one whose top-level traffic policy applies: the oldest that has one."""
+    return next((r for r in rules if isinstance(r.spec.get("trafficPolicy"), dict)), rules[0])
+
+
 class DestinationRules:
-    """The DestinationRules a client's sidecar looks up for a host, as `PushContext.destinationRule` does
-    (pilot/pkg/model/push_context.go): the client's namespace first, then the service's namespace, then the root
-    namespace, the last two only for rules exported to the client; in each, the most specific host wins, and of
-    rules for one host the oldest. A rule with a `workloadSelector` applies to the client pods it selects only,
-    which callers do not name, so it is left out."""
+    """The DestinationRule a client's sidecar uses for a host, as istiod indexes (`setDestinationRules`) and looks
+    them up (`destinationRule`, pilot/pkg/model/push_context.go):
+    1. the client's namespace, its rules visible there (for a client of the root namespace, only the root
+       namespace's private rules, so that its `*.local` rules do not hide the services' own);
+    2. the service's namespace, then 3. the root namespace: the rules exported beyond their own namespace.
+    In each, the most specific host wins, and only then is `exportTo` checked against the client: a rule not
+    exported to it sends the lookup to the next namespace, never to a less specific host. Rules for one host of one
+    namespace are merged (`mergeDestinationRule`, destination_rule.go): the oldest top-level `trafficPolicy` wins.
+    A rule with a `workloadSelector` applies to the client pods it selects only, which callers do not name, so it
+    is left out."""
 
     def __init__(self, objects: Iterable[IstioObject], root_namespace: str):
         self.root_namespace = root_namespace
         self.by_namespace: dict[str, list[IstioObject]] = {}
         self.hosts_in: dict[str, list[IstioObject]] = {}  # rules that set TLS for one host, by its namespace
+        self.local: dict[str, list[IstioObject]] = {}  # step 1
+        self.exported: dict[str, list[IstioObject]] = {}  # steps 2 and 3
+        self.root_private: list[IstioObject] = []
         for rule in by_age(o for o in objects if o.kind == "DestinationRule"):
-            if not rule.spec.get("workloadSelector"):
-                self.by_namespace.setdefault(rule.namespace, []).append(rule)
-                host = host_of(rule).split(".")
-                if sets_tls(rule) and host[0] != "*" and len(host) > 2 and host[2] == "svc":
-                    self.hosts_in.setdefault(host[1], []).append(rule)
+            if rule.spec.get("workloadSelector"):
+                continue
+            self.by_namespace.setdefault(rule.namespace, []).append(rule)
+            host = host_of(rule).split(".")
+            if sets_tls(rule) and host[0] != "*" and len(host) > 2 and host[2] == "svc":
+                self.hosts_in.setdefault(host[1], []).append(rule)
+            export = _export_to(rule)
+            if not export or {"*", ".", rule.namespace} & export:
+                self.local.setdefault(rule.namespace, []).append(rule)
+            if len(export) == 1 and export & {".", rule.namespace}:
+                if rule.namespace == root_namespace:
+                    self.root_private.append(rule)
+            else:
+                self.exported.setdefault(rule.namespace, []).append(rule)
 
     @property
     def rules(self) -> list[IstioObject]:
         return [r for rules in self.by_namespace.values() for r in rules]
 
-    @staticmethod
-    def _exported(rule: IstioObject, client: str | None) -> bool:
-        export = [str(e) for e in listed(rule.spec.get("exportTo"))]
-        if not export or "*" in export:
-            return True
-        if client is None:  # any client: only a rule every namespace sees applies to all of them
-            return False
-        return client in export or ("." in export and client == rule.namespace)
-
-    def _private(self, rule: IstioObject) -> bool:
-        export = [str(e) for e in listed(rule.spec.get("exportTo"))]
-        return len(export) == 1 and export[0] in (".", rule.namespace)
-
     def for_host(self, client: str | None, host: str, service_namespace: str) -> IstioObject | None:
-        """The rule a client in namespace `client` (None: any client) uses for `host`. A client of the root
-        namespace looks first at the root namespace's private rules only, so that its `*.local` rules do not hide
-        the services' own (`PushContext.destinationRule`)."""
-        steps: list[list[IstioObject]] = []
-        if client == self.root_namespace:
-            steps.append([r for r in self.by_namespace.get(client, []) if self._private(r)])
-        elif client is not None:
-            steps.append([r for r in self.by_namespace.get(client, []) if self._exported(r, client)])
+        """The rule whose traffic policy a client in namespace `client` (None: any client) uses for `host`."""
+        if client is not None:
+            found = _most_specific(
+                self.root_private if client == self.root_namespace else self.local.get(client, []), host
+            )
+            if found:
+                return _merged(found)
         for namespace in (service_namespace, self.root_namespace):
-            steps.append([r for r in self.by_namespace.get(namespace, []) if self._exported(r, client)])
-        for rules in steps:
-            best, best_score = None, -1
-            for rule in rules:
-                score = _specificity(host_of(rule), host)
-                if score is not None and score > best_score:
-                    best, best_score = rule, score
-            if best is not None:
-                return best
+            found = [r for r in _most_specific(self.exported.get(namespace, []), host) if _exported_to(r, client)]
+            if found:
+                return _merged(found)
         return None
 
     def client_tls(
@@ -325,6 +345,19 @@ class MeshView:
             return Sent(PLAINTEXT, f"auto mTLS sends plaintext to gateway pods ({describe(gateway)})", gateway)
         modes = self.peers.at(namespace, labels or {})
         if modes.at(port) == "DISABLE":
+            services = self.topology.services_of(namespace, labels) if labels is not None else []
+            headless = [s for s in services if is_headless(s)]
+            if headless and len(headless) < len(services):
+                return Sent(None)  # it depends on which Service the client calls
+            if headless:
+                # An ORIGINAL_DST cluster gets one TLS setting for all its endpoints, no per-endpoint match
+                # (cluster_tls.go); the guess for it (`BestEffortInferServiceMTLSMode`) reads the namespace's mode.
+                return Sent(
+                    MTLS,
+                    f"{describe(headless[0])} is headless, so its clients' sidecars pick TLS once for all its pods, "
+                    "not per port: Istio mTLS unless the namespace is DISABLE",
+                    headless[0],
+                )
             return Sent(PLAINTEXT, f"port {port} is DISABLE, so auto mTLS sends it plaintext", modes.policy)
         return Sent(MTLS)
 
@@ -340,7 +373,7 @@ class MeshView:
         elif sent.form != MTLS:
             arriving = dataclasses.replace(request, principal=None)
         gateway = self.topology.gateway(caller.namespace, labels)
-        mode = None if gateway is not None else self.peers.at(caller.namespace, labels).at(request.port)
+        mode = self.server_mode(caller.namespace, labels, request.port)
         refused = (sent.form == PLAINTEXT and mode == "STRICT") or (sent.form == MTLS and mode == "DISABLE")
         decision = None if refused else decide(self.policies.applying_to(caller.namespace, labels), arriving)
         return Arrival(caller, arriving, sent, mode, gateway, decision)

@@ -126,8 +126,37 @@ def group_of(document: Mapping[str, Any]) -> str:
     return str(document.get("apiVersion", "")).rpartition("/")[0]
 
 
+def labels_text(labels: Mapping[str, str]) -> str:
+    """Pod labels as the findings write them: {app: web, track: canary}."""
+    return "{" + ", ".join(f"{k}: {v}" for k, v in labels.items()) + "}"
+
+
 def is_context(document: Mapping[str, Any]) -> bool:
     return (group_of(document), document.get("kind")) in CONTEXT
+
+
+def context_problem(document: Mapping[str, Any]) -> str | None:
+    """Why a Service or Gateway cannot place policies as it is (the analysis reads these fields only; no schema of
+    theirs is checked), or None."""
+    metadata = document.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    spec = document.get("spec")
+    if not isinstance(metadata.get("name"), str) or not metadata["name"]:
+        return "metadata.name is not a non-empty string"
+    if "namespace" in metadata and not isinstance(metadata["namespace"], str):
+        return "metadata.namespace is not a string"
+    if not isinstance(spec, dict):
+        return "spec is not a mapping"
+    selector = spec.get("selector")
+    if selector is not None and not (
+        isinstance(selector, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in selector.items())
+    ):
+        return "spec.selector is not a mapping of label names to string values"
+    if "ports" in spec and not isinstance(spec["ports"], list):
+        return "spec.ports is not a list"
+    if "clusterIP" in spec and not isinstance(spec["clusterIP"], str):
+        return "spec.clusterIP is not a string"
+    return None
 
 
 def from_document(document: Mapping[str, Any], key: str, position: int) -> IstioObject | None:

@@ -6,7 +6,10 @@ import copy
 from typing import Any
 
 import pytest
+import yaml
 
+from components.mesh.analysis import engine
+from components.mesh.interchange.istio_objects import from_document
 from tests.mesh.configs import SEED, codes_of, findings_of
 
 
@@ -484,3 +487,133 @@ def test_the_local_istio_mutual_rule_meeting_a_disable_workload_asks_for_its_ser
     )
     raw["workloads"][1]["service"] = "old"
     assert [f for f in findings_of(raw) if not f.startswith("note")] == []
+
+
+def test_a_strict_workload_under_a_disable_namespace_is_quiet_once_a_destination_rule_sets_mtls_for_it():
+    """The fix the error itself gives: a DestinationRule with ISTIO_MUTUAL for the Service is read before auto mTLS
+    (pilot/pkg/networking/core/cluster_tls.go), so clients send mTLS and the STRICT workload takes it."""
+    text = """
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: legacy}
+spec: {mtls: {mode: DISABLE}}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: new, namespace: legacy}
+spec:
+  selector: {matchLabels: {app: new}}
+  mtls: {mode: STRICT}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: new, namespace: legacy}
+spec:
+  ports: [{port: 8443}]
+  selector: {app: new}
+"""
+    rule = """---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: new, namespace: legacy}
+spec: {host: new, trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}}
+"""
+
+    def codes(source: str) -> list[str]:
+        documents = [d for d in yaml.safe_load_all(source) if d]
+        objects = [o for i, d in enumerate(documents) if (o := from_document(d, f"f.yaml[{i}]", i)) is not None]
+        return [f.code for f in engine.analyze(objects, [], "istio-system")]
+
+    assert "mesh.strict-under-disable" in codes(text)
+    assert "mesh.strict-under-disable" not in codes(text + rule)
+
+
+HEADLESS = """
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: db, namespace: data}
+spec:
+  selector: {matchLabels: {app: db}}
+  mtls: {mode: STRICT}
+  portLevelMtls:
+    5432: {mode: DISABLE}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: data}
+spec:
+  clusterIP: None
+  ports: [{port: 5432}]
+  selector: {app: db}
+"""
+
+
+def analysis_of(source: str) -> list[str]:
+    documents = [d for d in yaml.safe_load_all(source) if d]
+    objects = [o for i, d in enumerate(documents) if (o := from_document(d, f"f.yaml[{i}]", i)) is not None]
+    return [str(f) for f in engine.analyze(objects, [], "istio-system")]
+
+
+def test_a_disable_port_behind_a_headless_service_gets_mtls_and_fails():
+    """A headless Service's clients pick TLS once for all its pods (ORIGINAL_DST cluster, no per-endpoint auto mTLS:
+    pilot/pkg/networking/core/cluster_tls.go), so a DISABLE port gets Istio mTLS. Istio's "mtls port override" test
+    leaves headless targets out for this reason (reachability_test.go, istio/istio#39439: "client gets 503s")."""
+    assert analysis_of(HEADLESS) == [
+        "f.yaml[0]: port 5432 is DISABLE, but Service data/db (f.yaml[1]) is headless, so its clients' sidecars pick "
+        "TLS once for all its pods, not per port: Istio mTLS unless the namespace is DISABLE: meshed clients send it "
+        "Istio mTLS, which it cannot read, so every call fails. Add a DestinationRule with `tls: {mode: DISABLE}` for "
+        "that Service's host, or use PERMISSIVE here. [mesh.disable-behind-headless]"
+    ]
+
+
+def test_a_disable_port_behind_a_headless_service_is_quiet_with_a_disable_destination_rule_or_a_cluster_ip():
+    rule = """---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: db, namespace: data}
+spec: {host: db, trafficPolicy: {tls: {mode: DISABLE}}}
+"""
+    assert analysis_of(HEADLESS + rule) == []
+    assert analysis_of(HEADLESS.replace("  clusterIP: None\n", "")) == []
+
+
+STRICT_SHOP = """
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: shop}
+spec: {mtls: {mode: STRICT}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  ports: [{port: 80, targetPort: 8080}, {port: 9090}]
+  selector: {app: web}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: shop}
+spec:
+  host: web
+  trafficPolicy:
+    portLevelSettings:
+    - port: {number: 80}
+      tls: {mode: DISABLE}
+"""
+
+
+def test_a_port_level_disable_rule_toward_a_strict_namespace_is_an_error_at_that_port():
+    """The rule's port-level setting is matched by the Service port (mtls_checker.go `trafficPolicyTLSModeForPort`):
+    plaintext to port 80, which sends to container port 8080, STRICT like the whole namespace."""
+    assert analysis_of(STRICT_SHOP) == [
+        "f.yaml[2]: it makes clients send plaintext to web, but mTLS in shop/{app: web}:8080 is STRICT: those servers "
+        "refuse plaintext, so every call from a meshed client fails. Remove this rule (auto mTLS already sends "
+        "plaintext to DISABLE ports), or make those ports PERMISSIVE. [mesh.disable-meets-strict]"
+    ]
+
+
+def test_a_disable_rule_for_the_only_port_a_service_serves_as_disable_is_quiet():
+    """A workload STRICT but at 5432, behind a Service of port 5432 alone: the rule's plaintext reaches 5432 only."""
+    pa = HEADLESS.replace("  clusterIP: None\n", "")
+    rule = "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: db, namespace: data}\n"
+    assert analysis_of(pa + rule + "spec: {host: db, trafficPolicy: {tls: {mode: DISABLE}}}\n") == []

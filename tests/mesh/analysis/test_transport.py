@@ -287,3 +287,94 @@ def test_the_local_rule_toward_a_disable_workload_is_an_error_only_when_nothing_
     assert codes(local_rule_only + disable) == ["mesh.istio-mutual-meets-disable"]
     assert codes(LOOKUP.split("---\napiVersion: v1")[0] + disable) == ["mesh.istio-mutual-dr"]  # rule unplaced
     assert codes(LOOKUP + disable) == ["mesh.istio-mutual-dr"]  # the rule placed: it exempts httpbin
+
+
+def rules_for_shop(*rules: str) -> MeshView:
+    """A STRICT mesh, a Service `web` in `shop`, and the DestinationRules given (each a YAML document body)."""
+    head = """
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: istio-system}
+spec: {mtls: {mode: STRICT}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  ports: [{port: 80, targetPort: 8080}]
+  selector: {app: web}
+"""
+    return view_of(
+        head + "".join(f"---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n{r}" for r in rules)
+    )
+
+
+def test_a_tls_setting_without_a_mode_is_disable():
+    """ClientTLSSettings.mode is a proto3 enum whose zero value is DISABLE: `tls: {sni: ...}` sends plaintext
+    (pilot/pkg/networking/core/cluster_tls.go reads `tls.GetMode()`)."""
+    view = rules_for_shop(
+        "metadata: {name: web, namespace: shop}\nspec:\n  host: web\n  trafficPolicy: {tls: {sni: web.example}}\n"
+    )
+    assert sent(view, "shop", "shop", {"app": "web"}, "8080") == (
+        PLAINTEXT,
+        "DestinationRule shop/web (f.yaml[2]) sets tls.mode DISABLE",
+    )
+
+
+def test_rules_for_one_host_are_merged_and_the_oldest_traffic_policy_wins():
+    """`mergeDestinationRule` (pilot/pkg/model/destination_rule.go) adds a newer rule's subsets to the older one and
+    takes its top-level trafficPolicy only when the older one has none."""
+    subsets_only = (
+        "metadata: {name: subsets, namespace: shop, creationTimestamp: '2026-01-01T00:00:00Z'}\n"
+        "spec:\n  host: web\n  subsets: [{name: v1, labels: {version: v1}}]\n"
+    )
+    disable = (
+        "metadata: {name: plain, namespace: shop, creationTimestamp: '2026-02-01T00:00:00Z'}\n"
+        "spec:\n  host: web\n  trafficPolicy: {tls: {mode: DISABLE}}\n"
+    )
+    mutual = (
+        "metadata: {name: mutual, namespace: shop, creationTimestamp: '2026-03-01T00:00:00Z'}\n"
+        "spec:\n  host: web\n  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}\n"
+    )
+    view = rules_for_shop(subsets_only, disable, mutual)
+    assert sent(view, "shop", "shop", {"app": "web"}, "8080")[1] == (
+        "DestinationRule shop/plain (f.yaml[3]) sets tls.mode DISABLE"
+    )
+
+
+def test_an_exact_host_beats_a_wildcard_of_the_same_namespace():
+    wildcard = "metadata: {name: all, namespace: shop}\nspec:\n  host: '*.shop.svc.cluster.local'\n" + (
+        "  trafficPolicy: {tls: {mode: DISABLE}}\n"
+    )
+    exact = "metadata: {name: web, namespace: shop}\nspec:\n  host: web\n  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}\n"
+    for order in ((wildcard, exact), (exact, wildcard)):
+        assert sent(rules_for_shop(*order), "shop", "shop", {"app": "web"}, "8080")[0] == MTLS
+
+
+def test_the_clients_own_namespace_comes_first():
+    """Step 1 of `PushContext.destinationRule`: a rule in the client's namespace, for another namespace's host."""
+    own = (
+        "metadata: {name: to-web, namespace: frontend}\nspec:\n  host: web.shop.svc.cluster.local\n"
+        "  trafficPolicy: {tls: {mode: DISABLE}}\n"
+    )
+    servers = (
+        "metadata: {name: web, namespace: shop}\nspec:\n  host: web\n  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}\n"
+    )
+    view = rules_for_shop(own, servers)
+    assert sent(view, "frontend", "shop", {"app": "web"}, "8080")[0] == PLAINTEXT
+    assert sent(view, "billing", "shop", {"app": "web"}, "8080")[0] == MTLS
+
+
+def test_a_most_specific_rule_not_exported_to_the_client_sends_the_lookup_to_the_next_namespace():
+    """`getExportedDestinationRuleFromNamespace`: the most specific host first, then `exportTo`; no fall back to a
+    less specific host of the same namespace."""
+    specific = (
+        "metadata: {name: web, namespace: shop}\nspec:\n  host: web\n  exportTo: [billing]\n"
+        "  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}\n"
+    )
+    wildcard = "metadata: {name: all, namespace: shop}\nspec:\n  host: '*.shop.svc.cluster.local'\n" + (
+        "  trafficPolicy: {tls: {mode: DISABLE}}\n"
+    )
+    view = rules_for_shop(specific, wildcard)
+    assert sent(view, "billing", "shop", {"app": "web"}, "8080")[0] == MTLS
+    assert sent(view, "frontend", "shop", {"app": "web"}, "8080") == (MTLS, "")  # auto mTLS: no rule applies
