@@ -97,7 +97,8 @@ def _entries(rule: Mapping[str, Any], part: str, inner: str) -> list[Mapping[str
     return found
 
 
-def _rule_at_ztunnel(index: int, rule: Any, action: str) -> RuleAtZtunnel:
+def rule_at_ztunnel(index: int, rule: Any, action: str) -> RuleAtZtunnel:
+    """One rule of an ALLOW or DENY policy as istiod hands it to ztunnel."""
     if not isinstance(rule, dict):
         return RuleAtZtunnel(index, NEVER, (), (), None)
     http: list[str] = []
@@ -160,7 +161,7 @@ def at_ztunnel(policy: IstioObject) -> PolicyAtZtunnel:
     rules = policy.spec.get("rules")
     if not isinstance(rules, list):
         return PolicyAtZtunnel(policy, policy, "", ())  # no rules: an ALLOW matches nothing, as with sidecars
-    fates = tuple(_rule_at_ztunnel(i, rule, action) for i, rule in enumerate(rules))
+    fates = tuple(rule_at_ztunnel(i, rule, action) for i, rule in enumerate(rules))
     if all(f.fate == KEPT for f in fates):
         return PolicyAtZtunnel(policy, policy, "", fates)
     spec = {**policy.spec, "rules": [f.rule for f in fates if f.rule is not None]}
