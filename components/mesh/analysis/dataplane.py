@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from components.core.findings import Finding, closest, error, quoted, warning
 from components.core.names import label_value_problem
-from components.mesh.interchange.istio_objects import IstioObject, listed
+from components.mesh.interchange.istio_objects import IstioObject, Origin, listed
 
 DATAPLANE_MODE = "istio.io/dataplane-mode"
 AMBIENT = "ambient"
@@ -315,9 +315,24 @@ def _dangling(obj: IstioObject, namespace: str, why: str, gateways: Mapping[tupl
     )
 
 
-def undeclared(names: Iterable[str], objects: Iterable[IstioObject], also: Iterable[str] = ()) -> list[str]:
-    """The namespaces of `names` that no object (nor `also`) is in or names: a what-if on them moves nothing."""
-    known = set(also)
-    for obj in objects:
-        known.add(obj.name if obj.kind == "Namespace" else obj.namespace)
-    return [n for n in names if n not in known]
+def what_if(names: Sequence[str], objects: Sequence[IstioObject]) -> tuple[list[IstioObject], list[Finding]]:
+    """The namespaces `analyze --ambient` moves to ambient: a Namespace labelled so for each, which the analysis puts
+    on top of what the files say (their waypoint labels stay); a name that no object is in is reported instead."""
+    known = {obj.name if obj.kind == "Namespace" else obj.namespace for obj in objects}
+    moved, found = [], []
+    for name in dict.fromkeys(names):
+        key = f"--ambient {name}"
+        if name not in known:
+            hint = closest(name, known)
+            found.append(
+                error(
+                    "ambient.namespace",
+                    key,
+                    f"no object of the files (or of the stack) is in namespace {name}, so moving it to ambient "
+                    "changes nothing: " + (f"did you mean {hint!r}?" if hint else "check the name."),
+                )
+            )
+            continue
+        labels = {DATAPLANE_MODE: AMBIENT}
+        moved.append(IstioObject("Namespace", name, name, {}, Origin(key, True), labels=labels))
+    return moved, found
