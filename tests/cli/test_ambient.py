@@ -132,3 +132,18 @@ def test_a_stack_that_asks_what_ztunnel_ignores_is_refused_at_the_key(project, c
         "leave this rule out"
     )
     assert out[-1] == "dev (its settings): 1 error(s), 0 warning(s)"
+
+
+def test_the_readme_worked_example_runs_offline_as_written(capsys, monkeypatch):
+    """Every `$ python -m mtls ...` block of the README's section "Moving a namespace to ambient", run from the
+    project root, prints exactly what the README shows, and exits 1 where it shows an error."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme.split("## Moving a namespace to ambient", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in section.split("```console\n")[1:]]
+    assert len(blocks) == 2
+    monkeypatch.chdir(PROJECT_ROOT)
+    for block in blocks:
+        command, *shown = block.strip().splitlines()
+        status = main(command.removeprefix("$ python -m mtls ").split())
+        assert capsys.readouterr().out.splitlines() == shown, command
+        assert status == (1 if any(line.startswith("error") for line in shown) else 0)
