@@ -19,7 +19,7 @@ def caller_findings(arrivals: Sequence[Arrival], view: MeshView) -> list[Finding
         caller, request, decision = arrival.caller, arrival.request, arrival.decision
         if decision is None:
             deciding = view.peers.deciding(caller.namespace, caller.selector, request.port)
-            found.append(_refused(arrival, deciding))
+            found.append(_refused(arrival, deciding, view.ambient_pods(caller.namespace, caller.selector)))
         elif decision.allowed is False:
             if arrival.plaintext:
                 carry = "carry no principal"
@@ -84,7 +84,7 @@ def observed_callers(arrivals: Sequence[Arrival], view: MeshView) -> list[Findin
     return found
 
 
-def _refused(arrival: Arrival, deciding: IstioObject | None) -> Finding:
+def _refused(arrival: Arrival, deciding: IstioObject | None, ambient: bool = False) -> Finding:
     caller, port, sent = arrival.caller, arrival.request.port, arrival.sent
     exception = f'add `ports: {{"{port}": PERMISSIVE}}` to the gke-mtls:mesh.workloads entry of that workload'
     source = f" ({describe(deciding)})" if deciding is not None else ""
@@ -127,7 +127,13 @@ def _refused(arrival: Arrival, deciding: IstioObject | None) -> Finding:
         caller.key,
         f"{caller.name} {send} plaintext to {caller.where(port)}, but mTLS there is STRICT{source}, so every "
         f"{what} is "
-        f"refused. Give the caller a sidecar (and declare its `principal`), or {exception}.",
+        f"refused. "
+        + (
+            "Put the caller in the mesh (an ambient namespace, or a sidecar) and declare its `principal`"
+            if ambient
+            else "Give the caller a sidecar (and declare its `principal`)"
+        )
+        + f", or {exception}.",
     )
 
 

@@ -439,6 +439,28 @@ class MeshView:
             )
         ]
 
+    def unplaced_service_policies(self, namespace: str) -> list[IstioObject]:
+        """Policies bound to a Service of `namespace` that neither the files nor the settings place: whose pods it
+        fronts is not known here, so they may apply to any of the namespace's."""
+        known = {s.name for s in self.topology.services if s.namespace == namespace}
+        return [
+            policy
+            for policy in self.attached
+            if policy.namespace == namespace
+            and any(
+                kind == "Service" and group in ("", "core") and name not in known
+                for group, kind, name in target_refs(policy)
+            )
+        ]
+
+    def _at_waypoint(self, waypoint: Waypoint, namespace: str, labels: Mapping[str, str], request: Request) -> Decision:
+        placed = self.waypoint_policies(waypoint, namespace, labels)
+        decision = decide(placed, request)
+        unplaced = [p for p in self.unplaced_service_policies(namespace) if p not in placed]
+        if unplaced and decision.allowed is not False and decide(placed + unplaced, request).allowed is not True:
+            return Decision(None)  # it depends on whether one of those Services fronts these pods
+        return decision
+
     def _ambient_arrival(self, caller: Caller, request: Request) -> Arrival:
         namespace, labels, port = caller.namespace, caller.selector, request.port
         mode = self.peers.at(namespace, labels).at(port)
@@ -458,7 +480,7 @@ class MeshView:
         decisions = []
         at_waypoint = None
         if waypoint is not None:
-            at_waypoint = decide(self.waypoint_policies(waypoint, namespace, labels), arriving)
+            at_waypoint = self._at_waypoint(waypoint, namespace, labels, arriving)
             decisions.append(at_waypoint)
             arriving = dataclasses.replace(arriving, principal=waypoint.principal(trust_domain(request.principal)))
         at_ztunnel = ztunnel.as_enforced(self.policies.applying_to(namespace, labels))

@@ -222,6 +222,9 @@ def test_port_level_modes_hold_at_ztunnel_for_a_caller_outside_the_mesh():
     found = analyze(objects_of(ECHO + "---" + GLOBAL_STRICT_PERMISSIVE_PORTS), [outside, strict], ROOT)
     refused = [f for f in found if f.code == "mesh.caller-refused"]
     assert [f.message.split(",")[0] for f in refused] == ["caller outside sends plaintext to echo/{app: b}:18081"]
+    assert "Put the caller in the mesh (an ambient namespace, or a sidecar) and declare its `principal`" in (
+        refused[0].message
+    )
     assert [(v.code, v.key) for v in verdicts(ECHO + "---" + GLOBAL_STRICT_PERMISSIVE_PORTS)] == [
         ("ambient.unchanged", "f.yaml[1]"),
         ("ambient.unchanged", "f.yaml[2]"),
@@ -424,6 +427,49 @@ def test_a_policy_bound_to_the_waypoint_sees_the_callers_own_identity():
         "cluster.local/ns/echo/sa/a; ALLOW policy echo/policy-waypoint (f.yaml[2]) denies them"
     )
     assert codes(text) == [("ambient.unchanged", "f.yaml[2]")]
+
+
+TARGET_REFS_SERVICE = """
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: policy-waypoint
+  namespace: echo
+spec:
+  targetRefs:
+  # affects Waypoints
+  - kind: Service
+    group: core
+    name: "b"
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/something/sa/else"]
+"""
+SERVICE_B = """
+apiVersion: v1
+kind: Service
+metadata: {name: b, namespace: echo}
+spec:
+  selector: {app: b}
+  ports: [{port: 80, targetPort: 18080}]
+"""
+
+
+def test_a_policy_bound_to_a_service_applies_at_the_waypoint_only_to_the_pods_the_service_fronts():
+    """TestAuthorizationL4's `policy-waypoint` (targetRefs to the Service, group core): with the Service in the
+    files the caller is denied at the waypoint; without it, which pods the Service fronts is not known, and the
+    caller's verdict stays open (never reported)."""
+    ambient = caller("a", "cluster.local/ns/echo/sa/a", "echo", "b", "18080")
+    base = ECHO_ENROLLED + "---" + WAYPOINT % "echo" + "---" + TARGET_REFS_SERVICE
+    placed = [
+        f.key for f in analyze(objects_of(base + "---" + SERVICE_B), [ambient], ROOT) if f.code == "mesh.caller-denied"
+    ]
+    assert placed == ["callers[a]"]
+    assert [f for f in analyze(objects_of(base), [ambient], ROOT) if f.code == "mesh.caller-denied"] == []
+    unplaced = MeshView(objects_of(base), ROOT).arrival(ambient, ambient.requests[0])
+    assert unplaced.at_waypoint is not None and unplaced.at_waypoint.allowed is None
+    assert unplaced.decision is not None and unplaced.decision.allowed is None
 
 
 L7_POLICY_SPEC = """
