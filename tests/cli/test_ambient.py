@@ -147,3 +147,18 @@ def test_the_readme_worked_example_runs_offline_as_written(capsys, monkeypatch):
         status = main(command.removeprefix("$ python -m mtls ").split())
         assert capsys.readouterr().out.splitlines() == shown, command
         assert status == (1 if any(line.startswith("error") for line in shown) else 0)
+
+
+def test_the_stacks_ambient_namespace_stays_ambient_beside_the_clusters_own_namespace(project, capsys):
+    """The files hold shop's Namespace without the label; the stack marks shop ambient, and the cluster after `pulumi
+    up` is checked as ztunnel will run it (the settings' Namespace is kept beside the cluster's)."""
+    frontend = {
+        "name": "frontend",
+        "from": {"principal": "cluster.local/ns/frontend/sa/web"},
+        "to": {"namespace": "shop", "selector": {"app": "checkout"}, "ports": [8080]},
+    }
+    root = project(ambient={"shop": {}}, callers=[frontend])
+    assert main(["--project-root", str(root), "analyze", str(SIDECARS), "--stack", "dev"]) == 1
+    out = lines(capsys)
+    assert f"error: {SIDECARS}[3].spec.rules[0]: drops all traffic: " in "\n".join(out)
+    assert not [line for line in out if "caller frontend" in line]  # a sidecar, straight to ztunnel: allowed

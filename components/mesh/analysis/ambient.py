@@ -205,7 +205,9 @@ def _skipped(policy: IstioObject, converted: ztunnel.PolicyAtZtunnel, where: str
             policy.origin.key,
             f"{converted.skipped}, so nothing records what it would deny for {where} "
             "(pilot/pkg/features/ambient.go; ztunnel 1.29 or newer).",
-            f"Set {ztunnel.DRY_RUN_FLAG}=true on istiod, or bind the policy to a waypoint with targetRefs.",
+            f"Set {ztunnel.DRY_RUN_FLAG}=true on istiod. Istio's TCP metrics still show plaintext there: ztunnel "
+            'reports it with connection_security_policy="unknown" (src/proxy/inbound_passthrough.rs of '
+            "istio/ztunnel), which `python -m mtls migration` reads.",
         )
     return Effect(
         IGNORED,

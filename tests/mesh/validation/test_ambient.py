@@ -181,3 +181,17 @@ def test_a_selector_policy_naming_an_ambient_caller_behind_the_waypoint_stops_th
         "stops matching: cluster.local/ns/default/sa/productpage reach the pods labelled {app: reviews} in default "
         "through waypoint default/waypoint"
     )
+
+
+def test_an_observe_stage_in_an_ambient_namespace_is_warned_about():
+    """Its dry-run policy is not ztunnel's unless istiod runs with AMBIENT_ENABLE_DRY_RUN_AUTHORIZATION_POLICY
+    (pilot/pkg/features/ambient.go, off by default); ztunnel still reports plaintext in its TCP metrics with
+    connection_security_policy "unknown" (src/proxy/inbound_passthrough.rs of istio/ztunnel)."""
+    raw = changed(migration={"default": "observe"})
+    [finding] = [f for f in analysis_of(raw) if f.code.startswith("ambient.")]
+    assert (finding.severity.value, finding.code, finding.key) == (
+        "warning",
+        "ambient.ignored",
+        f"{KEY}.migration.default",
+    )
+    assert analysis_of(changed(migration={"default": "enforce"})) == []
