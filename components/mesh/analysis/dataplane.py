@@ -114,9 +114,6 @@ class DataPlanes:
             if obj.kind == "Gateway" and obj.api_version.startswith(K8S_GATEWAY_API):
                 self.gateways.setdefault((obj.namespace, obj.name), obj)
 
-    def is_ambient(self, namespace: str) -> bool:
-        return namespace in self.ambient
-
     @functools.cached_property
     def gateway_accounts(self) -> frozenset[tuple[str, str]]:
         """(namespace, service account) of the Gateway API's gateways and waypoints, whose pods ztunnel never
@@ -126,10 +123,6 @@ class DataPlanes:
     def captured(self, namespace: str, service_account: str) -> bool:
         """Pods running as this service account are ztunnel's, so their calls go through the waypoints in their way."""
         return namespace in self.ambient and (namespace, service_account) not in self.gateway_accounts
-
-    def declared_by(self, namespace: str) -> IstioObject:
-        """The object that makes a namespace ambient: the last that says so (a declaration over a file)."""
-        return next(o for o in reversed(self.namespace_objects[namespace]) if o.labels.get(DATAPLANE_MODE) == AMBIENT)
 
     @functools.cache  # noqa: B019 - one analysis, then dropped
     def waypoint(self, namespace: str, name: str) -> Waypoint | None:
@@ -145,14 +138,6 @@ class DataPlanes:
             gateway.annotations.get(SERVICE_ACCOUNT_ANNOTATION) or default,
             gateway,
         )
-
-    def waypoints(self) -> list[Waypoint]:
-        """The Gateways of a waypoint class."""
-        return [
-            w
-            for (ns, name), gateway in self.gateways.items()
-            if _gateway_class(gateway) in WAYPOINT_CLASSES and (w := self.waypoint(ns, name)) is not None
-        ]
 
     def binding(self, labels: Mapping[str, str], namespace: str) -> Binding | None:
         """What the `istio.io/use-waypoint` label among `labels` of an object in `namespace` binds it to: None when
