@@ -381,6 +381,7 @@ def _load_cluster(paths: list[str]) -> Any:
 
 
 def _analyze(args: argparse.Namespace) -> int:
+    from components.mesh.analysis import dataplane
     from components.mesh.analysis import engine as analysis
     from mtls import cluster_files
 
@@ -404,9 +405,13 @@ def _analyze(args: argparse.Namespace) -> int:
         callers = istio_resources.callers(stack_settings)
         name += f" after `pulumi up` of {args.stack}"
     findings += cluster_files.nothing_to_analyse(objects, findings, args.paths)
-    findings += analysis.analyze(objects, callers, root_namespace)
+    moved, unknown = dataplane.what_if(args.ambient, objects)
+    what_if = bool(args.ambient) or any(o.kind == "Namespace" and o.origin.from_settings for o in objects)
+    findings += unknown + analysis.analyze(objects + moved, callers, root_namespace, every_verdict=what_if)
+    if args.ambient:
+        name += f" with {', '.join(args.ambient)} in ambient"
     status = _report(name, findings, args.json)
-    return 2 if loaded.unreadable else status
+    return 2 if loaded.unreadable or unknown else status
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -611,8 +616,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="analyse existing Istio YAML (files, folders, `kubectl get ... -o yaml` output), optionally with a stack",
         description="Validates each PeerAuthentication, AuthorizationPolicy and DestinationRule as the API server "
         "would, then runs the mesh analysis over the valid ones together. With --stack, adds what the stack would "
-        "apply, so you see the cluster as it will be after `pulumi up`. Exit 1 when an error stands, 2 when a file "
-        "cannot be read.",
+        "apply, so you see the cluster as it will be after `pulumi up`. With --ambient (or a stack's "
+        "gke-mtls:mesh.ambient), says for each policy of those namespaces whether ztunnel and the waypoint leave it "
+        "unchanged, or it stops matching, drops all traffic, is ignored, or needs a waypoint. Exit 1 when an error "
+        "stands, 2 when a file cannot be read or --ambient names a namespace the input does not hold.",
     )
     a.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or folders")
     a.add_argument("--stack", help="also apply Pulumi.<stack>.yaml's mesh, its callers and its edge backend")
@@ -621,6 +628,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="istio-system",
         type=_namespace,
         help="Istio's root namespace (meshConfig.rootNamespace) when no --stack says it; default: istio-system",
+    )
+    a.add_argument(
+        "--ambient",
+        action="append",
+        default=[],
+        type=_namespace,
+        metavar="NAMESPACE",
+        help="what if this namespace moved to ambient: a verdict for each policy there (repeatable)",
     )
     _json_option(a)
     a.set_defaults(run=_analyze)

@@ -136,7 +136,8 @@ def after_up(
     A same-named object that Pulumi does not manage would make `pulumi up` fail. What the settings only declare (a
     workload's Service, the ingress gateway's pods) is not applied: the cluster's own object of that name wins."""
     there = {obj.identity for obj in cluster}
-    stack = [obj for obj in stack if obj.kind in KINDS or obj.identity not in there]
+    # A Namespace the settings declare ambient stays beside the cluster's: the stack is checked as ztunnel will run it.
+    stack = [obj for obj in stack if obj.kind in KINDS or obj.kind == "Namespace" or obj.identity not in there]
     ours = {obj.identity: obj for obj in stack if obj.kind in KINDS}
     kept, findings = [], []
     for obj in cluster:

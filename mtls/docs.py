@@ -102,6 +102,15 @@ def _walk(root: dict[str, Any], model: dict[str, Any], key: str) -> Iterator[tup
         items = resolve(root, at.get("items", {}))
         if "properties" in items:
             yield from _walk(root, items, f"{full}[]")
+        values = resolve(root, next(iter(at.get("patternProperties", {}).values()), {}))
+        if "properties" in values:  # a map of objects: `ambient.<namespace>.waypoint`
+            yield from _walk(root, values, f"{full}.<{_entry_word(at)}>")
+
+
+def _entry_word(at: dict[str, Any]) -> str:
+    """What a map's keys are, from their syntax ("a namespace is ..."): `namespace`."""
+    syntax = str(at.get("propertyNames", {}).get(SYNTAX_KEY) or "a name is")
+    return syntax.split(" is ", 1)[0].removeprefix("a ").removeprefix("an ")
 
 
 def _type(at: dict[str, Any]) -> str:

@@ -55,6 +55,15 @@ def caller_key(index: int) -> str:
 
 
 EDGE_BACKEND_KEY = f"{KEY}.edgeBackend"
+AMBIENT_KEY = f"{KEY}.ambient"
+# The group of each kind a policy may be bound to (istiod's webhook: "targetRef must be to one of ...").
+TargetKind = Literal["Service", "Gateway", "GatewayClass", "ServiceEntry"]
+TARGET_GROUPS = {
+    "Service": ("", "core"),
+    "Gateway": ("gateway.networking.k8s.io",),
+    "GatewayClass": ("gateway.networking.k8s.io",),
+    "ServiceEntry": ("networking.istio.io",),
+}
 
 
 class WorkloadPolicy(SettingsModel):
@@ -97,6 +106,28 @@ class WorkloadPolicy(SettingsModel):
     )
 
 
+class PolicyTarget(SettingsModel):
+    """What a policy is bound to instead of pods (Istio's `targetRefs`): in an ambient namespace, a Service its
+    waypoint serves or the waypoint's Gateway; elsewhere, a gateway."""
+
+    kind: TargetKind = Field(
+        description="Service (enforced by the waypoint the Service uses), Gateway (that gateway or waypoint), "
+        "GatewayClass (every gateway of the class; from the root namespace only) or ServiceEntry.",
+        examples=["Service"],
+    )
+    name: ResourceName = Field(description="Its name, in the policy's namespace.", examples=["productpage"])
+    group: Omittable[str] = Field(
+        None,
+        description='Its API group; default: the kind\'s (`""` for a Service, gateway.networking.k8s.io for a '
+        "Gateway or GatewayClass, networking.istio.io for a ServiceEntry).",
+        examples=[""],
+    )
+
+    @property
+    def api_group(self) -> str:
+        return self.group if self.group is not None else TARGET_GROUPS[self.kind][0]
+
+
 class AuthorizationSettings(SettingsModel):
     """An AuthorizationPolicy; `rules` use Istio's own field names."""
 
@@ -106,6 +137,13 @@ class AuthorizationSettings(SettingsModel):
     )
     selector: Labels = Field(
         {}, description="Pod labels the policy applies to; none: the whole namespace.", examples=[{"app": "httpbin"}]
+    )
+    target_refs: tuple[PolicyTarget, ...] = Field(
+        (),
+        description="Instead of `selector`: what the policy is bound to (Istio's targetRefs). In an ambient "
+        "namespace this is how a waypoint enforces it, with HTTP attributes and the callers' own identities.",
+        examples=[[{"kind": "Service", "name": "productpage"}]],
+        max_length=16,
     )
     action: Action = Field("ALLOW", description="What a matching request gets.", examples=["ALLOW"])
     provider: Omittable[ProviderName] = Field(
@@ -181,6 +219,19 @@ class PlaintextAlert(SettingsModel):
     )
 
 
+class AmbientNamespace(SettingsModel):
+    """A namespace whose pods run in Istio's ambient mode: labelled `istio.io/dataplane-mode: ambient`, so ztunnel
+    serves them instead of sidecars."""
+
+    waypoint: Omittable[ResourceName] = Field(
+        None,
+        description="The waypoint the namespace's services use (its label `istio.io/use-waypoint`): a Gateway of "
+        "class istio-waypoint of that name in the namespace, such as `istioctl waypoint apply --enroll-namespace` "
+        "makes. None: ztunnel alone, which enforces L4 attributes only.",
+        examples=["waypoint"],
+    )
+
+
 class MeshSettings(SettingsModel):
     """Istio mTLS and authorization for the cluster."""
 
@@ -252,11 +303,54 @@ class MeshSettings(SettingsModel):
         None,
         examples=[{"namespace": "default", "selector": {"app": "web"}, "port": 8080}],
     )
+    ambient: dict[Namespace, AmbientNamespace] = Field(
+        {},
+        description="Namespaces whose pods run in Istio's ambient mode (ztunnel, and a waypoint where named), so the "
+        "stack's policies are checked as ztunnel and the waypoint enforce them. The stack does not label them.",
+        examples=[{"shop": {"waypoint": "waypoint"}}],
+    )
 
 
 def check(mesh: MeshSettings) -> list[Finding]:
-    """The rules that relate several mesh keys."""
-    return [*_callers(mesh), *_stages(mesh), *_edge_backend(mesh)]
+    """The rules that relate several mesh keys; those of ambient namespaces are `validation/ambient.py`'s."""
+    from components.mesh.validation import ambient  # it reads these models: imported here, not at the top
+
+    return [*_callers(mesh), *_stages(mesh), *_edge_backend(mesh), *_targets(mesh), *ambient.settings_findings(mesh)]
+
+
+def _targets(mesh: MeshSettings) -> list[Finding]:
+    found = []
+    for i, p in enumerate(mesh.authorization):
+        key = f"{policy_key(i)}.targetRefs"
+        if p.target_refs and p.selector:
+            found.append(
+                error(
+                    "config.target-refs",
+                    key,
+                    "a policy applies either to pods (`selector`) or to what `targetRefs` names, not both (Istio "
+                    "refuses both); keep one.",
+                )
+            )
+        for j, target in enumerate(p.target_refs):
+            if target.group is not None and target.group not in TARGET_GROUPS[target.kind]:
+                found.append(
+                    error(
+                        "config.target-refs",
+                        f"{key}[{j}].group",
+                        f"a {target.kind} is of group {TARGET_GROUPS[target.kind][0]!r}, not {target.group!r}; "
+                        "leave `group` out.",
+                    )
+                )
+            if target.kind == "GatewayClass" and p.namespace != mesh.root_namespace:
+                found.append(
+                    error(
+                        "config.target-refs",
+                        f"{key}[{j}]",
+                        f"istiod binds a policy to a GatewayClass only from the root namespace {mesh.root_namespace}; "
+                        "move the policy there, or name the Gateway.",
+                    )
+                )
+    return found
 
 
 def _stages(mesh: MeshSettings) -> list[Finding]:

@@ -19,20 +19,37 @@ def caller_findings(arrivals: Sequence[Arrival], view: MeshView) -> list[Finding
         caller, request, decision = arrival.caller, arrival.request, arrival.decision
         if decision is None:
             deciding = view.peers.deciding(caller.namespace, caller.selector, request.port)
-            found.append(_refused(arrival, deciding))
+            found.append(_refused(arrival, deciding, view.ambient_pods(caller.namespace, caller.selector)))
         elif decision.allowed is False:
             if arrival.plaintext:
                 carry = "carry no principal"
                 if caller.sidecar:
                     carry = f"arrive as plaintext ({arrival.sent.why}) and so {carry}"
+            elif arrival.waypoint is not None and decision is arrival.at_waypoint:
+                carry = f"go through {arrival.waypoint.title} with the principal {caller.requests[0].principal}"
+            elif arrival.waypoint is not None:
+                carry = (
+                    f"go through {arrival.waypoint.title}, which presents its own identity {request.principal} to "
+                    "ztunnel (a waypoint does not pass on its callers' identities)"
+                )
             else:
                 carry = f"carry the principal {request.principal}"
+            hint = _admit_hint(arrival, decision)
+            if (
+                arrival.waypoint is not None
+                and decision is not arrival.at_waypoint
+                and action_of(decision.by[0]) == "ALLOW"
+            ):
+                hint = (
+                    f"Allow the waypoint's identity {request.principal} in that policy, and check the caller at the "
+                    "waypoint instead: bind a policy that names it to the waypoint with targetRefs (its Service or "
+                    "Gateway), where the caller's own identity is seen (istio.io, Use Layer 4 security policy)."
+                )
             found.append(
                 error(
                     "mesh.caller-denied",
                     caller.key,
-                    f"{caller.name}'s requests to {caller.where(request.port)} {carry}; {decision.because}. "
-                    + _admit_hint(arrival, decision),
+                    f"{caller.name}'s requests to {caller.where(request.port)} {carry}; {decision.because}. {hint}",
                 )
             )
     return found
@@ -40,11 +57,12 @@ def caller_findings(arrivals: Sequence[Arrival], view: MeshView) -> list[Finding
 
 def observed_callers(arrivals: Sequence[Arrival], view: MeshView) -> list[Finding]:
     """Istio records a dry-run DENY match without enforcing it: a caller that matches one is refused once the
-    policy, or the STRICT mode it stands for, is enforced (Istio's dry-run task)."""
+    policy, or the STRICT mode it stands for, is enforced (Istio's dry-run task). ztunnel gets no dry-run policy by
+    default (`ztunnel.py`): the ambient verdicts say so instead."""
     found = []
     for arrival in arrivals:
         caller, request = arrival.caller, arrival.request
-        if arrival.refused:
+        if arrival.refused or view.ambient_pods(caller.namespace, caller.selector):
             continue
         applying = view.dry_run.applying_to(caller.namespace, caller.selector)
         decision = decide([p for p in applying if action_of(p) == "DENY"], request)
@@ -66,7 +84,7 @@ def observed_callers(arrivals: Sequence[Arrival], view: MeshView) -> list[Findin
     return found
 
 
-def _refused(arrival: Arrival, deciding: IstioObject | None) -> Finding:
+def _refused(arrival: Arrival, deciding: IstioObject | None, ambient: bool = False) -> Finding:
     caller, port, sent = arrival.caller, arrival.request.port, arrival.sent
     exception = f'add `ports: {{"{port}": PERMISSIVE}}` to the gke-mtls:mesh.workloads entry of that workload'
     source = f" ({describe(deciding)})" if deciding is not None else ""
@@ -109,7 +127,13 @@ def _refused(arrival: Arrival, deciding: IstioObject | None) -> Finding:
         caller.key,
         f"{caller.name} {send} plaintext to {caller.where(port)}, but mTLS there is STRICT{source}, so every "
         f"{what} is "
-        f"refused. Give the caller a sidecar (and declare its `principal`), or {exception}.",
+        f"refused. "
+        + (
+            "Put the caller in the mesh (an ambient namespace, or a sidecar) and declare its `principal`"
+            if ambient
+            else "Give the caller a sidecar (and declare its `principal`)"
+        )
+        + f", or {exception}.",
     )
 
 

@@ -2,7 +2,7 @@
 callers whose requests must get through. Every finding names the settings key or the file the user must change.
 This module runs every rule; the rules on rivals and selectors live here, those on identities without mTLS in
 `exposure.py`, those on callers in `caller_verdicts.py`, those on client and server TLS that cannot meet in
-`conflicts.py`.
+`conflicts.py`, those on ambient namespaces in `ambient.py` (and `dataplane.py` for their labels).
 
 Facts: ../shared/reference/istio-mesh-mtls.md; Istio's security concept page; Kiali's mTLS checks.
 """
@@ -14,6 +14,7 @@ from itertools import combinations
 
 from components.core.batch import cycle_collection_paused
 from components.core.findings import Finding, error, warning
+from components.mesh.analysis import ambient
 from components.mesh.analysis.caller_verdicts import caller_findings, observed_callers
 from components.mesh.analysis.callers import Caller
 from components.mesh.analysis.conflicts import client_server_conflicts
@@ -26,18 +27,24 @@ from components.mesh.interchange.istio_objects import KINDS, IstioObject, labels
 MAX_SUBSET_LABELS = 8
 
 
-def analyze(objects: Sequence[IstioObject], callers: Sequence[Caller], root_namespace: str) -> list[Finding]:
+def analyze(
+    objects: Sequence[IstioObject], callers: Sequence[Caller], root_namespace: str, every_verdict: bool = False
+) -> list[Finding]:
+    """Every finding; with `every_verdict`, also the policies ambient leaves unchanged (the what-if lists them)."""
     with cycle_collection_paused():
-        return _analyze(objects, callers, root_namespace)
+        return _analyze(objects, callers, root_namespace, every_verdict)
 
 
-def _analyze(objects: Sequence[IstioObject], callers: Sequence[Caller], root_namespace: str) -> list[Finding]:
+def _analyze(
+    objects: Sequence[IstioObject], callers: Sequence[Caller], root_namespace: str, every_verdict: bool
+) -> list[Finding]:
     view = MeshView(objects, root_namespace)
     peers = view.peers
     exposure = Exposure(view)
     arrivals = view.arrivals(callers)
     rivals = _rival_peer_authentications(peers)
     return [
+        *view.planes.problems(),
         *rivals,
         *_name_collisions(objects, {f.key for f in rivals}),
         *_overlapping_selectors(peers),
@@ -48,6 +55,7 @@ def _analyze(objects: Sequence[IstioObject], callers: Sequence[Caller], root_nam
         *caller_findings(arrivals, view),
         *observed_callers(arrivals, view),
         *client_server_conflicts(view, exposure),
+        *ambient.verdicts(objects, view, every_verdict),
     ]
 
 

@@ -1,6 +1,7 @@
 """Effective mTLS modes, resolved the way istiod composes PeerAuthentications (`ComposePeerAuthentication`): port over
 workload over namespace over mesh, UNSET inheriting, PERMISSIVE where nothing is set, and of rivals at one level
-the oldest winning. Facts: ../shared/reference/istio-mesh-mtls.md section 1.3."""
+the oldest winning. Facts: ../shared/reference/istio-mesh-mtls.md section 1.3. In an ambient namespace the same
+composition holds, but ztunnel takes DISABLE as PERMISSIVE (`ztunnel.py`)."""
 
 from __future__ import annotations
 
@@ -64,8 +65,9 @@ class WorkloadModes:
 class PeerAuthentications:
     """Istio's PeerAuthentications of one mesh, indexed by namespace and label."""
 
-    def __init__(self, objects: Iterable[IstioObject], root_namespace: str):
+    def __init__(self, objects: Iterable[IstioObject], root_namespace: str, ambient: frozenset[str] = frozenset()):
         self.root_namespace = root_namespace
+        self.ambient = ambient  # namespaces whose pods ztunnel serves
         ordered = by_age(o for o in objects if o.kind == "PeerAuthentication")
         self.namespace_wide: dict[str, IstioObject] = {}  # the root namespace's is the mesh's
         self.ignored: list[tuple[IstioObject, IstioObject]] = []  # (ignored, the one in force)
@@ -101,7 +103,12 @@ class PeerAuthentications:
         mode = mode_of(own) if own is not None and namespace != self.root_namespace else "UNSET"
         if mode == "UNSET":
             mode = self.mesh_mode
-        return "PERMISSIVE" if mode == "UNSET" else mode
+        return "PERMISSIVE" if mode == "UNSET" else self._enforced(namespace, mode)
+
+    def _enforced(self, namespace: str, mode: str) -> str:
+        """istiod gives ztunnel a policy only where a port is STRICT, so in an ambient namespace DISABLE is PERMISSIVE
+        (`convertedSelectorPeerAuthentications`, pilot/pkg/serviceregistry/ambient/authorization.go)."""
+        return "PERMISSIVE" if mode == "DISABLE" and namespace in self.ambient else mode
 
     def at(self, namespace: str, labels: Mapping[str, str]) -> WorkloadModes:
         key = (namespace, frozenset(labels.items()))
@@ -116,8 +123,8 @@ class PeerAuthentications:
             return WorkloadModes(base, {}, None)
         pa = candidates[0]  # the oldest wins; rivals are reported separately
         own = mode_of(pa)
-        other = base if own == "UNSET" else own
-        ports = {port: other if mode == "UNSET" else mode for port, mode in port_modes(pa).items()}
+        other = base if own == "UNSET" else self._enforced(namespace, own)
+        ports = {port: other if m == "UNSET" else self._enforced(namespace, m) for port, m in port_modes(pa).items()}
         return WorkloadModes(other, ports, pa)
 
     def deciding(self, namespace: str, labels: Mapping[str, str], port: str) -> IstioObject | None:

@@ -15,6 +15,14 @@ A client without a sidecar always sends plaintext. The server's sidecar refuses 
 Istio mTLS at DISABLE (it hands the TLS bytes to the application). A gateway applies no PeerAuthentication: istiod
 builds its listeners from the Gateway's servers (pilot/pkg/networking/core/gateway.go); its authorization applies.
 
+Pods of an ambient namespace (`dataplane.py`; a gateway's pods are never captured) are served by ztunnel. A client in
+the mesh reaches them over HBONE, which is mTLS: ztunnel between ambient pods, whatever a DestinationRule says (it
+reads none), and a sidecar through its HBONE endpoint (`supportTunnel`, pilot/pkg/xds/endpoints/endpoint_builder.go;
+what a DestinationRule's TLS does there is not modelled). An ambient client's calls to a Service with a waypoint go
+through the waypoint, which applies the policies bound to it by `targetRefs` with the client's identity, then reaches
+ztunnel with its own; sidecars and clients outside the mesh go straight to ztunnel, which applies the selector and
+namespace policies as it reads them (`ztunnel.py`) and refuses plaintext only at STRICT.
+
 Facts: ../shared/reference/istio-mesh-mtls.md section 2.3 (corrected 2026-12-06).
 """
 
@@ -25,8 +33,10 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from components.mesh.analysis import ztunnel
 from components.mesh.analysis.authorization import AuthorizationPolicies, Decision, Request, decide
 from components.mesh.analysis.callers import Caller
+from components.mesh.analysis.dataplane import DEFAULT_TRUST_DOMAIN, DataPlanes, Waypoint
 from components.mesh.analysis.modes import PeerAuthentications
 from components.mesh.interchange.istio_objects import IstioObject, by_age, listed
 
@@ -47,6 +57,16 @@ def labels_select(selector: Mapping[str, str], labels: Mapping[str, str]) -> boo
 
 def describe(obj: IstioObject) -> str:
     return obj.origin.key if obj.origin.from_settings else f"{obj.title} ({obj.origin.key})"
+
+
+def target_refs(policy: IstioObject) -> list[tuple[str, str, str]]:
+    """(group, kind, name) of each object a policy is bound to by `targetRefs` (or the older `targetRef`)."""
+    refs = [policy.spec.get("targetRef"), *listed(policy.spec.get("targetRefs"))]
+    return [
+        (str(r.get("group") or ""), str(r.get("kind") or ""), str(r.get("name") or ""))
+        for r in refs
+        if isinstance(r, dict)
+    ]
 
 
 # --- where servers are: Services and gateways -------------------------------------------------------------------
@@ -291,6 +311,8 @@ class Arrival:
     mode: str | None  # the port's mTLS mode; None at a gateway, where no PeerAuthentication applies
     gateway: IstioObject | None
     decision: Decision | None  # the policies' verdict; None when the server cannot take them at all
+    waypoint: Waypoint | None = None  # the waypoint the requests go through; `request` is then what ztunnel sees
+    at_waypoint: Decision | None = None  # the verdict of the policies bound to the waypoint
 
     @property
     def refused(self) -> bool:
@@ -307,16 +329,39 @@ def client_namespace(principal: str | None) -> str | None:
     return parts[2] if len(parts) == 5 and parts[1] == "ns" else None
 
 
+def trust_domain(principal: str | None) -> str:
+    parts = (principal or "").split("/")
+    return parts[0] if len(parts) == 5 and parts[1] == "ns" else DEFAULT_TRUST_DOMAIN
+
+
+def _first_refusal(decisions: Sequence[Decision]) -> Decision:
+    """Requests pass a waypoint, then ztunnel: the first that denies them decides."""
+    for decision in decisions:
+        if decision.allowed is False:
+            return decision
+    return Decision(None) if any(d.allowed is None for d in decisions) else Decision(True)
+
+
 class MeshView:
     """One mesh's objects, indexed once, for everything that asks what reaches a port."""
 
     def __init__(self, objects: Sequence[IstioObject], root_namespace: str):
         self.root_namespace = root_namespace
-        self.peers = PeerAuthentications(objects, root_namespace)
+        self.topology = Topology(objects)
+        self.planes = DataPlanes(objects, self.topology.services)
+        self.peers = PeerAuthentications(objects, root_namespace, self.planes.ambient)
         self.policies = AuthorizationPolicies.of(objects, root_namespace)
         self.dry_run = AuthorizationPolicies.of(objects, root_namespace, dry_run=True)
         self.rules = DestinationRules(objects, root_namespace)
-        self.topology = Topology(objects)
+        # What a waypoint enforces: the policies bound by targetRefs (gateways' too; only a waypoint's are asked for).
+        self.attached = [o for o in objects if o.kind == "AuthorizationPolicy" and o.targets_gateways and not o.dry_run]
+
+    def ambient_pods(self, namespace: str, labels: Mapping[str, str] | None) -> bool:
+        """Pods ztunnel serves: of an ambient namespace, and not a gateway's (Istio deploys those with
+        `istio.io/dataplane-mode: none`, pilot/pkg/config/kube/gatewaycommon/deploymentcontroller.go)."""
+        if namespace not in self.planes.ambient:
+            return False
+        return labels is None or self.topology.gateway(namespace, labels) is None
 
     def server_mode(self, namespace: str, labels: Mapping[str, str], port: str) -> str | None:
         """The port's mTLS mode, or None at a gateway."""
@@ -327,6 +372,8 @@ class MeshView:
     def sent_by_sidecar(self, client: str | None, namespace: str, labels: Mapping[str, str] | None, port: str) -> Sent:
         """What a client with a sidecar in namespace `client` (None: any) sends to container port `port` of the pods
         labelled `labels` (None: any pod of the namespace without a workload policy of its own)."""
+        if self.planes.ambient and (client in self.planes.ambient or self.ambient_pods(namespace, labels)):
+            return self._sent_in_ambient(client, namespace, labels, port)
         tls = self.rules.client_tls(client, namespace, labels, port, self.topology)
         if not tls.known:
             return Sent(None)
@@ -361,7 +408,88 @@ class MeshView:
             return Sent(PLAINTEXT, f"port {port} is DISABLE, so auto mTLS sends it plaintext", modes.policy)
         return Sent(MTLS)
 
+    def _sent_in_ambient(self, client: str | None, namespace: str, labels: Mapping[str, str] | None, port: str) -> Sent:
+        if client is not None and client in self.planes.ambient:
+            if self.ambient_pods(namespace, labels):
+                return Sent(MTLS, "ztunnel sends HBONE (mTLS) to an ambient pod, whatever a DestinationRule says")
+            return Sent(None)  # ztunnel toward a sidecar or a gateway: not modelled here
+        tls = self.rules.client_tls(client, namespace, labels, port, self.topology)
+        if not tls.known or tls.mode is not None:
+            return Sent(None)  # a DestinationRule's TLS toward an HBONE endpoint: not modelled here
+        return Sent(MTLS, "a sidecar sends HBONE (mTLS) to an ambient pod")
+
+    def waypoint_policies(self, waypoint: Waypoint, namespace: str, labels: Mapping[str, str]) -> list[IstioObject]:
+        """The policies a waypoint applies to calls to the pods labelled `labels`: bound to the waypoint's Gateway, to
+        a Service of those pods that uses it, or, from the root namespace, to the waypoint's GatewayClass."""
+        services = {
+            s.name for s in self.topology.services_of(namespace, labels) if self.planes.service_waypoint(s).waypoint
+        }
+        gateway_class = str(waypoint.gateway.spec.get("gatewayClassName") or "")
+        bound = {
+            ("Gateway", waypoint.namespace, waypoint.name),
+            ("GatewayClass", self.root_namespace, gateway_class),
+            *(("Service", namespace, name) for name in services),
+        }
+        return [
+            policy
+            for policy in self.attached
+            if any(
+                (kind, policy.namespace, name) in bound and (kind != "Service" or group in ("", "core"))
+                for group, kind, name in target_refs(policy)
+            )
+        ]
+
+    def unplaced_service_policies(self, namespace: str) -> list[IstioObject]:
+        """Policies bound to a Service of `namespace` that neither the files nor the settings place: whose pods it
+        fronts is not known here, so they may apply to any of the namespace's."""
+        known = {s.name for s in self.topology.services if s.namespace == namespace}
+        return [
+            policy
+            for policy in self.attached
+            if policy.namespace == namespace
+            and any(
+                kind == "Service" and group in ("", "core") and name not in known
+                for group, kind, name in target_refs(policy)
+            )
+        ]
+
+    def _at_waypoint(self, waypoint: Waypoint, namespace: str, labels: Mapping[str, str], request: Request) -> Decision:
+        placed = self.waypoint_policies(waypoint, namespace, labels)
+        decision = decide(placed, request)
+        unplaced = [p for p in self.unplaced_service_policies(namespace) if p not in placed]
+        if unplaced and decision.allowed is not False and decide(placed + unplaced, request).allowed is not True:
+            return Decision(None)  # it depends on whether one of those Services fronts these pods
+        return decision
+
+    def _ambient_arrival(self, caller: Caller, request: Request) -> Arrival:
+        namespace, labels, port = caller.namespace, caller.selector, request.port
+        mode = self.peers.at(namespace, labels).at(port)
+        waypoint = None
+        if caller.sidecar:  # in the mesh: a sidecar, or ztunnel when its namespace is ambient
+            client = client_namespace(request.principal)
+            sent = self.sent_by_sidecar(client, namespace, labels, port)
+            if client in self.planes.ambient and sent.form == MTLS:
+                waypoint = self.planes.in_path(namespace, frozenset(labels.items()))
+        else:
+            sent = Sent(PLAINTEXT, "from outside the mesh, straight to ztunnel")
+        arriving = request if sent.form == MTLS else dataclasses.replace(request, principal=None)
+        if sent.form == PLAINTEXT:
+            arriving = dataclasses.replace(request, principal="")
+        if sent.form == PLAINTEXT and mode == "STRICT":
+            return Arrival(caller, arriving, sent, mode, None, None)
+        decisions = []
+        at_waypoint = None
+        if waypoint is not None:
+            at_waypoint = self._at_waypoint(waypoint, namespace, labels, arriving)
+            decisions.append(at_waypoint)
+            arriving = dataclasses.replace(arriving, principal=waypoint.principal(trust_domain(request.principal)))
+        at_ztunnel = ztunnel.as_enforced(self.policies.applying_to(namespace, labels))
+        decisions.append(decide(at_ztunnel, arriving))
+        return Arrival(caller, arriving, sent, mode, None, _first_refusal(decisions), waypoint, at_waypoint)
+
     def arrival(self, caller: Caller, request: Request) -> Arrival:
+        if self.planes.ambient and self.ambient_pods(caller.namespace, caller.selector):
+            return self._ambient_arrival(caller, request)
         labels = caller.selector
         if caller.sidecar:
             sent = self.sent_by_sidecar(client_namespace(request.principal), caller.namespace, labels, request.port)

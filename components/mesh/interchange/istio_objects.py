@@ -21,9 +21,15 @@ from components.core.manifest import Manifest
 KINDS = ("PeerAuthentication", "AuthorizationPolicy", "DestinationRule")
 GROUPS = ("security.istio.io", "networking.istio.io")
 # What places the policies, read from the same files without being analysed: the Services in front of workloads
-# (DestinationRules name their hosts) and the Gateways whose pods no PeerAuthentication applies to. The core group is
-# "" (apiVersion `v1`).
-CONTEXT = {("", "Service"), ("networking.istio.io", "Gateway"), ("gateway.networking.k8s.io", "Gateway")}
+# (DestinationRules name their hosts), the Gateways whose pods no PeerAuthentication applies to (the Gateway API's
+# are also waypoints), and the Namespaces whose labels say which data plane their pods run. The core group is ""
+# (apiVersion `v1`).
+CONTEXT = {
+    ("", "Service"),
+    ("", "Namespace"),
+    ("networking.istio.io", "Gateway"),
+    ("gateway.networking.k8s.io", "Gateway"),
+}
 DRY_RUN = "istio.io/dry-run"
 # Go's strconv.ParseBool, which istiod parses the dry-run annotation with (pilot/pkg/security/authz/builder).
 GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
@@ -136,13 +142,16 @@ def is_context(document: Mapping[str, Any]) -> bool:
 
 
 def context_problem(document: Mapping[str, Any]) -> str | None:
-    """Why a Service or Gateway cannot place policies as it is (the analysis reads these fields only; no schema of
-    theirs is checked), or None."""
+    """Why a Service, Gateway or Namespace cannot place policies as it is (the analysis reads these fields only; no
+    schema of theirs is checked), or None. A Namespace needs only its name, and labels that are a mapping."""
     metadata = document.get("metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
     spec = document.get("spec")
     if not isinstance(metadata.get("name"), str) or not metadata["name"]:
         return "metadata.name is not a non-empty string"
+    if document.get("kind") == "Namespace":
+        labels = metadata.get("labels")
+        return None if labels is None or isinstance(labels, dict) else "metadata.labels is not a mapping"
     if "namespace" in metadata and not isinstance(metadata["namespace"], str):
         return "metadata.namespace is not a string"
     if not isinstance(spec, dict):
@@ -167,9 +176,10 @@ def from_document(document: Mapping[str, Any], key: str, position: int) -> Istio
     metadata = document.get("metadata") or {}
     annotations = metadata.get("annotations") or {}
     labels = metadata.get("labels") or {}
+    cluster_scoped = document["kind"] == "Namespace"  # it is its own namespace, as far as the analysis asks
     return IstioObject(
         str(document["kind"]),
-        str(metadata.get("namespace") or DEFAULT_NAMESPACE),
+        str(metadata.get("name", "") if cluster_scoped else metadata.get("namespace") or DEFAULT_NAMESPACE),
         str(metadata.get("name", "")),
         document.get("spec") or {},
         Origin(key, False),

@@ -7,8 +7,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.core.manifest import ISTIO_NETWORKING, ISTIO_SECURITY, Manifest
+from components.mesh.analysis.dataplane import (
+    AMBIENT,
+    DATAPLANE_MODE,
+    HBONE_PORT,
+    USE_WAYPOINT,
+    WAYPOINT_CLASS,
+)
 from components.mesh.interchange.istio_objects import DRY_RUN, IstioObject, Origin
 from components.mesh.settings import (
+    AMBIENT_KEY,
     EDGE_BACKEND_KEY,
     KEY,
     STAGE_MODES,
@@ -20,6 +28,7 @@ from components.mesh.settings import (
 from components.mesh.validation.syntax import port_problem
 
 MESH_WIDE_ISTIO_MUTUAL_NAME = "mesh-wide-istio-mutual"
+WAYPOINT_API = "gateway.networking.k8s.io/v1"
 OBSERVE_NAME = "plaintext-observe"
 
 
@@ -62,6 +71,8 @@ def manifests(mesh: MeshSettings) -> list[Manifest]:
             found.append(observe_policy(f"{workload_name(w)}-{OBSERVE_NAME}", w.namespace, w.selector, f"{key}.stage"))
     for i, p in enumerate(mesh.authorization):
         spec = {**_selector(p.selector), "action": p.action}
+        if p.target_refs:
+            spec["targetRefs"] = [{"group": t.api_group, "kind": t.kind, "name": t.name} for t in p.target_refs]
         if p.provider is not None:
             spec["provider"] = {"name": p.provider}
         if p.rules is not None:
@@ -87,9 +98,22 @@ def manifests(mesh: MeshSettings) -> list[Manifest]:
 
 def declared(mesh: MeshSettings) -> list[IstioObject]:
     """What the settings say about the cluster without applying it, for the analysis: the Service in front of each
-    workload with `service` (its DestinationRule names that host) and the ingress gateway's pods of `edgeBackend`
-    (no PeerAuthentication applies to them). Neither is created."""
+    workload with `service` (its DestinationRule names that host), the ingress gateway's pods of `edgeBackend` (no
+    PeerAuthentication applies to them), and each `ambient` namespace with the labels that make it so, and its
+    waypoint's Gateway as `istioctl waypoint apply` makes it. None is created."""
     found = []
+    for ns, entry in mesh.ambient.items():
+        key = f"{AMBIENT_KEY}.{ns}"
+        labels = {DATAPLANE_MODE: AMBIENT}
+        if entry.waypoint is not None:
+            labels[USE_WAYPOINT] = entry.waypoint
+            waypoint: dict[str, Any] = {
+                "gatewayClassName": WAYPOINT_CLASS,
+                "listeners": [{"name": "mesh", "port": HBONE_PORT, "protocol": "HBONE"}],
+            }
+            origin = Origin(f"{key}.waypoint", True)
+            found.append(IstioObject("Gateway", ns, entry.waypoint, waypoint, origin, api_version=WAYPOINT_API))
+        found.append(IstioObject("Namespace", ns, ns, {}, Origin(key, True), labels=labels))
     for i, w in enumerate(mesh.workloads):
         if w.service is None or not w.selector:
             continue

@@ -11,6 +11,7 @@ from components.mesh.validation import schema as istio_schema
 from components.stack import istio_resources
 from tests.conftest import PROJECT_ROOT, committed_config
 from tests.mesh.configs import EDGE_BACKEND_WITH_CALLERS, EVERY_SHAPE, SEED, stack_of
+from tests.mesh.validation.test_ambient import AMBIENT_SHOP
 
 TESTDATA = Path(__file__).parent / "istio_webhook" / "crd-testdata"
 
@@ -116,6 +117,7 @@ CONFIGS = {
         "migration": {"legacy": "observe", "payments": "enforce"},
         "workloads": [{"namespace": "shop", "selector": {"app": "old"}, "stage": "observe"}],
     },
+    "ambient": AMBIENT_SHOP,  # targetRefs
     "dev": committed_config("dev")["gke-mtls:mesh"],
     "prod": committed_config("prod")["gke-mtls:mesh"],
 }

@@ -1,0 +1,466 @@
+"""Ambient readiness: what each PeerAuthentication and AuthorizationPolicy does for the pods of an ambient namespace,
+next to what sidecars make of it. One verdict per policy: unchanged, stops matching, drops all traffic, ignored, or
+needs a waypoint. What ztunnel reads of a policy is `ztunnel.py`'s; which namespaces are ambient and which waypoint
+is in the path, `dataplane.py`'s; what each caller meets, `transport.py`'s.
+
+Sources: istio.io "Use Layer 4 security policy" (content/en/docs/ambient/usage/l4-policy/index.md of istio/istio.io)
+and "Migrate policies" (content/en/docs/ambient/migrate/migrate-policies/index.md); istio/istio @86c9f01fd
+pilot/pkg/serviceregistry/ambient/authorization.go; istio/ztunnel @62d826530 src/rbac.rs. Where istio.io's page says
+ztunnel drops the traffic of an L7 policy "if no waypoint proxies are configured", istiod's code converts a
+selector-bound policy the same way with or without a waypoint: a waypoint enforces only what `targetRefs` binds to
+it (the page's own attachment table, and the integration test TestAuthorizationL7 of tests/integration/ambient), so
+the verdict holds in both cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from components.core.findings import Finding, Severity
+from components.mesh.analysis import ztunnel
+from components.mesh.analysis.authorization import Request, action_of, rule_matches
+from components.mesh.analysis.dataplane import USE_WAYPOINT, WAYPOINT_CLASSES, Waypoint
+from components.mesh.analysis.modes import mode_of, port_modes
+from components.mesh.analysis.transport import MeshView, target_refs
+from components.mesh.interchange.istio_objects import IstioObject, labels_text, listed
+
+UNCHANGED = "unchanged"
+STOPS_MATCHING = "stops matching"
+DROPS_ALL = "drops all traffic"
+IGNORED = "ignored"
+NEEDS_WAYPOINT = "needs a waypoint"
+CODES = {
+    UNCHANGED: "ambient.unchanged",
+    STOPS_MATCHING: "ambient.stops-matching",
+    DROPS_ALL: "ambient.drops-all-traffic",
+    IGNORED: "ambient.ignored",
+    NEEDS_WAYPOINT: "ambient.needs-waypoint",
+}
+RANK = (DROPS_ALL, NEEDS_WAYPOINT, STOPS_MATCHING, IGNORED, UNCHANGED)
+L4_POLICY = "istio.io, Use Layer 4 security policy"
+IDENTITY_FIELDS = ("principals", "namespaces", "serviceAccounts")
+IDENTITY_CONDITIONS = ("source.principal", "source.namespace")
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One thing ambient changes about a policy, and what to do about it."""
+
+    verdict: str
+    severity: Severity
+    key: str
+    text: str
+    fix: str = ""
+
+
+def verdicts(objects: Sequence[IstioObject], view: MeshView, every: bool = False) -> list[Finding]:
+    """A verdict for each policy that applies to pods of an ambient namespace; the `unchanged` ones (notes) only
+    with `every`, as the what-if prints them."""
+    if not view.planes.ambient:
+        return []
+    found = []
+    for obj in objects:
+        if obj.kind == "PeerAuthentication":
+            effects = _peer_authentication(obj, view)
+        elif obj.kind == "AuthorizationPolicy":
+            effects = _authorization_policy(obj, view)
+        else:
+            continue
+        if effects is None or (not every and all(e.verdict == UNCHANGED for e in effects)):
+            continue
+        found.append(_finding(obj, effects))
+    return found
+
+
+def _finding(obj: IstioObject, effects: list[Effect]) -> Finding:
+    effects = sorted(effects, key=lambda e: RANK.index(e.verdict))
+    top = effects[0]
+    severity = min((e.severity for e in effects if e.verdict == top.verdict), key=list(Severity).index)
+    text = " ".join(e.text for e in effects)
+    fixes = " ".join(dict.fromkeys(e.fix for e in effects if e.fix))
+    return Finding(severity, CODES[top.verdict], top.key, f"{top.verdict}: {text}{' ' + fixes if fixes else ''}")
+
+
+def _ambient_namespaces(view: MeshView, namespace: str) -> list[str]:
+    """The ambient namespaces where a policy of `namespace` applies: its own, or every one for the root namespace."""
+    if namespace == view.root_namespace:
+        return sorted(view.planes.ambient - {namespace})
+    return [namespace] if namespace in view.planes.ambient else []
+
+
+def _in(namespaces: Iterable[str]) -> str:
+    names = list(namespaces)
+    return f"ambient namespace {names[0]}" if len(names) == 1 else f"ambient namespaces {', '.join(names)}"
+
+
+# --- PeerAuthentication -------------------------------------------------------------------------------------------
+
+
+def _peer_authentication(pa: IstioObject, view: MeshView) -> list[Effect] | None:
+    peers, root = view.peers, view.root_namespace
+    if pa.namespace == root and pa.selector:
+        if not view.planes.ambient:
+            return None
+        return [
+            Effect(
+                IGNORED,
+                Severity.WARNING,
+                pa.origin.key,
+                "ztunnel, like the sidecars, never applies a PeerAuthentication with a selector in the root namespace "
+                f"{root} (`convertedSelectorPeerAuthentications`; istio/istio#61023, open).",
+                "Put it in the workload's own namespace.",
+            )
+        ]
+    if pa.namespace == root:  # the mesh's: it reaches the ambient namespaces without a mode of their own
+        namespaces = [
+            ns
+            for ns in sorted(view.planes.ambient)
+            if (own := peers.namespace_wide.get(ns)) is None or mode_of(own) == "UNSET"
+        ]
+    else:
+        namespaces = [pa.namespace] if pa.namespace in view.planes.ambient else []
+    if not namespaces:
+        return None
+    disabled = ["mtls.mode"] if mode_of(pa) == "DISABLE" else []
+    disabled += [f"port {port}" for port, mode in port_modes(pa).items() if mode == "DISABLE"]
+    if disabled:
+        return [
+            Effect(
+                IGNORED,
+                Severity.WARNING,
+                pa.origin.key,
+                f"its DISABLE ({', '.join(disabled)}) is PERMISSIVE for ztunnel in {_in(namespaces)}: istiod converts "
+                "only STRICT for ztunnel, so callers in the mesh keep sending mTLS over HBONE and plaintext from "
+                'outside the mesh still gets in ("it is not possible to use the DISABLE mode in a policy. Such '
+                f'policies will be ignored", {L4_POLICY}).',
+                "To take pods out of mTLS, take their namespace out of ambient (remove istio.io/dataplane-mode); "
+                "otherwise use PERMISSIVE, which says what ztunnel does.",
+            )
+        ]
+    modes = ", ".join(f"{port}: {mode}" for port, mode in peers.at(pa.namespace, pa.selector).all().items())
+    what = f"its modes ({modes})" if pa.selector else f"its mode ({mode_of(pa)})"
+    return [
+        Effect(
+            UNCHANGED,
+            Severity.NOTE,
+            pa.origin.key,
+            f"ztunnel enforces {what} in {_in(namespaces)} as the sidecars do: STRICT refuses plaintext, "
+            "PERMISSIVE takes both.",
+        )
+    ]
+
+
+# --- AuthorizationPolicy -----------------------------------------------------------------------------------------
+
+
+def _where(policy: IstioObject, namespace: str) -> str:
+    if policy.selector:
+        return f"the pods labelled {labels_text(policy.selector)} in {namespace}"
+    return f"every pod of {namespace}"
+
+
+def _rule_key(policy: IstioObject, index: int) -> str:
+    return policy.origin.at(f"rules[{index}]", f"rules[{index}]")
+
+
+def _authorization_policy(policy: IstioObject, view: MeshView) -> list[Effect] | None:
+    if policy.targets_gateways:
+        return _bound(policy, view)
+    namespaces = _ambient_namespaces(view, policy.namespace)
+    if not namespaces:
+        return None
+    where = "; ".join(_where(policy, ns) for ns in namespaces)
+    converted = ztunnel.at_ztunnel(policy)
+    action = action_of(policy)
+    if converted.enforced is None:
+        return [_skipped(policy, converted, where, action)]
+    effects = _rule_effects(policy, converted, where, action, view, namespaces)
+    if not any(e.verdict != UNCHANGED for e in effects):
+        waypoints = [w for ns in namespaces if (w := _waypoint_of(policy, ns, view)) is not None]
+        through = (
+            f" Requests through {', '.join(dict.fromkeys(w.title for w in waypoints))} reach it with the "
+            "waypoint's identity."
+            if waypoints
+            else ""
+        )
+        return [
+            Effect(
+                UNCHANGED,
+                Severity.NOTE,
+                policy.origin.key,
+                f"ztunnel reads every attribute of this {action} policy (L4 only) and enforces it for {where} as the "
+                f"sidecars do.{through}",
+            )
+        ]
+    return effects
+
+
+def _skipped(policy: IstioObject, converted: ztunnel.PolicyAtZtunnel, where: str, action: str) -> Effect:
+    if policy.dry_run:
+        return Effect(
+            IGNORED,
+            Severity.WARNING,
+            policy.origin.key,
+            f"{converted.skipped}, so nothing records what it would deny for {where} "
+            "(pilot/pkg/features/ambient.go; ztunnel 1.29 or newer).",
+            f"Set {ztunnel.DRY_RUN_FLAG}=true on istiod. Istio's TCP metrics still show plaintext there: ztunnel "
+            'reports it with connection_security_policy="unknown" (src/proxy/inbound_passthrough.rs of '
+            "istio/ztunnel), which `python -m mtls migration` reads.",
+        )
+    return Effect(
+        IGNORED,
+        Severity.ERROR if action == "CUSTOM" else Severity.WARNING,
+        policy.origin.key,
+        f"{converted.skipped}, so istiod gives it no part of this policy and nothing applies it to {where}"
+        + (": the external authorizer is no longer asked." if action == "CUSTOM" else "."),
+        "A CUSTOM or AUDIT policy must target a waypoint: replace `selector` with `targetRefs` to the Service or the "
+        "waypoint's Gateway (istio.io, Migrate policies).",
+    )
+
+
+def _rules_text(rules: Iterable[ztunnel.RuleAtZtunnel]) -> str:
+    return ", ".join(f"rules[{r.index}] ({', '.join(r.unread)})" for r in rules)
+
+
+def _rule_effects(
+    policy: IstioObject,
+    converted: ztunnel.PolicyAtZtunnel,
+    where: str,
+    action: str,
+    view: MeshView,
+    namespaces: list[str],
+) -> list[Effect]:
+    effects: list[Effect] = []
+    rules = converted.rules
+    lost = [r for r in rules if r.fate in (ztunnel.LEFT_OUT, ztunnel.NEVER)]
+    wider = [r for r in rules if r.fate == ztunnel.WIDER]
+    bind = (
+        "Bind the policy to a waypoint with targetRefs (the Service, or the waypoint's Gateway) instead of a "
+        "selector: a waypoint reads HTTP attributes, and enforces only what targetRefs binds to it (istio.io, "
+        "Migrate policies); or keep the rules to L4 attributes (principals, namespaces, serviceAccounts, ipBlocks, "
+        "ports)."
+    )
+    http = any(r.http for r in rules)
+    if action == "ALLOW" and lost:
+        how = (
+            "istiod leaves out every ALLOW rule with an HTTP attribute, since ztunnel cannot read it, and a match on "
+            "trustDomains alone is empty, which ztunnel skips"
+            if any(r.unsent for r in lost) and http
+            else "istiod leaves out every ALLOW rule with an HTTP attribute, since ztunnel cannot read it"
+            if http
+            else "istiod passes no trustDomains to ztunnel, and a match left empty is one ztunnel skips"
+        )
+        if len(lost) == len(rules):
+            effects.append(
+                Effect(
+                    DROPS_ALL,
+                    Severity.ERROR,
+                    _rule_key(policy, lost[0].index),
+                    f"ztunnel enforces this selector-bound ALLOW policy for {where}, and {how}: "
+                    f"{_rules_text(lost)}. With no rule left it allows nothing, so ztunnel refuses every connection "
+                    f'there that no other ALLOW policy allows ("ztunnel proxy will simply drop all traffic", '
+                    f"{L4_POLICY}), a waypoint in the path or not.",
+                    bind,
+                )
+            )
+        else:
+            effects.append(
+                Effect(
+                    STOPS_MATCHING,
+                    Severity.ERROR,
+                    _rule_key(policy, lost[0].index),
+                    f"ztunnel enforces this ALLOW policy for {where}, and {how}: {_rules_text(lost)} no longer "
+                    "match anything, so what only they allowed is refused.",
+                    bind,
+                )
+            )
+    if action == "DENY" and lost:
+        verdict, what = (
+            (IGNORED, "so the policy never matches and what it denied gets through")
+            if len(lost) == len(rules)
+            else (STOPS_MATCHING, "so those rules never match and what they denied gets through")
+        )
+        effects.append(
+            Effect(
+                verdict,
+                Severity.ERROR,
+                _rule_key(policy, lost[0].index),
+                f"ztunnel enforces this DENY policy for {where} without the attributes it cannot read, and what is "
+                f"left of {_rules_text(lost)} is an empty match, which ztunnel skips, {what}.",
+                bind,
+            )
+        )
+    if action == "DENY" and wider:
+        effects.append(
+            Effect(
+                DROPS_ALL,
+                Severity.ERROR,
+                _rule_key(policy, wider[0].index),
+                f"ztunnel enforces this DENY policy for {where} without the attributes it cannot read, so "
+                f"{_rules_text(wider)} deny every connection that the rest of the rule matches, not only the requests "
+                'it names ("DENY policy with HTTP attributes is enforced without the HTTP rules", authorization.go).',
+                bind,
+            )
+        )
+    if action == "ALLOW" and wider:
+        effects.append(
+            Effect(
+                IGNORED,
+                Severity.WARNING,
+                _rule_key(policy, wider[0].index),
+                f"istiod passes no trustDomains to ztunnel, so {_rules_text(wider)} allow callers of any trust domain "
+                f"there ({where}).",
+                "Name the trust domain in `principals` instead.",
+            )
+        )
+    effects += _identity_effects(policy, converted, view, namespaces, action)
+    return effects
+
+
+def _waypoint_of(policy: IstioObject, namespace: str, view: MeshView) -> Waypoint | None:
+    if policy.selector:
+        return view.planes.in_path(namespace, frozenset(policy.selector.items()))
+    return view.planes.any_in_path(namespace)
+
+
+def _captured_callers(rule: Any, view: MeshView, namespace: str) -> list[str]:
+    """The identities a rule names that belong to pods ztunnel captures, whose calls go through a waypoint in their
+    way: exact principals, service accounts and namespaces of ambient namespaces, gateways' own left out (a gateway
+    goes straight to ztunnel too). Wildcards say nothing certain and are left out."""
+    planes = view.planes
+    values: list[tuple[str, str]] = []
+    for entry in listed(rule.get("from")):
+        source = entry.get("source") if isinstance(entry, dict) else None
+        if isinstance(source, dict):
+            values += [(field, str(v)) for field in IDENTITY_FIELDS for v in listed(source.get(field))]
+    for condition in listed(rule.get("when")):
+        if isinstance(condition, dict) and condition.get("key") in IDENTITY_CONDITIONS:
+            field = "principals" if condition["key"] == "source.principal" else "namespaces"
+            values += [(field, str(v)) for v in listed(condition.get("values"))]
+    named: list[str] = []
+    for field, value in values:
+        if "*" in value:
+            continue
+        if field == "principals":
+            parts = value.split("/")
+            if len(parts) == 5 and parts[1] == "ns" and planes.captured(parts[2], parts[4]):
+                named.append(value)
+        elif field == "serviceAccounts":
+            account_namespace, _, account = value.rpartition("/")
+            if planes.captured(account_namespace or namespace, account):
+                named.append(value)
+        elif value in planes.ambient:
+            named.append(f"namespace {value}")
+    return named
+
+
+def _trust_domain(rule: Any) -> str:
+    for entry in listed(rule.get("from")):
+        source = entry.get("source") if isinstance(entry, dict) else None
+        for principal in listed(source.get("principals")) if isinstance(source, dict) else []:
+            parts = str(principal).split("/")
+            if len(parts) == 5 and parts[1] == "ns" and "*" not in parts[0]:
+                return parts[0]
+    return "cluster.local"
+
+
+def _identity_effects(
+    policy: IstioObject, converted: ztunnel.PolicyAtZtunnel, view: MeshView, namespaces: list[str], action: str
+) -> list[Effect]:
+    """A waypoint presents its own identity to ztunnel: a rule naming callers by identity no longer matches the
+    requests of callers that come through it."""
+    effects = []
+    for namespace in namespaces:
+        waypoint = _waypoint_of(policy, namespace, view)
+        if waypoint is None:
+            continue
+        stale: list[int] = []
+        callers: list[str] = []
+        trust_domain = "cluster.local"
+        for fate in converted.rules:
+            named = _captured_callers(fate.rule, view, policy.namespace) if fate.rule is not None else []
+            if fate.rule is None or not named:
+                continue
+            # Only the identity part: the rest (ports, ipBlocks) is not what the waypoint changes.
+            part = {
+                "from": fate.rule.get("from"),
+                "when": [c for c in listed(fate.rule.get("when")) if c.get("key") in IDENTITY_CONDITIONS],
+            }
+            seen = Request("", principal=waypoint.principal(_trust_domain(fate.rule)))
+            if rule_matches({k: v for k, v in part.items() if v}, seen, policy.namespace) is False:
+                trust_domain = _trust_domain(fate.rule) if not stale else trust_domain
+                stale.append(fate.index)
+                callers += named
+        if not stale:
+            continue
+        rules = ", ".join(f"rules[{i}]" for i in stale)
+        outcome = "they are refused unless a rule allows the waypoint" if action == "ALLOW" else "they get through"
+        effects.append(
+            Effect(
+                STOPS_MATCHING,
+                Severity.ERROR,
+                _rule_key(policy, stale[0]),
+                f"{', '.join(dict.fromkeys(callers))} reach {_where(policy, namespace)} through {waypoint.title}, "
+                "and ztunnel sees "
+                f"the waypoint's identity ({waypoint.principal(trust_domain)}) instead of theirs "
+                f'("waypoint proxies do not impersonate src identity", {L4_POLICY}), so {rules} of this {action} '
+                f"policy no longer match them: {outcome}. Sidecars, gateways and clients outside the mesh still "
+                "reach ztunnel directly, with their own identity.",
+                f"Bind the rules that name callers to {waypoint.title} with targetRefs (it sees the callers' "
+                "identities), and allow the waypoint's identity here.",
+            )
+        )
+    return effects
+
+
+def _bound(policy: IstioObject, view: MeshView) -> list[Effect] | None:
+    """A policy bound by targetRefs: only a waypoint enforces it in ambient; ztunnel never does."""
+    planes, namespace = view.planes, policy.namespace
+    served: list[str] = []
+    missing: list[str] = []
+    for group, kind, name in target_refs(policy):
+        if kind == "Service" and group in ("", "core") and namespace in planes.ambient:
+            binding = planes.service_named(namespace, name)
+            if binding.waypoint is not None:
+                served.append(f"{binding.waypoint.title} (Service {name})")
+            else:
+                missing.append(
+                    f"Service {namespace}/{name}: "
+                    + (binding.why or f"neither it nor namespace {namespace} has the label {USE_WAYPOINT}")
+                )
+        elif kind == "Gateway" and namespace in planes.ambient:
+            gateway = planes.gateways.get((namespace, name))
+            if gateway is None:
+                missing.append(f"Gateway {namespace}/{name}: no Gateway of that name is in the files")
+            elif str(gateway.spec.get("gatewayClassName")) in WAYPOINT_CLASSES:
+                served.append(f"waypoint {namespace}/{name}")
+        elif (
+            kind == "GatewayClass" and name in WAYPOINT_CLASSES and namespace == view.root_namespace and planes.ambient
+        ):
+            served.append(f"every waypoint of class {name}")
+    if missing:
+        return [
+            Effect(
+                NEEDS_WAYPOINT,
+                Severity.ERROR,
+                policy.origin.key,
+                f"its targetRefs name what no waypoint serves ({'; '.join(missing)}), and ztunnel never enforces a "
+                'policy bound by targetRefs ("TargetRef is not intended for ztunnel", authorization.go): nothing '
+                "enforces it there, so the requests it should refuse get through (istio/istio#57315).",
+                f"Deploy a waypoint (`istioctl waypoint apply -n {namespace} --enroll-namespace`), or label the "
+                f"Service with {USE_WAYPOINT}.",
+            )
+        ]
+    if not served:
+        return None  # an ingress gateway's policy: not ambient's
+    return [
+        Effect(
+            UNCHANGED,
+            Severity.NOTE,
+            policy.origin.key,
+            f"enforced by {', '.join(served)} with the callers' own identities and every attribute; sidecars and "
+            "clients outside the mesh do not go through a waypoint (istio/istio#51445) and are not checked by it.",
+        )
+    ]
