@@ -185,35 +185,54 @@ def test_import_names_each_policy_it_cannot_express_and_exits_1(tmp_path, capsys
         "metadata": {"name": "observe", "namespace": "shop", "annotations": {"istio.io/dry-run": "TRUE"}},
         "spec": {"action": "DENY", "rules": [{}]},
     }
-    gateway = {
-        "apiVersion": "security.istio.io/v1",
-        "kind": "AuthorizationPolicy",
-        "metadata": {"name": "at-the-gateway", "namespace": "shop"},
-        "spec": {"targetRefs": [{"kind": "Gateway", "group": "gateway.networking.k8s.io", "name": "gw"}]},
-    }
     plaintext = {
         "apiVersion": "networking.istio.io/v1",
         "kind": "DestinationRule",
         "metadata": {"name": "legacy", "namespace": "shop"},
         "spec": {"host": "legacy.shop.svc.cluster.local", "trafficPolicy": {"tls": {"mode": "DISABLE"}}},
     }
-    dump = write_list(tmp_path / "cluster.yaml", [dry_run, gateway, plaintext])
+    dump = write_list(tmp_path / "cluster.yaml", [dry_run, plaintext])
     assert main(["import", dump]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert err[:4] == [
+    assert err[:3] == [
         f"error: {dump}[0].items[0]: AuthorizationPolicy shop/observe cannot be expressed in gke-mtls:mesh: it is a "
         'dry run (istio.io/dry-run: "TRUE"), which the settings make only for a migration stage. A stack from this '
         "block would enforce less than the cluster does; keep applying it outside the stack, or drop the annotation "
         "to import it enforced. [import.unsupported]",
-        f"error: {dump}[0].items[1]: AuthorizationPolicy shop/at-the-gateway cannot be expressed in gke-mtls:mesh: "
-        "targetRefs has no key. A stack from this block would enforce less than the cluster does; keep it outside "
-        "the stack (the settings bind policies to workloads by `selector`). [import.unsupported]",
-        f"warning: {dump}[0].items[2]: DestinationRule shop/legacy is not imported: the settings make DestinationRules "
+        f"warning: {dump}[0].items[1]: DestinationRule shop/legacy is not imported: the settings make DestinationRules "
         "only for DISABLE workloads (from their `service`) and the `*.local` rule; keep it where it is, or set "
         "`service` on the workload it serves. [import.skipped]",
         "warning: istio-system: no mesh-wide PeerAuthentication was found, so `mode` is UNSET (Istio's default, "
         "PERMISSIVE); the stack will create one. Set `mode: STRICT` once nothing sends plaintext. "
         "[import.no-mesh-policy]",
+    ]
+
+
+def test_import_keeps_a_policy_bound_by_target_refs(tmp_path, capsys):
+    """The settings bind a policy to a waypoint's Service or a gateway (`targetRefs`), as istio.io's waypoint tasks
+    do; the deprecated single `targetRef` is read as one of them."""
+    waypoint = {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": "productpage-viewer", "namespace": "default"},
+        "spec": {
+            "targetRefs": [{"kind": "Service", "group": "", "name": "productpage"}],
+            "action": "ALLOW",
+            "rules": [{"to": [{"operation": {"methods": ["GET"]}}]}],
+        },
+    }
+    gateway = {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": "at-the-gateway", "namespace": "shop"},
+        "spec": {"targetRef": {"kind": "Gateway", "group": "gateway.networking.k8s.io", "name": "gw"}},
+    }
+    dump = write_list(tmp_path / "cluster.yaml", [waypoint, gateway])
+    assert main(["import", dump]) == 0
+    block = yaml.safe_load(capsys.readouterr().out)["gke-mtls:mesh"]
+    assert [(p["name"], p["targetRefs"]) for p in block["authorization"]] == [
+        ("productpage-viewer", [{"kind": "Service", "name": "productpage"}]),
+        ("at-the-gateway", [{"kind": "Gateway", "name": "gw"}]),
     ]
 
 

@@ -11,6 +11,7 @@ from components.core.findings import Finding, error, warning
 from components.mesh.analysis.modes import mode_of, port_modes
 from components.mesh.interchange.istio_objects import DRY_RUN, IstioObject, by_age
 from components.mesh.rendering.manifests import MESH_WIDE_ISTIO_MUTUAL_NAME
+from components.mesh.settings import TARGET_GROUPS
 
 MESH_WIDE_ISTIO_MUTUAL = {"host": "*.local", "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}}
 # The AuthorizationPolicy fields the settings carry; anything else in a spec cannot be expressed.
@@ -131,6 +132,19 @@ def _peer_authentication(
     return mesh_wide
 
 
+def _targets(obj: IstioObject) -> list[dict[str, str]]:
+    """`targetRefs` (or the older single `targetRef`) as the settings' entries. istiod's webhook has already held
+    them to the kinds and groups the settings take, and to the policy's own namespace."""
+    refs = obj.spec.get("targetRefs") or ([obj.spec["targetRef"]] if obj.spec.get("targetRef") else [])
+    targets = []
+    for ref in refs:
+        target = {"kind": str(ref["kind"]), "name": str(ref["name"])}
+        if str(ref.get("group") or "") != TARGET_GROUPS[target["kind"]][0]:
+            target["group"] = str(ref["group"])
+        targets.append(target)
+    return targets
+
+
 def _authorization_policy(
     obj: IstioObject, authorization: list[dict[str, Any]], deny_by_default: list[str], found: list[Finding]
 ) -> None:
@@ -145,14 +159,9 @@ def _authorization_policy(
             )
         )
         return
-    extra = sorted(set(obj.spec) - set(POLICY_FIELDS))
+    extra = sorted(set(obj.spec) - {*POLICY_FIELDS, "targetRefs", "targetRef"})
     if extra:
-        fix = (
-            "keep it outside the stack (the settings bind policies to workloads by `selector`)"
-            if "targetRefs" in extra or "targetRef" in extra
-            else "keep it outside the stack"
-        )
-        found.append(_unsupported(obj, f"{', '.join(extra)} {_have(extra)} no key", fix))
+        found.append(_unsupported(obj, f"{', '.join(extra)} {_have(extra)} no key", "keep it outside the stack"))
         return
     if dict(obj.spec) == {} and obj.name == "allow-nothing":
         deny_by_default.append(obj.namespace)
@@ -160,6 +169,8 @@ def _authorization_policy(
     entry: dict[str, Any] = {"name": obj.name, "namespace": obj.namespace}
     if obj.selector:
         entry["selector"] = obj.selector
+    if targets := _targets(obj):
+        entry["targetRefs"] = targets
     entry["action"] = str(obj.spec.get("action") or "ALLOW")
     provider = obj.spec.get("provider")
     if isinstance(provider, dict) and provider.get("name"):
