@@ -21,7 +21,7 @@ from components.core.names import (
     word,
 )
 from components.core.settings import Omittable, SettingsModel, config_key
-from components.mesh.istio_api import PRINCIPAL, Action, Mode
+from components.mesh.istio_api import PRINCIPAL, TARGET_GROUPS, Action, Mode
 
 # From PERMISSIVE to STRICT: `observe` stays PERMISSIVE and records, in a dry-run policy, every request STRICT would
 # refuse; `enforce` is STRICT.
@@ -56,14 +56,7 @@ def caller_key(index: int) -> str:
 
 EDGE_BACKEND_KEY = f"{KEY}.edgeBackend"
 AMBIENT_KEY = f"{KEY}.ambient"
-# The group of each kind a policy may be bound to (istiod's webhook: "targetRef must be to one of ...").
-TargetKind = Literal["Service", "Gateway", "GatewayClass", "ServiceEntry"]
-TARGET_GROUPS = {
-    "Service": ("", "core"),
-    "Gateway": ("gateway.networking.k8s.io",),
-    "GatewayClass": ("gateway.networking.k8s.io",),
-    "ServiceEntry": ("networking.istio.io",),
-}
+TargetKind = Literal["Service", "Gateway", "GatewayClass", "ServiceEntry"]  # TARGET_GROUPS's kinds
 
 
 class WorkloadPolicy(SettingsModel):

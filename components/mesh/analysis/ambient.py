@@ -21,10 +21,11 @@ from typing import Any
 from components.core.findings import Finding, Severity
 from components.mesh.analysis import ztunnel
 from components.mesh.analysis.authorization import Request, action_of, rule_matches
-from components.mesh.analysis.dataplane import USE_WAYPOINT, WAYPOINT_CLASSES, Waypoint
+from components.mesh.analysis.dataplane import WAYPOINT_CLASSES, Waypoint
 from components.mesh.analysis.modes import mode_of, port_modes
 from components.mesh.analysis.transport import MeshView, target_refs
 from components.mesh.interchange.istio_objects import IstioObject, labels_text, listed
+from components.mesh.istio_api import DEFAULT_TRUST_DOMAIN, TARGET_GROUPS, USE_WAYPOINT, identity_of
 
 UNCHANGED = "unchanged"
 STOPS_MATCHING = "stops matching"
@@ -344,8 +345,8 @@ def _captured_callers(rule: Any, view: MeshView, namespace: str) -> list[str]:
         if "*" in value:
             continue
         if field == "principals":
-            parts = value.split("/")
-            if len(parts) == 5 and parts[1] == "ns" and planes.captured(parts[2], parts[4]):
+            identity = identity_of(value)
+            if identity is not None and planes.captured(identity.namespace, identity.service_account):
                 named.append(value)
         elif field == "serviceAccounts":
             account_namespace, _, account = value.rpartition("/")
@@ -360,10 +361,10 @@ def _trust_domain(rule: Any) -> str:
     for entry in listed(rule.get("from")):
         source = entry.get("source") if isinstance(entry, dict) else None
         for principal in listed(source.get("principals")) if isinstance(source, dict) else []:
-            parts = str(principal).split("/")
-            if len(parts) == 5 and parts[1] == "ns" and "*" not in parts[0]:
-                return parts[0]
-    return "cluster.local"
+            identity = identity_of(str(principal))
+            if identity is not None and "*" not in identity.trust_domain:
+                return identity.trust_domain
+    return DEFAULT_TRUST_DOMAIN
 
 
 def _identity_effects(
@@ -378,7 +379,7 @@ def _identity_effects(
             continue
         stale: list[int] = []
         callers: list[str] = []
-        trust_domain = "cluster.local"
+        trust_domain = DEFAULT_TRUST_DOMAIN
         for fate in converted.rules:
             named = _captured_callers(fate.rule, view, policy.namespace) if fate.rule is not None else []
             if fate.rule is None or not named:
@@ -421,7 +422,7 @@ def _bound(policy: IstioObject, view: MeshView) -> list[Effect] | None:
     served: list[str] = []
     missing: list[str] = []
     for group, kind, name in target_refs(policy):
-        if kind == "Service" and group in ("", "core") and namespace in planes.ambient:
+        if kind == "Service" and group in TARGET_GROUPS["Service"] and namespace in planes.ambient:
             binding = planes.service_named(namespace, name)
             if binding.waypoint is not None:
                 served.append(f"{binding.waypoint.title} (Service {name})")

@@ -32,23 +32,27 @@ from dataclasses import dataclass
 from components.core.findings import Finding, closest, error, quoted, warning
 from components.core.names import label_value_problem
 from components.mesh.interchange.istio_objects import IstioObject, Origin, listed
+from components.mesh.istio_api import (
+    AGENTGATEWAY_WAYPOINT_CLASS,
+    AMBIENT,
+    DATAPLANE_MODE,
+    DEFAULT_TRUST_DOMAIN,
+    GATEWAY_API_GROUP,
+    HBONE_PORT,
+    NO_WAYPOINT,
+    OUT_OF_AMBIENT,
+    SERVICE_ACCOUNT_ANNOTATION,
+    TRAFFIC_TYPES,
+    USE_WAYPOINT,
+    USE_WAYPOINT_NAMESPACE,
+    WAYPOINT_CLASS,
+    WAYPOINT_FOR,
+    Identity,
+)
 
-DATAPLANE_MODE = "istio.io/dataplane-mode"
-AMBIENT = "ambient"
-OUT_OF_AMBIENT = "none"
-USE_WAYPOINT = "istio.io/use-waypoint"
-USE_WAYPOINT_NAMESPACE = "istio.io/use-waypoint-namespace"
-NO_WAYPOINT = "none"
-WAYPOINT_FOR = "istio.io/waypoint-for"
-TRAFFIC_TYPES = ("service", "workload", "all", "none")
 SERVICE_TRAFFIC = ("service", "all")
-SERVICE_ACCOUNT_ANNOTATION = "gateway.istio.io/service-account"
-WAYPOINT_CLASS = "istio-waypoint"
-WAYPOINT_CLASSES = (WAYPOINT_CLASS, "istio-agentgateway-waypoint")  # their deployments are named as the Gateway
-K8S_GATEWAY_API = "gateway.networking.k8s.io"
+WAYPOINT_CLASSES = (WAYPOINT_CLASS, AGENTGATEWAY_WAYPOINT_CLASS)  # their deployments are named as the Gateway
 INJECTION_LABELS = {"istio-injection": "enabled", "istio.io/rev": None}  # None: any value injects
-DEFAULT_TRUST_DOMAIN = "cluster.local"
-HBONE_PORT = 15008
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class Waypoint:
         return f"waypoint {self.namespace}/{self.name}"
 
     def principal(self, trust_domain: str = DEFAULT_TRUST_DOMAIN) -> str:
-        return f"{trust_domain}/ns/{self.namespace}/sa/{self.service_account}"
+        return Identity(trust_domain, self.namespace, self.service_account).principal
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ class DataPlanes:
         self.ambient = frozenset(ns for ns, labels in self.labels.items() if labels.get(DATAPLANE_MODE) == AMBIENT)
         self.gateways: dict[tuple[str, str], IstioObject] = {}
         for obj in objects:
-            if obj.kind == "Gateway" and obj.api_version.startswith(K8S_GATEWAY_API):
+            if obj.kind == "Gateway" and obj.api_version.startswith(GATEWAY_API_GROUP):
                 self.gateways.setdefault((obj.namespace, obj.name), obj)
 
     @functools.cached_property

@@ -36,16 +36,20 @@ from dataclasses import dataclass
 from components.mesh.analysis import ztunnel
 from components.mesh.analysis.authorization import AuthorizationPolicies, Decision, Request, decide
 from components.mesh.analysis.callers import Caller
-from components.mesh.analysis.dataplane import DEFAULT_TRUST_DOMAIN, DataPlanes, Waypoint
+from components.mesh.analysis.dataplane import DataPlanes, Waypoint
 from components.mesh.analysis.modes import PeerAuthentications
 from components.mesh.interchange.istio_objects import IstioObject, by_age, listed
+from components.mesh.istio_api import (
+    DEFAULT_TRUST_DOMAIN,
+    GATEWAY_API_GROUP,
+    GATEWAY_NAME_LABEL,
+    TARGET_GROUPS,
+    identity_of,
+)
 
 PLAINTEXT = "plaintext"
 MTLS = "Istio mTLS"
 OWN_TLS = "TLS of its own"  # SIMPLE or MUTUAL: not an Istio identity; never judged here
-K8S_GATEWAY = "gateway.networking.k8s.io"
-# The label Istio puts on the pods it deploys for a Kubernetes Gateway (Gateway API).
-GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 CLUSTER_DOMAIN = "svc.cluster.local"
 _ANY_SERVICE = "*any-service*"  # stands for a service of the namespace that no known Service names
 
@@ -82,7 +86,7 @@ class Topology:
         for obj in objects:
             if obj.kind == "Service" and obj.selector:
                 self.services.append(obj)
-            elif obj.kind == "Gateway" and obj.api_version.startswith(K8S_GATEWAY):
+            elif obj.kind == "Gateway" and obj.api_version.startswith(GATEWAY_API_GROUP):
                 self.gateways.append((obj.namespace, {GATEWAY_NAME_LABEL: obj.name}, obj))
             elif obj.kind == "Gateway" and obj.selector:
                 # An Istio Gateway selects gateway pods in every namespace (PILOT_SCOPE_GATEWAY_TO_NAMESPACE is off
@@ -325,13 +329,13 @@ class Arrival:
 
 
 def client_namespace(principal: str | None) -> str | None:
-    parts = (principal or "").split("/")
-    return parts[2] if len(parts) == 5 and parts[1] == "ns" else None
+    identity = identity_of(principal)
+    return identity.namespace if identity is not None else None
 
 
 def trust_domain(principal: str | None) -> str:
-    parts = (principal or "").split("/")
-    return parts[0] if len(parts) == 5 and parts[1] == "ns" else DEFAULT_TRUST_DOMAIN
+    identity = identity_of(principal)
+    return identity.trust_domain if identity is not None else DEFAULT_TRUST_DOMAIN
 
 
 def _first_refusal(decisions: Sequence[Decision]) -> Decision:
@@ -434,7 +438,7 @@ class MeshView:
             policy
             for policy in self.attached
             if any(
-                (kind, policy.namespace, name) in bound and (kind != "Service" or group in ("", "core"))
+                (kind, policy.namespace, name) in bound and (kind != "Service" or group in TARGET_GROUPS["Service"])
                 for group, kind, name in target_refs(policy)
             )
         ]
@@ -448,7 +452,7 @@ class MeshView:
             for policy in self.attached
             if policy.namespace == namespace
             and any(
-                kind == "Service" and group in ("", "core") and name not in known
+                kind == "Service" and group in TARGET_GROUPS["Service"] and name not in known
                 for group, kind, name in target_refs(policy)
             )
         ]

@@ -10,8 +10,8 @@ from typing import Any
 from components.core.findings import Finding, error, warning
 from components.mesh.analysis.modes import mode_of, port_modes
 from components.mesh.interchange.istio_objects import DRY_RUN, IstioObject, by_age
+from components.mesh.istio_api import TARGET_GROUPS
 from components.mesh.rendering.manifests import MESH_WIDE_ISTIO_MUTUAL_NAME
-from components.mesh.settings import TARGET_GROUPS
 
 MESH_WIDE_ISTIO_MUTUAL = {"host": "*.local", "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}}
 # The AuthorizationPolicy fields the settings carry; anything else in a spec cannot be expressed.
