@@ -1,6 +1,7 @@
 """`analyze --ambient NAMESPACE` and `analyze --stack` of a stack with `gke-mtls:mesh.ambient`: the what-if before a
-namespace moves to ambient, a verdict per policy (unchanged, stops matching, drops all traffic, ignored, needs a
-waypoint). The files in tests/cli/ambient/ are the README's worked example ("Moving a namespace to ambient")."""
+namespace moves to ambient, a verdict per policy (unchanged, stops matching, drops all traffic, ignored, taken as
+PERMISSIVE, needs a waypoint). The files in tests/cli/ambient/ are the README's worked example ("Moving a namespace
+to ambient")."""
 
 from __future__ import annotations
 
@@ -37,11 +38,11 @@ def test_the_what_if_gives_every_policy_of_the_namespace_a_verdict(capsys):
     assert [[*line.split(": ", 2)[:2], line.rsplit(" [", 1)[1]] for line in out[1:-1]] == [
         ["warning", f"{SIDECARS}[0]", "ambient.sidecar-injection]"],
         ["note", f"{SIDECARS}[1]", "ambient.unchanged]"],
-        ["warning", f"{SIDECARS}[2]", "ambient.ignored]"],
+        ["error", f"{SIDECARS}[2]", "ambient.ignored]"],
         ["error", f"{SIDECARS}[3].spec.rules[0]", "ambient.drops-all-traffic]"],
         ["note", f"{SIDECARS}[4]", "ambient.unchanged]"],
     ]
-    assert out[-1] == f"{SIDECARS} with shop in ambient: 1 error(s), 2 warning(s), 3 note(s)"
+    assert out[-1] == f"{SIDECARS} with shop in ambient: 2 error(s), 1 warning(s), 3 note(s)"
 
 
 def test_the_moved_namespace_is_ready(capsys):
@@ -71,7 +72,7 @@ def test_the_what_if_in_json_has_the_report_shape(capsys):
     document = json.loads(capsys.readouterr().out)
     jsonschema.validate(document, SCHEMA)
     assert document["name"] == f"{SIDECARS} with shop in ambient"
-    assert (document["errors"], document["warnings"], document["notes"]) == (1, 2, 3)
+    assert (document["errors"], document["warnings"], document["notes"]) == (2, 1, 3)
     [drops] = [f for f in document["findings"] if f["code"] == "ambient.drops-all-traffic"]
     assert drops["key"] == f"{SIDECARS}[3].spec.rules[0]" and drops["message"].startswith("drops all traffic: ")
 

@@ -1,7 +1,8 @@
 """Ambient readiness: what each PeerAuthentication and AuthorizationPolicy does for the pods of an ambient namespace,
-next to what sidecars make of it. One verdict per policy: unchanged, stops matching, drops all traffic, ignored, or
-needs a waypoint. What ztunnel reads of a policy is `ztunnel.py`'s; which namespaces are ambient and which waypoint
-is in the path, `dataplane.py`'s; what each caller meets, `transport.py`'s.
+next to what sidecars make of it. One verdict per policy: unchanged, stops matching, drops all traffic, ignored, taken
+as PERMISSIVE, or needs a waypoint. What ztunnel makes of the modes is `modes.py`'s; what it reads of a policy,
+`ztunnel.py`'s; which namespaces are ambient and which waypoint is in the path, `dataplane.py`'s; what each caller
+meets, `transport.py`'s.
 
 Sources: istio.io "Use Layer 4 security policy" (content/en/docs/ambient/usage/l4-policy/index.md of istio/istio.io)
 and "Migrate policies" (content/en/docs/ambient/migrate/migrate-policies/index.md); istio/istio @86c9f01fd
@@ -19,10 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.core.findings import Finding, Severity
-from components.mesh.analysis import ztunnel
+from components.mesh.analysis import modes, ztunnel
 from components.mesh.analysis.authorization import Request, action_of, rule_matches
 from components.mesh.analysis.dataplane import WAYPOINT_CLASSES, Waypoint
-from components.mesh.analysis.modes import mode_of, port_modes
+from components.mesh.analysis.modes import ANY_PORT, mode_of, port_modes
 from components.mesh.analysis.transport import MeshView, target_refs
 from components.mesh.interchange.istio_objects import IstioObject, labels_text, listed
 from components.mesh.istio_api import DEFAULT_TRUST_DOMAIN, TARGET_GROUPS, USE_WAYPOINT, identity_of
@@ -31,15 +32,17 @@ UNCHANGED = "unchanged"
 STOPS_MATCHING = "stops matching"
 DROPS_ALL = "drops all traffic"
 IGNORED = "ignored"
+TAKEN_AS_PERMISSIVE = modes.TAKEN_AS_PERMISSIVE
 NEEDS_WAYPOINT = "needs a waypoint"
 CODES = {
     UNCHANGED: "ambient.unchanged",
     STOPS_MATCHING: "ambient.stops-matching",
     DROPS_ALL: "ambient.drops-all-traffic",
     IGNORED: "ambient.ignored",
+    TAKEN_AS_PERMISSIVE: "ambient.permissive",
     NEEDS_WAYPOINT: "ambient.needs-waypoint",
 }
-RANK = (DROPS_ALL, NEEDS_WAYPOINT, STOPS_MATCHING, IGNORED, UNCHANGED)
+RANK = (DROPS_ALL, NEEDS_WAYPOINT, STOPS_MATCHING, IGNORED, TAKEN_AS_PERMISSIVE, UNCHANGED)
 L4_POLICY = "istio.io, Use Layer 4 security policy"
 IDENTITY_FIELDS = ("principals", "namespaces", "serviceAccounts")
 IDENTITY_CONDITIONS = ("source.principal", "source.namespace")
@@ -124,24 +127,14 @@ def _peer_authentication(pa: IstioObject, view: MeshView) -> list[Effect] | None
         namespaces = [pa.namespace] if pa.namespace in view.planes.ambient else []
     if not namespaces:
         return None
-    disabled = ["mtls.mode"] if mode_of(pa) == "DISABLE" else []
-    disabled += [f"port {port}" for port, mode in port_modes(pa).items() if mode == "DISABLE"]
-    if disabled:
-        return [
-            Effect(
-                IGNORED,
-                Severity.WARNING,
-                pa.origin.key,
-                f"its DISABLE ({', '.join(disabled)}) is PERMISSIVE for ztunnel in {_in(namespaces)}: istiod converts "
-                "only STRICT for ztunnel, so callers in the mesh keep sending mTLS over HBONE and plaintext from "
-                'outside the mesh still gets in ("it is not possible to use the DISABLE mode in a policy. Such '
-                f'policies will be ignored", {L4_POLICY}).',
-                "To take pods out of mTLS, take their namespace out of ambient (remove istio.io/dataplane-mode); "
-                "otherwise use PERMISSIVE, which says what ztunnel does.",
-            )
-        ]
-    modes = ", ".join(f"{port}: {mode}" for port, mode in peers.at(pa.namespace, pa.selector).all().items())
-    what = f"its modes ({modes})" if pa.selector else f"its mode ({mode_of(pa)})"
+    changed: dict[str, dict[str, list[str]]] = {}  # kind: {port: namespaces}
+    for ns in namespaces:
+        for change in modes.ztunnel_changes(peers, ns, pa.selector):
+            changed.setdefault(change.kind, {}).setdefault(change.port, []).append(ns)
+    if changed:
+        return [_mode_effect(pa, kind, ports) for kind, ports in changed.items()]
+    enforced = ", ".join(f"{port}: {mode}" for port, mode in peers.at(pa.namespace, pa.selector).all().items())
+    what = f"its modes ({enforced})" if pa.selector else f"its mode ({mode_of(pa)})"
     return [
         Effect(
             UNCHANGED,
@@ -151,6 +144,48 @@ def _peer_authentication(pa: IstioObject, view: MeshView) -> list[Effect] | None
             "PERMISSIVE takes both.",
         )
     ]
+
+
+def _mode_effect(pa: IstioObject, kind: str, ports: dict[str, list[str]]) -> Effect:
+    """One kind of mode change (modes.py) of a PeerAuthentication's ports, with why and what to do."""
+    where = ", ".join(_port_text(pa, port) for port in ports)
+    namespaces = list(dict.fromkeys(ns for found in ports.values() for ns in found))
+    if kind == modes.TAKEN_AS_PERMISSIVE:
+        return Effect(
+            TAKEN_AS_PERMISSIVE,
+            Severity.WARNING,
+            pa.origin.key,
+            f"ztunnel takes its DISABLE ({where}) in {_in(namespaces)} as PERMISSIVE: {modes.WHY[kind]}. istio.io says "
+            f'such a policy is ignored ("it is not possible to use the DISABLE mode in a policy. Such policies will '
+            f"be ignored\", {L4_POLICY}); istiod's code takes it as PERMISSIVE.",
+            "To take pods out of mTLS, take their namespace out of ambient (remove istio.io/dataplane-mode); "
+            "otherwise write PERMISSIVE, which says what ztunnel does.",
+        )
+    if kind == modes.DISABLE_IGNORED:
+        return Effect(
+            IGNORED,
+            Severity.ERROR,
+            pa.origin.key,
+            f"its DISABLE ({where}) is ignored in {_in(namespaces)}: {modes.WHY[kind]}, such as a scrape from outside "
+            f'the mesh ("Such policies will be ignored", {L4_POLICY}).',
+            f"Write PERMISSIVE for {where}: ztunnel exempts a PERMISSIVE port, and lets plaintext in there again.",
+        )
+    return Effect(
+        IGNORED,
+        Severity.ERROR,
+        pa.origin.key,
+        f"ztunnel does not enforce the STRICT ({where}) that the sidecars did in {_in(namespaces)}: {modes.WHY[kind]}.",
+        f"Give namespace {', '.join(namespaces)} `mtls.mode: STRICT` of its own (a namespace-wide "
+        "PeerAuthentication): ztunnel then enforces it.",
+    )
+
+
+def _port_text(pa: IstioObject, port: str) -> str:
+    if port != ANY_PORT:
+        return f"port {port}"
+    if mode_of(pa) != "UNSET":
+        return "mtls.mode"
+    return "every port without a mode of its own" if port_modes(pa) else "every port"
 
 
 # --- AuthorizationPolicy -----------------------------------------------------------------------------------------

@@ -14,9 +14,9 @@
   matches and neither does its rule. `trustDomains` and `notTrustDomains` are not passed on at all, in either action,
   and without a status condition.
 - A PeerAuthentication counts only where it makes a port STRICT: istiod sends ztunnel a DENY of requests without an
-  identity there (`istio_converted_static_strict`, or the workload's port-level policy), so DISABLE is PERMISSIVE;
-  the composition (port over workload over namespace over mesh, UNSET inheriting, the oldest rival winning, a
-  root-namespace policy with a selector ignored) is the sidecars' (istio/istio#61023 asks to change the last).
+  identity there (`istio_converted_static_strict`, or the workload's converted port-level policy), composed its own
+  way: `ztunnel_modes` of modes.py. A root-namespace policy with a selector is ignored, as by the sidecars
+  (istio/istio#61023 asks to change that).
 """
 
 from __future__ import annotations

@@ -6,6 +6,17 @@ from __future__ import annotations
 
 from components.core.findings import Finding, error
 from components.mesh.analysis import ztunnel
+from components.mesh.analysis.modes import (
+    ANY_PORT,
+    DISABLE_IGNORED,
+    TAKEN_AS_PERMISSIVE,
+    WHY,
+    ModeChange,
+    PeerAuthentications,
+    ztunnel_changes,
+)
+from components.mesh.interchange.istio_objects import from_manifests
+from components.mesh.rendering.manifests import manifests
 from components.mesh.settings import (
     AMBIENT_KEY,
     KEY,
@@ -14,6 +25,8 @@ from components.mesh.settings import (
     policy_key,
     workload_key,
 )
+
+WORKLOADS_KEY = f"{KEY}.workloads["
 
 
 def _named_namespaces(mesh: MeshSettings) -> set[str]:
@@ -26,9 +39,10 @@ def _named_namespaces(mesh: MeshSettings) -> set[str]:
 
 
 def settings_findings(mesh: MeshSettings) -> list[Finding]:
-    """Refuses what ztunnel would ignore in a namespace the stack marks ambient: DISABLE (ztunnel takes it as
-    PERMISSIVE), and a rule or action of a policy that no waypoint enforces (istio.io "Use Layer 4 security policy";
-    pilot/pkg/serviceregistry/ambient/authorization.go of istio/istio). Facts: components/mesh/analysis/ztunnel.py."""
+    """Refuses what ztunnel would not enforce as the settings say in a namespace the stack marks ambient: a mode it
+    takes otherwise (DISABLE is PERMISSIVE, or ignored), and a rule or action of a policy that no waypoint enforces
+    (istio.io "Use Layer 4 security policy"; pilot/pkg/serviceregistry/ambient/authorization.go of istio/istio).
+    Facts: components/mesh/analysis/modes.py and ztunnel.py."""
     found = []
     named = _named_namespaces(mesh)
     for ns, entry in mesh.ambient.items():
@@ -50,32 +64,54 @@ def settings_findings(mesh: MeshSettings) -> list[Finding]:
                     "Name the waypoint's Gateway, or leave `waypoint` out.",
                 )
             )
-    disabled = [(f"{KEY}.namespaces.{ns}", ns) for ns, mode in mesh.namespaces.items() if mode == "DISABLE"]
-    for i, w in enumerate(mesh.workloads):
-        if w.mode == "DISABLE":
-            disabled.append((f"{workload_key(i)}.mode", w.namespace))
-        disabled += [(f"{workload_key(i)}.ports.{p}", w.namespace) for p, m in w.ports.items() if m == "DISABLE"]
-    if mesh.mode == "DISABLE":
-        disabled += [
-            (f"{KEY}.mode", ns)
-            for ns in mesh.ambient
-            if mesh.namespaces.get(ns, "UNSET") == "UNSET" and ns not in mesh.migration
-        ]
-    for key, ns in disabled:
-        if ns in mesh.ambient:
-            found.append(
-                error(
-                    "config.ambient",
-                    key,
-                    f"{ns} runs ambient ({AMBIENT_KEY}.{ns}), where ztunnel ignores DISABLE: it takes it as "
-                    "PERMISSIVE, so callers in the mesh keep sending mTLS and plaintext still gets in (istio.io, Use "
-                    f"Layer 4 security policy). Use PERMISSIVE, or take {ns} out of {AMBIENT_KEY} to run it without "
-                    "mTLS.",
-                )
-            )
+    found += _mode_changes(mesh)
     for i, p in enumerate(mesh.authorization):
         found += _unenforced(mesh, policy_key(i), p)
     return found
+
+
+def _mode_changes(mesh: MeshSettings) -> list[Finding]:
+    """Where ztunnel would enforce another mode than the sidecars, of the PeerAuthentications the stack applies
+    (components/mesh/analysis/modes.py, which ports istiod's conversion): each at the key that sets the mode."""
+    applied = from_manifests(m for m in manifests(mesh) if m.kind == "PeerAuthentication")
+    peers = PeerAuthentications(applied, mesh.root_namespace, frozenset(mesh.ambient))
+    found = []
+    for ns in sorted(mesh.ambient):  # the pods without a workload policy: the namespace's or the mesh's mode
+        deciding = peers.deciding(ns, {}, "")
+        key = deciding.origin.key if deciding is not None else f"{KEY}.mode"
+        key += ".mode" if key.startswith(WORKLOADS_KEY) else ""
+        found += [_mode_change(ns, change, key) for change in ztunnel_changes(peers, ns, {})]
+    for i, w in enumerate(mesh.workloads):
+        policy = peers.at(w.namespace, w.selector).policy if w.selector and w.namespace in mesh.ambient else None
+        if policy is None or policy.origin.key != workload_key(i):
+            continue
+        for change in ztunnel_changes(peers, w.namespace, w.selector):
+            where = "mode" if change.port == ANY_PORT else f"ports.{change.port}"
+            found.append(_mode_change(w.namespace, change, f"{workload_key(i)}.{where}"))
+    return found
+
+
+def _mode_change(namespace: str, change: ModeChange, key: str) -> Finding:
+    where = f"{namespace} runs ambient ({AMBIENT_KEY}.{namespace})"
+    if change.kind == TAKEN_AS_PERMISSIVE:
+        return error(
+            "config.ambient",
+            key,
+            f"{where}, where ztunnel takes DISABLE as PERMISSIVE: {WHY[change.kind]}. Use PERMISSIVE, or take "
+            f"{namespace} out of {AMBIENT_KEY} to run it without mTLS.",
+        )
+    if change.kind == DISABLE_IGNORED:
+        return error(
+            "config.ambient",
+            key,
+            f"{where}, where ztunnel ignores this DISABLE: {WHY[change.kind]}. Use PERMISSIVE for port {change.port}.",
+        )
+    return error(
+        "config.ambient",
+        key,
+        f"{where}, where ztunnel would not enforce this STRICT: {WHY[change.kind]}. Set "
+        f"{KEY}.namespaces.{namespace}: STRICT.",
+    )
 
 
 def _unenforced(mesh: MeshSettings, key: str, p: AuthorizationSettings) -> list[Finding]:

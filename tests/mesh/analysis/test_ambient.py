@@ -151,14 +151,18 @@ spec:
 """
 
 
-def test_disable_is_ignored_and_strict_unchanged():
-    """The page: "it is not possible to use the DISABLE mode in a policy. Such policies will be ignored"; istiod
-    converts only STRICT for ztunnel (`convertedSelectorPeerAuthentications`)."""
+def test_a_namespace_disable_is_taken_as_permissive_and_strict_unchanged():
+    """The page says "it is not possible to use the DISABLE mode in a policy. Such policies will be ignored"; istiod's
+    code takes a namespace's DISABLE as not STRICT (authorization.go:118-122), so no static STRICT policy: PERMISSIVE,
+    which the verdict says, quoting the page beside it."""
     [verdict] = verdicts(AMBIENT_DEMO + "---" + DISABLE_NAMESPACE)
-    assert (verdict.severity.value, verdict.code, verdict.key) == ("warning", "ambient.ignored", "f.yaml[1]")
+    assert (verdict.severity.value, verdict.code, verdict.key) == ("warning", "ambient.permissive", "f.yaml[1]")
     assert verdict.message.startswith(
-        "ignored: its DISABLE (mtls.mode) is PERMISSIVE for ztunnel in ambient namespace ambient-demo"
+        "taken as PERMISSIVE: ztunnel takes its DISABLE (mtls.mode) in ambient namespace ambient-demo as PERMISSIVE: "
+        "istiod sends ztunnel policies that refuse connections without an identity only where a port is STRICT"
     )
+    assert "istio.io says such a policy is ignored" in verdict.message
+    assert "istiod's code takes it as PERMISSIVE" in verdict.message
     [strict] = verdicts(AMBIENT_DEMO + "---" + DISABLE_NAMESPACE.replace("DISABLE", "STRICT"))
     assert strict.code == "ambient.unchanged"
 
@@ -177,13 +181,13 @@ spec:
     sidecar = analyze(objects_of(DISABLE_NAMESPACE + "---" + workload), [], ROOT)
     assert [f.code for f in sidecar] == ["mesh.strict-under-disable"]
     ambient = analyze(objects_of(AMBIENT_DEMO + "---" + DISABLE_NAMESPACE + "---" + workload), [], ROOT)
-    assert [f.code for f in ambient] == ["ambient.ignored"]
+    assert [f.code for f in ambient] == ["ambient.permissive"]
 
 
-def test_the_mesh_wide_disable_is_ignored_where_an_ambient_namespace_inherits_it():
+def test_the_mesh_wide_disable_is_taken_as_permissive_where_an_ambient_namespace_inherits_it():
     mesh = DISABLE_NAMESPACE.replace("namespace: ambient-demo", f"namespace: {ROOT}")
     [verdict] = verdicts(AMBIENT_DEMO + "---" + mesh)
-    assert verdict.code == "ambient.ignored" and "in ambient namespace ambient-demo" in verdict.message
+    assert verdict.code == "ambient.permissive" and "in ambient namespace ambient-demo" in verdict.message
     own = mesh + "---" + DISABLE_NAMESPACE.replace("DISABLE", "STRICT")
     assert [v.code for v in verdicts(AMBIENT_DEMO + "---" + own)] == ["ambient.unchanged"]  # the namespace's own
 
@@ -228,6 +232,91 @@ def test_port_level_modes_hold_at_ztunnel_for_a_caller_outside_the_mesh():
     assert [(v.code, v.key) for v in verdicts(ECHO + "---" + GLOBAL_STRICT_PERMISSIVE_PORTS)] == [
         ("ambient.unchanged", "f.yaml[1]"),
         ("ambient.unchanged", "f.yaml[2]"),
+    ]
+
+
+SHOP = namespace("shop", **{"istio.io/dataplane-mode": "ambient"})
+LEGACY_METRICS = """
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: shop}
+spec:
+  mtls: {mode: STRICT}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: legacy-metrics, namespace: shop}
+spec:
+  selector: {matchLabels: {app: legacy}}
+  portLevelMtls:
+    "9090": {mode: DISABLE}
+"""
+SCRAPE = Caller("prometheus", "callers[prometheus]", "shop", {"app": "legacy"}, (Request("9090", principal=""),))
+
+
+def test_a_disable_port_under_the_namespaces_strict_is_ignored_and_the_plaintext_scrape_refused():
+    """authorization.go:175-195: without a mode of its own, under the namespace's STRICT, the workload policy is an
+    exception only for a PERMISSIVE port; its DISABLE port keeps the static STRICT policy, as the page says of DISABLE
+    ("Such policies will be ignored")."""
+    [namespace_verdict, verdict] = verdicts(SHOP + "---" + LEGACY_METRICS)
+    assert namespace_verdict.code == "ambient.unchanged"
+    assert (verdict.severity.value, verdict.code, verdict.key) == ("error", "ambient.ignored", "f.yaml[2]")
+    assert verdict.message == (
+        "ignored: its DISABLE (port 9090) is ignored in ambient namespace shop: under a STRICT it inherits, a workload "
+        "policy without a mode of its own exempts a port from the STRICT istiod sends ztunnel only where the port is "
+        "PERMISSIVE, not DISABLE (`convertedSelectorPeerAuthentications`, pilot/pkg/serviceregistry/ambient/"
+        "authorization.go:175-195), so the port stays STRICT and ztunnel refuses plaintext to it, such as a scrape "
+        'from outside the mesh ("Such policies will be ignored", istio.io, Use Layer 4 security policy). Write '
+        "PERMISSIVE for port 9090: ztunnel exempts a PERMISSIVE port, and lets plaintext in there again."
+    )
+    [refused] = [f for f in analyze(objects_of(SHOP + "---" + LEGACY_METRICS), [SCRAPE], ROOT) if f.key == SCRAPE.key]
+    assert refused.code == "mesh.caller-refused"
+    assert refused.message.startswith(
+        "prometheus sends plaintext to shop/{app: legacy}:9090, but mTLS there is STRICT (PeerAuthentication "
+        "shop/default (f.yaml[1])), so every request is refused."
+    )
+    # Quiet: the sidecars take the scrape, and so does ztunnel at PERMISSIVE.
+    sidecars = LEGACY_METRICS
+    assert [f for f in analyze(objects_of(sidecars), [SCRAPE], ROOT) if f.key == SCRAPE.key] == []
+    permissive = SHOP + "---" + LEGACY_METRICS.replace("DISABLE", "PERMISSIVE")
+    assert [f for f in analyze(objects_of(permissive), [SCRAPE], ROOT) if f.key == SCRAPE.key] == []
+    assert [v.code for v in verdicts(permissive)] == ["ambient.unchanged", "ambient.unchanged"]
+
+
+def test_a_strict_port_ztunnel_never_gets_is_an_error_naming_the_fix():
+    """authorization.go:281-285 as Go groups it (`#1 || (unset && #2) || #3`): the namespace unset and the mesh STRICT
+    skip the workload's STRICT port, while its own PERMISSIVE dropped the static STRICT (134-136)."""
+    mesh = f"""
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {{name: default, namespace: {ROOT}}}
+spec:
+  mtls: {{mode: STRICT}}
+"""
+    workload = """
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: admin, namespace: shop}
+spec:
+  selector: {matchLabels: {app: legacy}}
+  mtls: {mode: PERMISSIVE}
+  portLevelMtls:
+    "8443": {mode: STRICT}
+"""
+    found = verdicts(SHOP + "---" + mesh + "---" + workload)
+    assert [(v.code, v.key) for v in found] == [("ambient.unchanged", "f.yaml[1]"), ("ambient.ignored", "f.yaml[2]")]
+    assert found[1].message.startswith(
+        "ignored: ztunnel does not enforce the STRICT (port 8443) that the sidecars did in ambient namespace shop: "
+        "with the mesh STRICT and no mode of the namespace's own, istiod's two conversions disagree"
+    )
+    assert found[1].message.endswith(
+        "Give namespace shop `mtls.mode: STRICT` of its own (a namespace-wide PeerAuthentication): ztunnel then "
+        "enforces it."
+    )
+    own = LEGACY_METRICS.split("---")[0]  # quiet: the namespace's own STRICT (the mesh's then reaches no pod there)
+    assert [(v.code, v.key) for v in verdicts(SHOP + "---" + mesh + "---" + own + "---" + workload)] == [
+        ("ambient.unchanged", "f.yaml[2]"),
+        ("ambient.unchanged", "f.yaml[3]"),
     ]
 
 
@@ -598,9 +687,9 @@ def test_a_deny_rule_that_keeps_its_ports_drops_all_traffic_to_them():
 
 def test_the_engine_reports_only_what_changes_unless_asked_for_every_verdict():
     objects = objects_of(AMBIENT_DEMO + "---" + L4_PAGE_L4 + "---" + DISABLE_NAMESPACE)
-    assert [f.code for f in analyze(objects, [], ROOT) if f.code.startswith("ambient.")] == ["ambient.ignored"]
+    assert [f.code for f in analyze(objects, [], ROOT) if f.code.startswith("ambient.")] == ["ambient.permissive"]
     every = analyze(objects, [], ROOT, every_verdict=True)
-    assert [f.code for f in every if f.code.startswith("ambient.")] == ["ambient.unchanged", "ambient.ignored"]
+    assert [f.code for f in every if f.code.startswith("ambient.")] == ["ambient.unchanged", "ambient.permissive"]
 
 
 def test_a_sidecar_mesh_is_analysed_as_before():

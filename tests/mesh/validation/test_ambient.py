@@ -81,11 +81,38 @@ def test_disable_in_an_ambient_namespace_is_refused_at_its_key():
         ("config.ambient", f"{KEY}.workloads[0].ports.9090"),
     ]
     assert problems(raw)[0][2] == (
-        "default runs ambient (gke-mtls:mesh.ambient.default), where ztunnel ignores DISABLE: it takes it as "
-        "PERMISSIVE, so callers in the mesh keep sending mTLS and plaintext still gets in (istio.io, Use Layer 4 "
-        "security policy). Use PERMISSIVE, or take default out of gke-mtls:mesh.ambient to run it without mTLS."
+        "default runs ambient (gke-mtls:mesh.ambient.default), where ztunnel takes DISABLE as PERMISSIVE: istiod sends "
+        "ztunnel policies that refuse connections without an identity only where a port is STRICT "
+        "(`convertedSelectorPeerAuthentications`, pilot/pkg/serviceregistry/ambient/authorization.go:106-136), so "
+        "callers in the mesh keep sending mTLS over HBONE, and plaintext from outside the mesh still gets in. Use "
+        "PERMISSIVE, or take default out of gke-mtls:mesh.ambient to run it without mTLS."
     )
     assert problems(changed(namespaces={"default": "PERMISSIVE"})) == []
+
+
+def test_a_disable_port_that_ztunnel_keeps_strict_is_refused_as_ignored():
+    """pilot/pkg/serviceregistry/ambient/authorization.go:175-195: under the mesh's STRICT, a workload without a mode
+    of its own is an exception only for a PERMISSIVE port."""
+    legacy = {"namespace": "default", "selector": {"app": "legacy"}, "ports": {"9090": "DISABLE"}}
+    [(code, key, message)] = problems(changed(workloads=[legacy]))
+    assert (code, key) == ("config.ambient", f"{KEY}.workloads[0].ports.9090")
+    assert message.startswith(
+        "default runs ambient (gke-mtls:mesh.ambient.default), where ztunnel ignores this DISABLE"
+    )
+    assert message.endswith(
+        "so the port stays STRICT and ztunnel refuses plaintext to it. Use PERMISSIVE for port 9090."
+    )
+    assert problems(changed(workloads=[{**legacy, "ports": {"9090": "PERMISSIVE"}}])) == []
+
+
+def test_a_strict_port_istiod_would_leave_out_is_refused_naming_the_namespace_key():
+    """authorization.go:281-285: with the mesh STRICT and the namespace unset, a workload's STRICT port under its own
+    PERMISSIVE is skipped, and 134-136 dropped the static STRICT for the workload."""
+    admin = {"namespace": "default", "selector": {"app": "admin"}, "mode": "PERMISSIVE", "ports": {"8443": "STRICT"}}
+    [(code, key, message)] = problems(changed(workloads=[admin]))
+    assert (code, key) == ("config.ambient", f"{KEY}.workloads[0].ports.8443")
+    assert message.endswith("which the sidecars refused. Set gke-mtls:mesh.namespaces.default: STRICT.")
+    assert problems(changed(workloads=[admin], namespaces={"default": "STRICT"})) == []
 
 
 def test_a_mesh_wide_disable_is_refused_where_an_ambient_namespace_inherits_it():
