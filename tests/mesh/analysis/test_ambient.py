@@ -697,3 +697,55 @@ def test_a_sidecar_mesh_is_analysed_as_before():
     view = MeshView(objects_of(L4_PAGE_L7 + "---" + DISABLE_NAMESPACE), ROOT)
     assert view.planes.ambient == set()
     assert verdicts(L4_PAGE_L7 + "---" + DISABLE_NAMESPACE) == []
+
+
+# --- the sidecar findings on the pods ztunnel serves -----------------------------------------------------------------
+
+DENY_ADMIN_PATHS = """
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-bad, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/shop/sa/bad"]}}]
+    to: [{operation: {methods: ["DELETE"]}}]
+"""
+ALLOW_BUT_UNTRUSTED = """
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-most, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  rules:
+  - from: [{source: {notNamespaces: ["untrusted"]}}]
+    to: [{operation: {methods: ["GET"]}}]
+"""
+
+
+def codes_of(text: str) -> list[tuple[str, str]]:
+    return [(f.code, f.key) for f in analyze(objects_of(text), [], ROOT) if f.code.startswith(("mesh.", "ambient."))]
+
+
+def test_a_rule_ztunnel_never_matches_gets_no_sidecar_finding_on_ambient_pods():
+    """ISTIO-SECURITY-2021-004's bypass is a sidecar's reading of the rule; ztunnel never matches a DENY rule whose
+    only operation is an HTTP attribute (an empty match, src/rbac.rs), so the ambient verdict alone speaks."""
+    assert codes_of(DENY_ADMIN_PATHS) == [("mesh.plaintext-bypass", "f.yaml[0].spec.rules[0]")]
+    assert codes_of(SHOP + "---" + DENY_ADMIN_PATHS) == [("ambient.ignored", "f.yaml[1].spec.rules[0]")]
+
+
+def test_an_allow_rule_istiod_leaves_out_gets_no_bypass_on_ambient_pods():
+    assert codes_of(ALLOW_BUT_UNTRUSTED) == [("mesh.plaintext-bypass", "f.yaml[0].spec.rules[0]")]
+    assert codes_of(SHOP + "---" + ALLOW_BUT_UNTRUSTED) == [("ambient.drops-all-traffic", "f.yaml[1].spec.rules[0]")]
+
+
+def test_a_rule_ztunnel_reads_is_judged_on_ambient_pods_as_ztunnel_reads_it():
+    """Quiet for the verdicts, still a bypass: ztunnel reads notNamespaces, which plaintext matches; and a DENY rule
+    that keeps its port is judged on that port."""
+    l4 = ALLOW_BUT_UNTRUSTED.replace('\n    to: [{operation: {methods: ["GET"]}}]', "")
+    assert codes_of(SHOP + "---" + l4) == [("mesh.plaintext-bypass", "f.yaml[1].spec.rules[0]")]
+    ported = DENY_ADMIN_PATHS.replace('{methods: ["DELETE"]}', '{ports: ["8080"], methods: ["DELETE"]}')
+    found = [f for f in analyze(objects_of(SHOP + "---" + ported), [], ROOT) if f.code == "mesh.plaintext-bypass"]
+    assert [f.key for f in found] == ["f.yaml[1].spec.rules[0]"]
+    assert "(shop/{app: api}:8080 is PERMISSIVE)" in found[0].message
