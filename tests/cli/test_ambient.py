@@ -116,8 +116,9 @@ def test_a_stack_that_marks_its_namespace_ambient_gets_a_verdict_for_each_of_its
     ]
     assert verdicts[2] == (
         "note: gke-mtls:mesh.authorization[0]: unchanged: enforced by waypoint default/waypoint (Service httpbin) with "
-        "the callers' own identities and every attribute; sidecars and clients outside the mesh do not go through a "
-        "waypoint (istio/istio#51445) and are not checked by it. [ambient.unchanged]"
+        "the callers' own identities and every attribute; sidecars, clients outside the mesh and gateways (unless "
+        "istio.io/ingress-use-waypoint says so) do not go through a waypoint (istio/istio#51445) and are not checked "
+        "by it. [ambient.unchanged]"
     )
 
 

@@ -26,7 +26,13 @@ from components.mesh.analysis.dataplane import WAYPOINT_CLASSES, Waypoint
 from components.mesh.analysis.modes import ANY_PORT, mode_of, port_modes
 from components.mesh.analysis.transport import MeshView, target_refs
 from components.mesh.interchange.istio_objects import IstioObject, labels_text, listed
-from components.mesh.istio_api import DEFAULT_TRUST_DOMAIN, TARGET_GROUPS, USE_WAYPOINT, identity_of
+from components.mesh.istio_api import (
+    DEFAULT_TRUST_DOMAIN,
+    INGRESS_USE_WAYPOINT,
+    TARGET_GROUPS,
+    USE_WAYPOINT,
+    identity_of,
+)
 
 UNCHANGED = "unchanged"
 STOPS_MATCHING = "stops matching"
@@ -361,11 +367,25 @@ def _waypoint_of(policy: IstioObject, namespace: str, view: MeshView) -> Waypoin
     return view.planes.any_in_path(namespace)
 
 
-def _captured_callers(rule: Any, view: MeshView, namespace: str) -> list[str]:
-    """The identities a rule names that belong to pods ztunnel captures, whose calls go through a waypoint in their
-    way: exact principals, service accounts and namespaces of ambient namespaces, gateways' own left out (a gateway
-    goes straight to ztunnel too). Wildcards say nothing certain and are left out."""
+def _ingress_waypoint_of(policy: IstioObject, namespace: str, view: MeshView) -> Waypoint | None:
+    """The waypoint a gateway's calls to the policy's pods go through (`DataPlanes.ingress_in_path`), if any."""
     planes = view.planes
+    if policy.selector:
+        return planes.ingress_in_path(namespace, frozenset(policy.selector.items()))
+    pods = [frozenset(s.selector.items()) for s in planes.services if s.namespace == namespace] + [frozenset()]
+    return next((w for labels in pods if (w := planes.ingress_in_path(namespace, labels)) is not None), None)
+
+
+def _captured_callers(rule: Any, view: MeshView, namespace: str, gateways: bool) -> list[str]:
+    """The identities a rule names whose calls go through a waypoint in their way: exact principals, service accounts
+    and namespaces of ambient namespaces whose pods ztunnel captures, and, with `gateways`, the gateways' own (a
+    gateway goes straight to ztunnel otherwise). Wildcards say nothing certain and are left out."""
+    planes = view.planes
+
+    def through(account_namespace: str, account: str) -> bool:
+        gateway = gateways and (account_namespace, account) in planes.gateway_accounts
+        return planes.captured(account_namespace, account) or gateway
+
     values: list[tuple[str, str]] = []
     for entry in listed(rule.get("from")):
         source = entry.get("source") if isinstance(entry, dict) else None
@@ -381,11 +401,11 @@ def _captured_callers(rule: Any, view: MeshView, namespace: str) -> list[str]:
             continue
         if field == "principals":
             identity = identity_of(value)
-            if identity is not None and planes.captured(identity.namespace, identity.service_account):
+            if identity is not None and through(identity.namespace, identity.service_account):
                 named.append(value)
         elif field == "serviceAccounts":
             account_namespace, _, account = value.rpartition("/")
-            if planes.captured(account_namespace or namespace, account):
+            if through(account_namespace or namespace, account):
                 named.append(value)
         elif value in planes.ambient:
             named.append(f"namespace {value}")
@@ -415,8 +435,9 @@ def _identity_effects(
         stale: list[int] = []
         callers: list[str] = []
         trust_domain = DEFAULT_TRUST_DOMAIN
+        gateways = _ingress_waypoint_of(policy, namespace, view) is not None
         for fate in converted.rules:
-            named = _captured_callers(fate.rule, view, policy.namespace) if fate.rule is not None else []
+            named = _captured_callers(fate.rule, view, policy.namespace, gateways) if fate.rule is not None else []
             if fate.rule is None or not named:
                 continue
             # Only the identity part: the rest (ports, ipBlocks) is not what the waypoint changes.
@@ -442,8 +463,13 @@ def _identity_effects(
                 "and ztunnel sees "
                 f"the waypoint's identity ({waypoint.principal(trust_domain)}) instead of theirs "
                 f'("waypoint proxies do not impersonate src identity", {L4_POLICY}), so {rules} of this {action} '
-                f"policy no longer match them: {outcome}. Sidecars, gateways and clients outside the mesh still "
-                "reach ztunnel directly, with their own identity.",
+                f"policy no longer match them: {outcome}. "
+                + (
+                    f"Gateways go through it too ({INGRESS_USE_WAYPOINT}); sidecars and clients outside the mesh "
+                    if gateways
+                    else f"Sidecars, gateways (unless {INGRESS_USE_WAYPOINT} says so) and clients outside the mesh "
+                )
+                + "still reach ztunnel directly, with their own identity.",
                 f"Bind the rules that name callers to {waypoint.title} with targetRefs (it sees the callers' "
                 "identities), and allow the waypoint's identity here.",
             )
@@ -496,7 +522,8 @@ def _bound(policy: IstioObject, view: MeshView) -> list[Effect] | None:
             UNCHANGED,
             Severity.NOTE,
             policy.origin.key,
-            f"enforced by {', '.join(served)} with the callers' own identities and every attribute; sidecars and "
-            "clients outside the mesh do not go through a waypoint (istio/istio#51445) and are not checked by it.",
+            f"enforced by {', '.join(served)} with the callers' own identities and every attribute; sidecars, "
+            f"clients outside the mesh and gateways (unless {INGRESS_USE_WAYPOINT} says so) do not go through a "
+            "waypoint (istio/istio#51445) and are not checked by it.",
         )
     ]

@@ -18,9 +18,10 @@ pilot/pkg/serviceregistry/ambient/waypoints.go of istio/istio @86c9f01fd):
   pilot/pkg/config/kube/gatewaycommon), and ztunnel sees that identity: "waypoint proxies do not impersonate src
   identity" (istio.io "Use Layer 4 security policy").
 
-Only callers captured by ztunnel go through a waypoint; sidecars and clients outside the mesh reach the destination's
-ztunnel directly (istio.io's ambient data-plane page; istio/istio#51445). The analysis takes calls as made to a
-Service, so a waypoint serves them when it takes service traffic.
+Callers captured by ztunnel go through a waypoint; sidecars and clients outside the mesh reach the destination's
+ztunnel directly (istio.io's ambient data-plane page; istio/istio#51445), and so does a gateway unless the Service, or
+its namespace, is labelled `istio.io/ingress-use-waypoint: "true"`. The analysis takes calls as made to a Service, so
+a waypoint serves them when it takes service traffic.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 
 from components.core.findings import Finding, closest, error, quoted, warning
 from components.core.names import label_value_problem
-from components.mesh.interchange.istio_objects import IstioObject, Origin, listed
+from components.mesh.interchange.istio_objects import IstioObject, Origin, go_bool, listed
 from components.mesh.istio_api import (
     AGENTGATEWAY_WAYPOINT_CLASS,
     AMBIENT,
@@ -39,6 +40,7 @@ from components.mesh.istio_api import (
     DEFAULT_TRUST_DOMAIN,
     GATEWAY_API_GROUP,
     HBONE_PORT,
+    INGRESS_USE_WAYPOINT,
     NO_WAYPOINT,
     OUT_OF_AMBIENT,
     SERVICE_ACCOUNT_ANNOTATION,
@@ -128,6 +130,16 @@ class DataPlanes:
         """Pods running as this service account are ztunnel's, so their calls go through the waypoints in their way."""
         return namespace in self.ambient and (namespace, service_account) not in self.gateway_accounts
 
+    def waypoint_for(self, caller: Identity, namespace: str, labels: frozenset[tuple[str, str]]) -> Waypoint | None:
+        """The waypoint the calls of `caller` to the pods labelled `labels` go through: ztunnel's callers take the
+        Service's waypoint; a gateway takes it only where `ingress_in_path` says; anything else reaches ztunnel
+        directly."""
+        if self.captured(caller.namespace, caller.service_account):
+            return self.in_path(namespace, labels)
+        if (caller.namespace, caller.service_account) in self.gateway_accounts:
+            return self.ingress_in_path(namespace, labels)
+        return None
+
     @functools.cache  # noqa: B019 - one analysis, then dropped
     def waypoint(self, namespace: str, name: str) -> Waypoint | None:
         gateway = self.gateways.get((namespace, name))
@@ -198,6 +210,34 @@ class DataPlanes:
         if not fronting:
             return self.namespace_binding(namespace).waypoint if self._takes_services(namespace) else None
         return next((w for s in fronting if (w := self.service_waypoint(s).waypoint) is not None), None)
+
+    @functools.cache  # noqa: B019 - one analysis, then dropped
+    def ingress_in_path(self, namespace: str, labels: frozenset[tuple[str, str]]) -> Waypoint | None:
+        """The waypoint a gateway's calls to the pods labelled `labels` go through: that of a Service of theirs (the
+        namespace's when no Service is known) labelled, or in a namespace labelled, `istio.io/ingress-use-waypoint:
+        "true"` (`findServiceWaypoint`, pilot/pkg/xds/endpoints/endpoint_builder.go; ENABLE_INGRESS_WAYPOINT_ROUTING,
+        on by default, pilot/pkg/features/ambient.go)."""
+        if namespace not in self.ambient:
+            return None
+        pods = dict(labels)
+        fronting = [s for s in self.services if s.namespace == namespace and _selects(s.selector, pods)]
+        if not fronting:
+            waypoint = self.namespace_binding(namespace).waypoint if self._takes_services(namespace) else None
+            return waypoint if self._ingress_uses_waypoint({}, namespace) else None
+        return next(
+            (
+                w
+                for s in fronting
+                if self._ingress_uses_waypoint(s.labels, namespace) and (w := self.service_waypoint(s).waypoint)
+            ),
+            None,
+        )
+
+    def _ingress_uses_waypoint(self, labels: Mapping[str, str], namespace: str) -> bool:
+        """`ingressUseWaypointFromLabels` (pilot/pkg/serviceregistry/ambient/services.go): the Service's label, else
+        its namespace's, read as Go's ParseBool reads it."""
+        value = labels.get(INGRESS_USE_WAYPOINT, self.labels.get(namespace, {}).get(INGRESS_USE_WAYPOINT))
+        return value is not None and go_bool(value) is True
 
     def _takes_services(self, namespace: str) -> bool:
         waypoint = self.namespace_binding(namespace).waypoint

@@ -20,8 +20,9 @@ the mesh reaches them over HBONE, which is mTLS: ztunnel between ambient pods, w
 reads none), and a sidecar through its HBONE endpoint (`supportTunnel`, pilot/pkg/xds/endpoints/endpoint_builder.go;
 what a DestinationRule's TLS does there is not modelled). An ambient client's calls to a Service with a waypoint go
 through the waypoint, which applies the policies bound to it by `targetRefs` with the client's identity, then reaches
-ztunnel with its own; sidecars and clients outside the mesh go straight to ztunnel, which applies the selector and
-namespace policies as it reads them (`ztunnel.py`) and refuses plaintext only at STRICT.
+ztunnel with its own; so do a gateway's where the Service asks for it (`istio.io/ingress-use-waypoint`, `dataplane.py`).
+Sidecars and clients outside the mesh go straight to ztunnel, which applies the selector and namespace policies as it
+reads them (`ztunnel.py`) and refuses plaintext only at STRICT.
 
 Facts: ../shared/reference/istio-mesh-mtls.md section 2.3 (corrected 2026-12-06).
 """
@@ -469,11 +470,11 @@ class MeshView:
         namespace, labels, port = caller.namespace, caller.selector, request.port
         mode = self.peers.at(namespace, labels).at(port)
         waypoint = None
-        if caller.sidecar:  # in the mesh: a sidecar, or ztunnel when its namespace is ambient
-            client = client_namespace(request.principal)
-            sent = self.sent_by_sidecar(client, namespace, labels, port)
-            if client in self.planes.ambient and sent.form == MTLS:
-                waypoint = self.planes.in_path(namespace, frozenset(labels.items()))
+        if caller.sidecar:  # in the mesh: a sidecar, a gateway, or ztunnel when its namespace is ambient
+            identity = identity_of(request.principal)
+            sent = self.sent_by_sidecar(client_namespace(request.principal), namespace, labels, port)
+            if identity is not None and sent.form == MTLS:
+                waypoint = self.planes.waypoint_for(identity, namespace, frozenset(labels.items()))
         else:
             sent = Sent(PLAINTEXT, "from outside the mesh, straight to ztunnel")
         arriving = request if sent.form == MTLS else dataclasses.replace(request, principal=None)

@@ -413,6 +413,73 @@ spec:
     assert verdict.message.endswith("Requests through waypoint default/waypoint reach it with the waypoint's identity.")
 
 
+BOOKINFO_GATEWAY = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: bookinfo-gateway, namespace: default}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+"""
+PRODUCTPAGE = """
+apiVersion: v1
+kind: Service
+metadata: {name: productpage, namespace: default, labels: %s}
+spec:
+  selector: {app: productpage}
+  ports: [{port: 9080}]
+"""
+THE_GATEWAY = caller("gateway", "cluster.local/ns/default/sa/bookinfo-gateway-istio", "default", "productpage", "9080")
+
+
+def gateway_findings(service_labels: str, namespace_text: str = ENROLLED_DEFAULT) -> list[Finding]:
+    text = "---".join(
+        [namespace_text, WAYPOINT % "default", BOOKINFO_GATEWAY, PRODUCTPAGE % service_labels, DEPLOY_L4_POLICY]
+    )
+    found = analyze(objects_of(text), [THE_GATEWAY], ROOT, every_verdict=True)
+    return [f for f in found if f.key == THE_GATEWAY.key or f.code.startswith("ambient.")]
+
+
+def test_the_gateway_goes_straight_to_ztunnel_unless_the_service_asks_for_its_waypoint():
+    """The gateway's pods are not ztunnel's (`captured`), so its calls reach ztunnel with its own identity even from an
+    ambient namespace; `istio.io/ingress-use-waypoint: "true"` on the Service sends them to the Service's waypoint
+    (`findServiceWaypoint`, pilot/pkg/xds/endpoints/endpoint_builder.go:993-1023; ENABLE_INGRESS_WAYPOINT_ROUTING, on
+    by default, pilot/pkg/features/ambient.go:62), which presents its own identity to ztunnel."""
+    assert [f.code for f in gateway_findings("{}")] == ["ambient.unchanged"]
+    found = gateway_findings('{istio.io/ingress-use-waypoint: "true"}')
+    assert [(f.code, f.key) for f in found] == [
+        ("mesh.caller-denied", "callers[gateway]"),
+        ("ambient.stops-matching", "f.yaml[4].spec.rules[0]"),
+    ]
+    assert found[0].message.startswith(
+        "caller gateway's requests to default/{app: productpage}:9080 go through waypoint default/waypoint, which "
+        "presents its own identity cluster.local/ns/default/sa/waypoint to ztunnel"
+    )
+    assert found[1].message.startswith(
+        "stops matching: cluster.local/ns/default/sa/bookinfo-gateway-istio reach the pods labelled {app: productpage} "
+        "in default through waypoint default/waypoint"
+    )
+    assert "Gateways go through it too (istio.io/ingress-use-waypoint)" in found[1].message
+
+
+def test_the_namespace_label_counts_where_the_service_has_none_and_go_s_parse_bool_reads_it():
+    """`ingressUseWaypointFromLabels`, pilot/pkg/serviceregistry/ambient/services.go:772-789: the Service's label,
+    else the namespace's; strconv.ParseBool, anything else false."""
+    labelled = namespace(
+        "default",
+        **{
+            "istio.io/dataplane-mode": "ambient",
+            "istio.io/use-waypoint": "waypoint",
+            "istio.io/ingress-use-waypoint": "1",
+        },
+    )
+    assert "mesh.caller-denied" in [f.code for f in gateway_findings("{}", labelled)]
+    assert [f.code for f in gateway_findings('{istio.io/ingress-use-waypoint: "false"}', labelled)] == [
+        "ambient.unchanged"
+    ]
+    assert [f.code for f in gateway_findings('{istio.io/ingress-use-waypoint: "yes"}')] == ["ambient.unchanged"]
+
+
 # --- TestAuthorizationL4 / L7: the waypoint's identity --------------------------------------------------------------
 
 ECHO_ENROLLED = namespace("echo", **{"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "waypoint"})
@@ -458,9 +525,9 @@ def test_a_principal_can_no_longer_match_once_a_waypoint_presents_its_own_identi
         "echo/waypoint, and ztunnel sees the waypoint's identity (cluster.local/ns/echo/sa/waypoint) instead of theirs "
         '("waypoint proxies do not impersonate src identity", istio.io, Use Layer 4 security policy), so rules[0] of '
         "this ALLOW policy no longer match them: they are refused unless a rule allows the waypoint. Sidecars, "
-        "gateways and clients outside the mesh still reach ztunnel directly, with their own identity. Bind the rules "
-        "that name callers to waypoint echo/waypoint with targetRefs (it sees the callers' identities), and allow the "
-        "waypoint's identity here."
+        "gateways (unless istio.io/ingress-use-waypoint says so) and clients outside the mesh still reach ztunnel "
+        "directly, with their own identity. Bind the rules that name callers to waypoint echo/waypoint with targetRefs "
+        "(it sees the callers' identities), and allow the waypoint's identity here."
     )
     # Without the waypoint the same policy is ztunnel's own business, unchanged.
     assert codes(ECHO + "---" + SELECTOR_ALLOW % SOURCE_ONLY) == [("ambient.unchanged", "f.yaml[1]")]
