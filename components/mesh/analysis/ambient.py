@@ -19,20 +19,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.core.findings import Finding, Severity
+from components.core.findings import Finding, Severity, closest
 from components.mesh.analysis import modes, ztunnel
 from components.mesh.analysis.authorization import Request, action_of, rule_matches
-from components.mesh.analysis.dataplane import WAYPOINT_CLASSES, Waypoint
+from components.mesh.analysis.dataplane import WAYPOINT_CLASSES, DataPlanes, Waypoint
 from components.mesh.analysis.modes import ANY_PORT, mode_of, port_modes
 from components.mesh.analysis.transport import MeshView, target_refs
 from components.mesh.interchange.istio_objects import IstioObject, labels_text, listed
 from components.mesh.istio_api import (
+    AGENTGATEWAY_WAYPOINT_CLASS,
     DEFAULT_TRUST_DOMAIN,
     INGRESS_USE_WAYPOINT,
     TARGET_GROUPS,
     USE_WAYPOINT,
+    WAYPOINT_CLASS,
     identity_of,
 )
+from components.mesh.settings import AMBIENT_KEY
 
 UNCHANGED = "unchanged"
 STOPS_MATCHING = "stops matching"
@@ -477,53 +480,136 @@ def _identity_effects(
     return effects
 
 
+# istiod attaches AuthorizationPolicies to the Envoy waypoints of class istio-waypoint only: an agentgateway waypoint
+# gets none ("Authz/Authn are not use for agentgateway", pilot/pkg/config/kube/agentgateway/agentgateway_controller.go).
+AGENTGATEWAY = (
+    f"an agentgateway waypoint (class {AGENTGATEWAY_WAYPOINT_CLASS}), which istiod gives no AuthorizationPolicy "
+    "(pilot/pkg/config/kube/agentgateway/agentgateway_controller.go)"
+)
+NOT_ZTUNNELS = (
+    'ztunnel never enforces a policy bound by targetRefs ("TargetRef is not intended for ztunnel", authorization.go)'
+)
+
+
 def _bound(policy: IstioObject, view: MeshView) -> list[Effect] | None:
-    """A policy bound by targetRefs: only a waypoint enforces it in ambient; ztunnel never does."""
-    planes, namespace = view.planes, policy.namespace
+    """A policy bound by targetRefs: only a waypoint enforces it in ambient; ztunnel never does. Which waypoint
+    applies it is istiod's `ShouldAttachPolicy` (pilot/pkg/model/policyattachment.go); what it reports,
+    `WaypointPolicyStatusCollection` (pilot/pkg/serviceregistry/ambient/policies.go)."""
+    planes, namespace, root = view.planes, policy.namespace, view.root_namespace
     served: list[str] = []
-    missing: list[str] = []
+    missing: list[tuple[str, str]] = []  # (what no waypoint serves, what to do)
+    unbound: list[tuple[str, str]] = []  # (what istiod binds to nothing, what to do)
+    declared = any(o.origin.from_settings for o in planes.namespace_objects.get(namespace, ()))
     for group, kind, name in target_refs(policy):
-        if kind == "Service" and group in TARGET_GROUPS["Service"] and namespace in planes.ambient:
-            binding = planes.service_named(namespace, name)
-            if binding.waypoint is not None:
-                served.append(f"{binding.waypoint.title} (Service {name})")
-            else:
-                missing.append(
-                    f"Service {namespace}/{name}: "
-                    + (binding.why or f"neither it nor namespace {namespace} has the label {USE_WAYPOINT}")
+        if group not in TARGET_GROUPS.get(kind, ()):
+            continue  # istiod's webhook refuses it
+        if kind in ("Service", "ServiceEntry") and namespace in planes.ambient:
+            binding = planes.service_named(namespace, name, kind)
+            if binding.waypoint is None:
+                why = binding.why or f"neither it nor namespace {namespace} has the label {USE_WAYPOINT}"
+                fix = (
+                    f"Set {AMBIENT_KEY}.{namespace}.waypoint."
+                    if declared
+                    else f"Deploy a waypoint (`istioctl waypoint apply -n {namespace} --enroll-namespace`), or label "
+                    f"the {kind} with {USE_WAYPOINT}."
                 )
+                missing.append((f"{kind} {namespace}/{name}: {why}", fix))
+            elif _gateway_class(binding.waypoint.gateway) != WAYPOINT_CLASS:
+                unbound.append(
+                    (
+                        f"{kind} {name} uses {binding.waypoint.title}, {AGENTGATEWAY}",
+                        f"Have the {kind} use a waypoint of class {WAYPOINT_CLASS}.",
+                    )
+                )
+            else:
+                served.append(f"{binding.waypoint.title} ({kind} {name})")
         elif kind == "Gateway" and namespace in planes.ambient:
             gateway = planes.gateways.get((namespace, name))
             if gateway is None:
-                missing.append(f"Gateway {namespace}/{name}: no Gateway of that name is in the files")
-            elif str(gateway.spec.get("gatewayClassName")) in WAYPOINT_CLASSES:
+                missing.append(_no_gateway(planes, namespace, name, declared))
+            elif _gateway_class(gateway) == WAYPOINT_CLASS:
                 served.append(f"waypoint {namespace}/{name}")
-        elif (
-            kind == "GatewayClass" and name in WAYPOINT_CLASSES and namespace == view.root_namespace and planes.ambient
-        ):
-            served.append(f"every waypoint of class {name}")
+            elif _gateway_class(gateway) == AGENTGATEWAY_WAYPOINT_CLASS:
+                unbound.append((f"Gateway {name} is {AGENTGATEWAY}", f"Use a waypoint of class {WAYPOINT_CLASS}."))
+        elif kind == "GatewayClass" and namespace != root and namespace in planes.ambient:
+            unbound.append(
+                (
+                    f"GatewayClass {name}: istiod binds a policy to a GatewayClass only from the root namespace "
+                    f"{root}, and reports this one invalid (pilot/pkg/serviceregistry/ambient/policies.go)",
+                    f"Move the policy to {root}, or bind it to the waypoint's Gateway.",
+                )
+            )
+        elif kind == "GatewayClass" and namespace == root and name == AGENTGATEWAY_WAYPOINT_CLASS:
+            unbound.append(
+                (
+                    f"GatewayClass {name}: a waypoint applies a policy bound by GatewayClass only for class "
+                    f"{WAYPOINT_CLASS} (`ShouldAttachPolicy`), and {AGENTGATEWAY}",
+                    f"Bind it to GatewayClass {WAYPOINT_CLASS}.",
+                )
+            )
+        elif kind == "GatewayClass" and namespace == root and name == WAYPOINT_CLASS:
+            waypoints = [f"{ns}/{n}" for (ns, n), g in sorted(planes.gateways.items()) if _gateway_class(g) == name]
+            if waypoints:
+                served.append(f"every waypoint of class {name} ({', '.join(waypoints)})")
+            else:
+                missing.append(
+                    (
+                        f"GatewayClass {name}: no Gateway of that class is known here, so no waypoint applies it",
+                        "Deploy a waypoint (`istioctl waypoint apply -n NAMESPACE --enroll-namespace`).",
+                    )
+                )
+    effects = []
     if missing:
-        return [
+        effects.append(
             Effect(
                 NEEDS_WAYPOINT,
                 Severity.ERROR,
                 policy.origin.key,
-                f"its targetRefs name what no waypoint serves ({'; '.join(missing)}), and ztunnel never enforces a "
-                'policy bound by targetRefs ("TargetRef is not intended for ztunnel", authorization.go): nothing '
-                "enforces it there, so the requests it should refuse get through (istio/istio#57315).",
-                f"Deploy a waypoint (`istioctl waypoint apply -n {namespace} --enroll-namespace`), or label the "
-                f"Service with {USE_WAYPOINT}.",
+                f"its targetRefs name what no waypoint serves ({'; '.join(what for what, _ in missing)}), and "
+                f"{NOT_ZTUNNELS}: nothing enforces it there, so the requests it should refuse get through "
+                "(istio/istio#57315).",
+                " ".join(dict.fromkeys(fix for _, fix in missing)),
             )
-        ]
-    if not served:
-        return None  # an ingress gateway's policy: not ambient's
-    return [
-        Effect(
-            UNCHANGED,
-            Severity.NOTE,
-            policy.origin.key,
-            f"enforced by {', '.join(served)} with the callers' own identities and every attribute; sidecars, "
-            f"clients outside the mesh and gateways (unless {INGRESS_USE_WAYPOINT} says so) do not go through a "
-            "waypoint (istio/istio#51445) and are not checked by it.",
         )
-    ]
+    if unbound:
+        effects.append(
+            Effect(
+                IGNORED,
+                Severity.ERROR,
+                policy.origin.key,
+                f"istiod binds it to no waypoint ({'; '.join(what for what, _ in unbound)}), and {NOT_ZTUNNELS}: "
+                "nothing enforces it, so the requests it should refuse get through.",
+                " ".join(dict.fromkeys(fix for _, fix in unbound)),
+            )
+        )
+    if served:
+        effects.append(
+            Effect(
+                UNCHANGED,
+                Severity.NOTE,
+                policy.origin.key,
+                f"enforced by {', '.join(served)} with the callers' own identities and every attribute; sidecars, "
+                f"clients outside the mesh and gateways (unless {INGRESS_USE_WAYPOINT} says so) do not go through a "
+                "waypoint (istio/istio#51445) and are not checked by it.",
+            )
+        )
+    return effects or None  # none: an ingress gateway's policy, not ambient's
+
+
+def _gateway_class(gateway: IstioObject) -> str:
+    return str(gateway.spec.get("gatewayClassName") or "")
+
+
+def _no_gateway(planes: DataPlanes, namespace: str, name: str, declared: bool) -> tuple[str, str]:
+    """A Gateway reference to nothing: the closest waypoint's name, and where to declare or create it."""
+    known = [n for (ns, n), g in planes.gateways.items() if ns == namespace and _gateway_class(g) in WAYPOINT_CLASSES]
+    hint = closest(name, known)
+    fix = f"Did you mean {hint!r}? " if hint else ""
+    if declared:
+        fix += f"Name the waypoint in {AMBIENT_KEY}.{namespace}.waypoint, and bind the policy to it."
+    else:
+        fix += (
+            f"Add the Gateway's YAML (`kubectl get gateways.gateway.networking.k8s.io -n {namespace} -o yaml`), or "
+            f"create it (`istioctl waypoint apply -n {namespace} --name {name}`)."
+        )
+    return f"Gateway {namespace}/{name}: no Gateway of that name is known here", fix

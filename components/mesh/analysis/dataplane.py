@@ -116,9 +116,15 @@ class DataPlanes:
             self.labels.setdefault(obj.name, {}).update(obj.labels)
         self.ambient = frozenset(ns for ns, labels in self.labels.items() if labels.get(DATAPLANE_MODE) == AMBIENT)
         self.gateways: dict[tuple[str, str], IstioObject] = {}
+        self.gateway_classes: dict[str, IstioObject] = {}
+        self.service_entries: dict[tuple[str, str], IstioObject] = {}
         for obj in objects:
             if obj.kind == "Gateway" and obj.api_version.startswith(GATEWAY_API_GROUP):
                 self.gateways.setdefault((obj.namespace, obj.name), obj)
+            elif obj.kind == "GatewayClass":
+                self.gateway_classes.setdefault(obj.name, obj)
+            elif obj.kind == "ServiceEntry":
+                self.service_entries.setdefault((obj.namespace, obj.name), obj)
 
     @functools.cached_property
     def gateway_accounts(self) -> frozenset[tuple[str, str]]:
@@ -147,10 +153,13 @@ class DataPlanes:
             return None
         gateway_class = _gateway_class(gateway)
         default = name if gateway_class in WAYPOINT_CLASSES else f"{name}-{gateway_class}"
+        # The Gateway's label, else its GatewayClass's, else service (pilot/pkg/serviceregistry/ambient/waypoints.go).
+        klass = self.gateway_classes.get(gateway_class)
+        traffic = klass.labels.get(WAYPOINT_FOR, "service") if klass is not None else "service"
         return Waypoint(
             namespace,
             name,
-            gateway.labels.get(WAYPOINT_FOR, "service"),
+            gateway.labels.get(WAYPOINT_FOR, traffic),
             gateway.annotations.get(SERVICE_ACCOUNT_ANNOTATION) or default,
             gateway,
         )
@@ -189,9 +198,12 @@ class DataPlanes:
             )
         return found
 
-    def service_named(self, namespace: str, name: str) -> Binding:
-        """The waypoint of the Service `name`, which the files may not hold: then its namespace's."""
-        service = next((s for s in self.services if (s.namespace, s.name) == (namespace, name)), None)
+    def service_named(self, namespace: str, name: str, kind: str = "Service") -> Binding:
+        """The waypoint of the Service (or ServiceEntry) `name`, which the files may not hold: then its namespace's."""
+        if kind == "ServiceEntry":
+            service = self.service_entries.get((namespace, name))
+        else:
+            service = next((s for s in self.services if (s.namespace, s.name) == (namespace, name)), None)
         if service is not None:
             return self.service_waypoint(service)
         found = self.namespace_binding(namespace)
@@ -264,7 +276,8 @@ class DataPlanes:
                     continue
                 found += _label_problems(obj, namespace)
             found += self._injection(namespace, objects)
-        for obj in [*self.services, *(o for os in self.namespace_objects.values() for o in os)]:
+        in_namespaces = (o for os in self.namespace_objects.values() for o in os)
+        for obj in [*self.services, *self.service_entries.values(), *in_namespaces]:
             namespace = obj.name if obj.kind == "Namespace" else obj.namespace
             bound = self.binding(obj.labels, namespace)
             if bound is not None and bound.waypoint is None and bound.why:
@@ -324,7 +337,7 @@ def _label_problems(obj: IstioObject, namespace: str) -> list[Finding]:
 
 def _dangling(obj: IstioObject, namespace: str, why: str, gateways: Mapping[tuple[str, str], IstioObject]) -> Finding:
     name = obj.labels[USE_WAYPOINT]
-    what = f"namespace {namespace}" if obj.kind == "Namespace" else f"Service {obj.namespace}/{obj.name}"
+    what = f"namespace {namespace}" if obj.kind == "Namespace" else f"{obj.kind} {obj.namespace}/{obj.name}"
     if "/" in name or name.startswith("#") or label_value_problem(name):
         fix = (
             f"Kubernetes takes no {quoted(name)} as a label value: write the Gateway's name, with "

@@ -45,6 +45,7 @@ from components.mesh.istio_api import (
     GATEWAY_API_GROUP,
     GATEWAY_NAME_LABEL,
     TARGET_GROUPS,
+    WAYPOINT_CLASS,
     identity_of,
 )
 
@@ -424,22 +425,25 @@ class MeshView:
         return Sent(MTLS, "a sidecar sends HBONE (mTLS) to an ambient pod")
 
     def waypoint_policies(self, waypoint: Waypoint, namespace: str, labels: Mapping[str, str]) -> list[IstioObject]:
-        """The policies a waypoint applies to calls to the pods labelled `labels`: bound to the waypoint's Gateway, to
-        a Service of those pods that uses it, or, from the root namespace, to the waypoint's GatewayClass."""
+        """The policies a waypoint applies to calls to the pods labelled `labels` (`ShouldAttachPolicy`,
+        pilot/pkg/model/policyattachment.go): bound to the waypoint's Gateway, to a Service of those pods that uses
+        it, or, from the root namespace, to GatewayClass istio-waypoint. A waypoint of another class (agentgateway)
+        gets no AuthorizationPolicy from istiod."""
+        if str(waypoint.gateway.spec.get("gatewayClassName") or "") != WAYPOINT_CLASS:
+            return []
         services = {
             s.name for s in self.topology.services_of(namespace, labels) if self.planes.service_waypoint(s).waypoint
         }
-        gateway_class = str(waypoint.gateway.spec.get("gatewayClassName") or "")
         bound = {
             ("Gateway", waypoint.namespace, waypoint.name),
-            ("GatewayClass", self.root_namespace, gateway_class),
+            ("GatewayClass", self.root_namespace, WAYPOINT_CLASS),
             *(("Service", namespace, name) for name in services),
         }
         return [
             policy
             for policy in self.attached
             if any(
-                (kind, policy.namespace, name) in bound and (kind != "Service" or group in TARGET_GROUPS["Service"])
+                (kind, policy.namespace, name) in bound and group in TARGET_GROUPS[kind]
                 for group, kind, name in target_refs(policy)
             )
         ]

@@ -21,7 +21,7 @@ from components.mesh.analysis.authorization import Request
 from components.mesh.analysis.callers import Caller
 from components.mesh.analysis.engine import analyze
 from components.mesh.analysis.transport import MeshView
-from components.mesh.interchange.istio_objects import IstioObject, from_document
+from components.mesh.interchange.istio_objects import IstioObject, Origin, from_document
 
 ROOT = "istio-system"
 
@@ -394,6 +394,105 @@ def test_the_task_l7_policy_without_its_waypoint_needs_one():
     labelled_to_nothing = verdicts(ENROLLED_DEFAULT + "---" + DEPLOY_L7_POLICY)
     assert [v.code for v in labelled_to_nothing] == ["ambient.waypoint", "ambient.needs-waypoint"]
     assert "no Gateway default/waypoint is in the files" in labelled_to_nothing[1].message
+
+
+def bound_to(*refs: str, namespace: str = "default") -> str:
+    """The task's L7 policy, bound to `refs` (YAML flow mappings) instead of its Service."""
+    targets = "\n".join(f"  - {ref}" for ref in refs)
+    return DEPLOY_L7_POLICY.replace('  - kind: Service\n    group: ""\n    name: productpage', targets).replace(
+        "namespace: default", f"namespace: {namespace}"
+    )
+
+
+def test_a_gateway_reference_to_nothing_names_the_closest_waypoint_and_where_to_add_it():
+    text = (
+        ENROLLED_DEFAULT
+        + "---"
+        + WAYPOINT % "default"
+        + "---"
+        + bound_to("{kind: Gateway, group: gateway.networking.k8s.io, name: waypont}")
+    )
+    [verdict] = verdicts(text)
+    assert (verdict.code, verdict.key) == ("ambient.needs-waypoint", "f.yaml[2]")
+    assert "(Gateway default/waypont: no Gateway of that name is known here)" in verdict.message
+    assert verdict.message.endswith(
+        "Did you mean 'waypoint'? Add the Gateway's YAML (`kubectl get gateways.gateway.networking.k8s.io -n default "
+        "-o yaml`), or create it (`istioctl waypoint apply -n default --name waypont`)."
+    )
+    assert [v.code for v in verdicts(text.replace("name: waypont", "name: waypoint"))] == ["ambient.unchanged"]
+
+
+def test_a_gateway_reference_to_nothing_in_a_namespace_the_stack_declares_names_the_settings_key():
+    declared = IstioObject(
+        "Namespace",
+        "default",
+        "default",
+        {},
+        Origin("gke-mtls:mesh.ambient.default", True),
+        labels={"istio.io/dataplane-mode": "ambient"},
+    )
+    policy = objects_of(bound_to("{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}"))
+    [verdict] = [f for f in analyze([declared, *policy], [], ROOT) if f.code.startswith("ambient.")]
+    assert verdict.message.endswith(
+        "Name the waypoint in gke-mtls:mesh.ambient.default.waypoint, and bind the policy to it."
+    )
+
+
+def test_a_gateway_class_binds_only_from_the_root_namespace_and_only_istio_waypoint():
+    """policies.go:75-80: outside the root namespace istiod reports the binding invalid; policyattachment.go:176-181:
+    a waypoint applies a GatewayClass-bound policy only for constants.WaypointGatewayClassName, istio-waypoint."""
+    klass = "{kind: GatewayClass, group: gateway.networking.k8s.io, name: istio-waypoint}"
+    outside = verdicts(ENROLLED_DEFAULT + "---" + WAYPOINT % "default" + "---" + bound_to(klass))
+    assert [(v.severity.value, v.code) for v in outside] == [("error", "ambient.ignored")]
+    assert "istiod binds a policy to a GatewayClass only from the root namespace istio-system" in outside[0].message
+    root = bound_to(klass, namespace=ROOT)
+    [served] = verdicts(ENROLLED_DEFAULT + "---" + WAYPOINT % "default" + "---" + root)
+    assert served.message.startswith(
+        "unchanged: enforced by every waypoint of class istio-waypoint (default/waypoint) with the callers' own"
+    )
+    [none] = verdicts(DEFAULT + "---" + root)
+    assert none.code == "ambient.needs-waypoint" and "no Gateway of that class is known here" in none.message
+    agentgateway = root.replace("name: istio-waypoint", "name: istio-agentgateway-waypoint")
+    [ignored] = verdicts(ENROLLED_DEFAULT + "---" + WAYPOINT % "default" + "---" + agentgateway)
+    assert ignored.code == "ambient.ignored" and "only for class istio-waypoint" in ignored.message
+
+
+def test_an_agentgateway_waypoint_gets_no_authorization_policy():
+    """pilot/pkg/config/kube/agentgateway/agentgateway_controller.go: "Authz/Authn are not use for agentgateway"."""
+    agentgateway = (WAYPOINT % "default").replace("istio-waypoint", "istio-agentgateway-waypoint")
+    [verdict] = verdicts(ENROLLED_DEFAULT + "---" + agentgateway + "---" + DEPLOY_L7_POLICY)
+    assert (verdict.code, verdict.severity.value) == ("ambient.ignored", "error")
+    assert "Service productpage uses waypoint default/waypoint, an agentgateway waypoint" in verdict.message
+
+
+def test_a_service_entry_binds_through_its_own_label_or_its_namespaces():
+    """policies.go:122-137: a ServiceEntry is bound where it, or its namespace, names a waypoint."""
+    entry = """
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: default, labels: %s}
+spec: {hosts: [ext.example.com], ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS}
+"""
+    policy = bound_to("{kind: ServiceEntry, group: networking.istio.io, name: ext}")
+    [unbound] = verdicts(DEFAULT + "---" + WAYPOINT % "default" + "---" + entry % "{}" + "---" + policy)
+    assert unbound.code == "ambient.needs-waypoint"
+    assert "(ServiceEntry default/ext: neither it nor namespace default has the label istio.io/use-waypoint)" in (
+        unbound.message
+    )
+    labelled = entry % "{istio.io/use-waypoint: waypoint}"
+    [bound] = verdicts(DEFAULT + "---" + WAYPOINT % "default" + "---" + labelled + "---" + policy)
+    assert bound.message.startswith("unchanged: enforced by waypoint default/waypoint (ServiceEntry ext)")
+
+
+def test_a_reference_of_the_wrong_group_binds_nothing():
+    """istiod's webhook refuses it ("targetRef must be to one of ..."); a Service is of the core group."""
+    wrong = bound_to("{kind: Service, group: networking.istio.io, name: productpage}")
+    text = ENROLLED_DEFAULT + "---" + WAYPOINT % "default" + "---" + PRODUCTPAGE % "{}" + "---" + wrong
+    assert verdicts(text) == []
+    other = caller("other", "cluster.local/ns/default/sa/other", "default", "productpage", "9080")
+    assert [f for f in analyze(objects_of(text), [other], ROOT) if f.key == other.key] == []
+    right = text.replace("group: networking.istio.io", 'group: ""')
+    assert [f.code for f in analyze(objects_of(right), [other], ROOT) if f.key == other.key] == ["mesh.caller-denied"]
 
 
 def test_the_task_l4_policy_naming_the_ingress_gateway_keeps_matching_with_a_waypoint():
