@@ -100,12 +100,14 @@ class WorkloadPolicy(SettingsModel):
 
 
 class PolicyTarget(SettingsModel):
-    """What a policy is bound to instead of pods (Istio's `targetRefs`): in an ambient namespace, a Service its
-    waypoint serves or the waypoint's Gateway; elsewhere, a gateway."""
+    """What a policy is bound to instead of pods (Istio's `targetRefs`), which sidecars and ztunnel ignore: a Service
+    or ServiceEntry of a namespace of `ambient` with a `waypoint`, that waypoint's Gateway, or another gateway of the
+    Gateway API; from the root namespace, GatewayClass istio-waypoint."""
 
     kind: TargetKind = Field(
-        description="Service (enforced by the waypoint the Service uses), Gateway (that gateway or waypoint), "
-        "GatewayClass (every gateway of the class; from the root namespace only) or ServiceEntry.",
+        description="Service or ServiceEntry (enforced by the waypoint it uses: its namespace needs one in "
+        "`ambient`), Gateway (that gateway or waypoint: the stack checks the waypoint it declares, and the edge "
+        "backend's gateway) or GatewayClass (istio-waypoint: every waypoint; from the root namespace only).",
         examples=["Service"],
     )
     name: ResourceName = Field(description="Its name, in the policy's namespace.", examples=["productpage"])

@@ -228,8 +228,10 @@ def test_import_keeps_a_policy_bound_by_target_refs(tmp_path, capsys):
         "spec": {"targetRef": {"kind": "Gateway", "group": "gateway.networking.k8s.io", "name": "gw"}},
     }
     dump = write_list(tmp_path / "cluster.yaml", [waypoint, gateway])
-    assert main(["import", dump]) == 0
-    block = yaml.safe_load(capsys.readouterr().out)["gke-mtls:mesh"]
+    assert main(["import", dump]) == 1  # the block does not say that default is ambient, with its waypoint
+    captured = capsys.readouterr()
+    assert "error: gke-mtls:mesh.authorization[0].targetRefs: it is bound to Service productpage" in captured.err
+    block = yaml.safe_load(captured.out)["gke-mtls:mesh"]
     assert [(p["name"], p["targetRefs"]) for p in block["authorization"]] == [
         ("productpage-viewer", [{"kind": "Service", "name": "productpage"}]),
         ("at-the-gateway", [{"kind": "Gateway", "name": "gw"}]),
