@@ -463,6 +463,19 @@ def test_an_agentgateway_waypoint_gets_no_authorization_policy():
     [verdict] = verdicts(ENROLLED_DEFAULT + "---" + agentgateway + "---" + DEPLOY_L7_POLICY)
     assert (verdict.code, verdict.severity.value) == ("ambient.ignored", "error")
     assert "Service productpage uses waypoint default/waypoint, an agentgateway waypoint" in verdict.message
+    # A caller the policy does not name gets through it; through an istio-waypoint one it is denied.
+    other = caller("other", "cluster.local/ns/default/sa/other", "default", "productpage", "9080")
+    text = "---".join([ENROLLED_DEFAULT, agentgateway, PRODUCTPAGE % "{}", DEPLOY_L7_POLICY])
+    assert [f for f in analyze(objects_of(text), [other], ROOT) if f.key == other.key] == []
+    envoy = text.replace("istio-agentgateway-waypoint", "istio-waypoint")
+    assert [f.code for f in analyze(objects_of(envoy), [other], ROOT) if f.key == other.key] == ["mesh.caller-denied"]
+
+
+def test_a_policy_bound_to_an_ingress_gateway_of_an_ambient_namespace_is_not_ambients():
+    """The gateway enforces it as before (`ShouldAttachPolicy`: a Gateway's pods carry its name); no waypoint is
+    involved, so no verdict."""
+    ingress = bound_to("{kind: Gateway, group: gateway.networking.k8s.io, name: bookinfo-gateway}")
+    assert verdicts(ENROLLED_DEFAULT + "---" + WAYPOINT % "default" + "---" + BOOKINFO_GATEWAY + "---" + ingress) == []
 
 
 def test_a_service_entry_binds_through_its_own_label_or_its_namespaces():
