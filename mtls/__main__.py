@@ -618,9 +618,9 @@ def build_parser() -> argparse.ArgumentParser:
         "would, then runs the mesh analysis over the valid ones together. With --stack, adds what the stack would "
         "apply, so you see the cluster as it will be after `pulumi up`. With --ambient (or a stack's "
         "gke-mtls:mesh.ambient), says for each policy of those namespaces whether ztunnel and the waypoint leave it "
-        "unchanged, or it stops matching, drops all traffic, is ignored or taken as PERMISSIVE, or needs a waypoint. "
-        "Exit 1 when an error stands, 2 when a file cannot be read or --ambient names a namespace the input does not "
-        "hold.",
+        "unchanged, or it stops matching, drops all traffic, denies more, is ignored or taken as PERMISSIVE, or "
+        "needs a waypoint. Exit 1 when an error stands, 2 when a file cannot be read or --ambient names a namespace "
+        "the input does not hold.",
     )
     a.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or folders")
     a.add_argument("--stack", help="also apply Pulumi.<stack>.yaml's mesh, its callers and its edge backend")

@@ -1,7 +1,7 @@
 """`analyze --ambient NAMESPACE` and `analyze --stack` of a stack with `gke-mtls:mesh.ambient`: the what-if before a
-namespace moves to ambient, a verdict per policy (unchanged, stops matching, drops all traffic, ignored, taken as
-PERMISSIVE, needs a waypoint). The files in tests/cli/ambient/ are the README's worked example ("Moving a namespace
-to ambient")."""
+namespace moves to ambient, a verdict per policy (unchanged, stops matching, drops all traffic, denies more,
+ignored, taken as PERMISSIVE, needs a waypoint). The files in tests/cli/ambient/ are the README's worked example
+("Moving a namespace to ambient")."""
 
 from __future__ import annotations
 

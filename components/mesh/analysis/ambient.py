@@ -1,8 +1,8 @@
 """Ambient readiness: what each PeerAuthentication and AuthorizationPolicy does for the pods of an ambient namespace,
-next to what sidecars make of it. One verdict per policy: unchanged, stops matching, drops all traffic, ignored, taken
-as PERMISSIVE, or needs a waypoint. What ztunnel makes of the modes is `modes.py`'s; what it reads of a policy,
-`ztunnel.py`'s; which namespaces are ambient and which waypoint is in the path, `dataplane.py`'s; what each caller
-meets, `transport.py`'s.
+next to what sidecars make of it. One verdict per policy: unchanged, stops matching, drops all traffic, denies more,
+ignored, taken as PERMISSIVE, or needs a waypoint. What ztunnel makes of the modes is `modes.py`'s; what it reads of a
+policy, `ztunnel.py`'s; which namespaces are ambient and which waypoint is in the path, `dataplane.py`'s; what each
+caller meets, `transport.py`'s.
 
 Sources: istio.io "Use Layer 4 security policy" (content/en/docs/ambient/usage/l4-policy/index.md of istio/istio.io)
 and "Migrate policies" (content/en/docs/ambient/migrate/migrate-policies/index.md); istio/istio @86c9f01fd
@@ -40,6 +40,7 @@ from components.mesh.settings import AMBIENT_KEY
 UNCHANGED = "unchanged"
 STOPS_MATCHING = "stops matching"
 DROPS_ALL = "drops all traffic"
+DENIES_MORE = "denies more"
 IGNORED = "ignored"
 TAKEN_AS_PERMISSIVE = modes.TAKEN_AS_PERMISSIVE
 NEEDS_WAYPOINT = "needs a waypoint"
@@ -47,11 +48,12 @@ CODES = {
     UNCHANGED: "ambient.unchanged",
     STOPS_MATCHING: "ambient.stops-matching",
     DROPS_ALL: "ambient.drops-all-traffic",
+    DENIES_MORE: "ambient.denies-more",
     IGNORED: "ambient.ignored",
     TAKEN_AS_PERMISSIVE: "ambient.permissive",
     NEEDS_WAYPOINT: "ambient.needs-waypoint",
 }
-RANK = (DROPS_ALL, NEEDS_WAYPOINT, STOPS_MATCHING, IGNORED, TAKEN_AS_PERMISSIVE, UNCHANGED)
+RANK = (DROPS_ALL, DENIES_MORE, NEEDS_WAYPOINT, STOPS_MATCHING, IGNORED, TAKEN_AS_PERMISSIVE, UNCHANGED)
 L4_POLICY = "istio.io, Use Layer 4 security policy"
 IDENTITY_FIELDS = ("principals", "namespaces", "serviceAccounts")
 IDENTITY_CONDITIONS = ("source.principal", "source.namespace")
@@ -338,14 +340,16 @@ def _rule_effects(
             )
         )
     if action == "DENY" and wider:
+        left = "; ".join(f"rules[{r.index}]: {_l4_text(r.rule)}" for r in wider if r.rule is not None)
         effects.append(
             Effect(
-                DROPS_ALL,
+                DENIES_MORE,
                 Severity.ERROR,
                 _rule_key(policy, wider[0].index),
                 f"ztunnel enforces this DENY policy for {where} without the attributes it cannot read, so "
-                f"{_rules_text(wider)} deny every connection that the rest of the rule matches, not only the requests "
-                'it names ("DENY policy with HTTP attributes is enforced without the HTTP rules", authorization.go).',
+                f"{_rules_text(wider)} deny every connection that what is left of them matches ({left}), not only the "
+                'requests they name ("DENY policy with HTTP attributes is enforced without the HTTP rules", '
+                "authorization.go).",
                 bind,
             )
         )
@@ -362,6 +366,21 @@ def _rule_effects(
         )
     effects += _identity_effects(policy, converted, view, namespaces, action)
     return effects
+
+
+def _l4_text(rule: Any) -> str:
+    """What ztunnel matches of a rule, in Istio's field names: `from` entries or-ed, the rest and-ed."""
+    parts = []
+    for part, inner in (("from", "source"), ("to", "operation")):
+        entries = [e[inner] for e in listed(rule.get(part)) if isinstance(e, dict) and isinstance(e.get(inner), dict)]
+        described = [" and ".join(f"{f} {', '.join(map(str, v))}" for f, v in e.items()) for e in entries]
+        if described:
+            parts.append(" or ".join(described) if len(described) == 1 else f"({' or '.join(described)})")
+    for condition in listed(rule.get("when")):
+        values = condition.get("values") or condition.get("notValues") or []
+        which = "in" if condition.get("values") else "not in"
+        parts.append(f"{condition.get('key')} {which} {', '.join(map(str, values))}")
+    return " and ".join(parts)
 
 
 def _waypoint_of(policy: IstioObject, namespace: str, view: MeshView) -> Waypoint | None:

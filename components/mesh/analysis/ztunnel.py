@@ -80,10 +80,6 @@ class PolicyAtZtunnel:
     skipped: str
     rules: tuple[RuleAtZtunnel, ...]
 
-    @property
-    def changed(self) -> bool:
-        return self.enforced is None or any(r.fate != KEPT for r in self.rules)
-
 
 def _entries(rule: Mapping[str, Any], part: str, inner: str) -> list[Mapping[str, Any]] | None:
     """The `from` sources or `to` operations of a rule, None when the rule has no such clause."""

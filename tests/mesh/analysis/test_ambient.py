@@ -856,12 +856,26 @@ def test_a_dry_run_policy_records_nothing_at_ztunnel_by_default():
     assert "AMBIENT_ENABLE_DRY_RUN_AUTHORIZATION_POLICY=true" in verdict.message
 
 
-def test_a_deny_rule_that_keeps_its_ports_drops_all_traffic_to_them():
-    """authorization.go: "DENY policy with HTTP attributes is enforced without the HTTP rules"."""
+def test_a_deny_rule_that_keeps_its_ports_denies_more_and_says_what():
+    """authorization.go: "DENY policy with HTTP attributes is enforced without the HTTP rules": what is left denies
+    every connection it matches, which is more than written but not all traffic."""
     deny = DENY_SPEC.replace('paths: ["/explicit-deny"]', 'ports: ["18080"]\n        paths: ["/explicit-deny"]')
     [verdict] = verdicts(ECHO + "---" + deny)
-    assert (verdict.code, verdict.key) == ("ambient.drops-all-traffic", "f.yaml[1].spec.rules[0]")
-    assert "rules[0] (paths) deny every connection that the rest of the rule matches" in verdict.message
+    assert (verdict.severity.value, verdict.code, verdict.key) == (
+        "error",
+        "ambient.denies-more",
+        "f.yaml[1].spec.rules[0]",
+    )
+    assert verdict.message.startswith(
+        "denies more: ztunnel enforces this DENY policy for the pods labelled {app: b} in echo without the attributes "
+        "it cannot read, so rules[0] (paths) deny every connection that what is left of them matches (rules[0]: ports "
+        "18080), not only the requests they name"
+    )
+    sourced = deny.replace(
+        "  - to:", '  - from: [{source: {principals: ["a/ns/b/sa/c"]}}, {source: {ipBlocks: ["10.0.0.0/8"]}}]\n    to:'
+    )
+    [verdict] = verdicts(ECHO + "---" + sourced)
+    assert "(rules[0]: (principals a/ns/b/sa/c or ipBlocks 10.0.0.0/8) and ports 18080)" in verdict.message
 
 
 def test_the_engine_reports_only_what_changes_unless_asked_for_every_verdict():
