@@ -493,7 +493,8 @@ def _identity_effects(
                 )
                 + "still reach ztunnel directly, with their own identity.",
                 f"Bind the rules that name callers to {waypoint.title} with targetRefs (it sees the callers' "
-                "identities), and allow the waypoint's identity here.",
+                "identities), and allow the waypoint's identity here"
+                + (f" ({ztunnel.AUTO_ALLOW_WAYPOINT})." if action == "ALLOW" else "."),
             )
         )
     return effects

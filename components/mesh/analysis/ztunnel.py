@@ -48,6 +48,12 @@ HTTP_OPERATION_FIELDS = ("hosts", "notHosts", "methods", "notMethods", "paths", 
 UNSENT_SOURCE_FIELDS = ("trustDomains", "notTrustDomains")  # `handleRule` copies no trust domain into a match
 SUPPORTED_ACTIONS = ("ALLOW", "DENY")
 DRY_RUN_FLAG = "AMBIENT_ENABLE_DRY_RUN_AUTHORIZATION_POLICY"
+# With it, istiod gives ztunnel an ALLOW of each waypoint's identity for the workloads behind it
+# (`implicitWaypointPolicy`, pilot/pkg/serviceregistry/ambient/policies.go); off by default (features/ambient.go).
+AUTO_ALLOW_WAYPOINT = (
+    "istiod adds that ALLOW itself for every workload behind a waypoint when it runs with "
+    "PILOT_AUTO_ALLOW_WAYPOINT_POLICY=true, off by default"
+)
 
 KEPT = "kept"  # ztunnel matches the rule as a sidecar would
 LEFT_OUT = "left out"  # an ALLOW rule with an HTTP attribute: it matches nothing

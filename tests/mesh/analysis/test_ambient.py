@@ -639,7 +639,8 @@ def test_a_principal_can_no_longer_match_once_a_waypoint_presents_its_own_identi
         "this ALLOW policy no longer match them: they are refused unless a rule allows the waypoint. Sidecars, "
         "gateways (unless istio.io/ingress-use-waypoint says so) and clients outside the mesh still reach ztunnel "
         "directly, with their own identity. Bind the rules that name callers to waypoint echo/waypoint with targetRefs "
-        "(it sees the callers' identities), and allow the waypoint's identity here."
+        "(it sees the callers' identities), and allow the waypoint's identity here (istiod adds that ALLOW itself for "
+        "every workload behind a waypoint when it runs with PILOT_AUTO_ALLOW_WAYPOINT_POLICY=true, off by default)."
     )
     # Without the waypoint the same policy is ztunnel's own business, unchanged.
     assert codes(ECHO + "---" + SELECTOR_ALLOW % SOURCE_ONLY) == [("ambient.unchanged", "f.yaml[1]")]
@@ -664,6 +665,7 @@ def test_declared_callers_are_checked_through_the_waypoint_and_past_it():
         "cluster.local/ns/echo/sa/waypoint to ztunnel (a waypoint does not pass on its callers' identities); ALLOW "
         "policy echo/policy (f.yaml[2]) denies them (no rule of it matches them). Allow the waypoint's identity"
     )
+    assert "when it runs with PILOT_AUTO_ALLOW_WAYPOINT_POLICY=true, off by default" in found[0].message
 
 
 TARGET_REFS_GATEWAY = """
