@@ -408,8 +408,8 @@ def _analyze(args: argparse.Namespace) -> int:
     moved, unknown = dataplane.what_if(args.ambient, objects)
     what_if = bool(args.ambient) or any(o.kind == "Namespace" and o.origin.from_settings for o in objects)
     findings += unknown + analysis.analyze(objects + moved, callers, root_namespace, every_verdict=what_if)
-    if args.ambient:
-        name += f" with {', '.join(args.ambient)} in ambient"
+    if moved:  # a name --ambient refused is not said to be in ambient
+        name += f" with {', '.join(o.name for o in moved)} in ambient"
     status = _report(name, findings, args.json)
     return 2 if loaded.unreadable or unknown else status
 

@@ -54,10 +54,12 @@ def test_the_moved_namespace_is_ready(capsys):
 
 def test_a_namespace_the_input_does_not_hold_exits_2_with_the_closest_name(capsys):
     assert main(["analyze", str(SIDECARS), "--ambient", "shopp"]) == 2
+    out = lines(capsys)
     assert (
         "error: --ambient shopp: no object of the files (or of the stack) is in namespace shopp, so moving it to "
         "ambient changes nothing: did you mean 'shop'? [ambient.namespace]"
-    ) in lines(capsys)
+    ) in out
+    assert out[-1] == f"{SIDECARS}: 1 error(s), 0 warning(s), 1 note(s)"  # not "with shopp in ambient"
 
 
 def test_a_flag_value_that_is_no_namespace_name_is_a_usage_error(capsys):

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from components.core.findings import Finding, closest, error, quoted, warning
 from components.core.names import label_value_problem
-from components.mesh.interchange.istio_objects import IstioObject, Origin, go_bool, listed
+from components.mesh.interchange.istio_objects import IstioObject, Origin, go_bool, labels_text, listed
 from components.mesh.istio_api import (
     AGENTGATEWAY_WAYPOINT_CLASS,
     AMBIENT,
@@ -109,11 +109,21 @@ class DataPlanes:
         self.services = services
         self.namespace_objects: dict[str, list[IstioObject]] = {}
         self.labels: dict[str, dict[str, str]] = {}
-        # Files first, then what the settings or --ambient declare, which the analysis puts on top.
+        self.rivals: list[tuple[IstioObject, IstioObject]] = []  # (a Namespace of the files, an earlier one)
+        # Files first, the later of two same-named documents winning, as `kubectl apply` of both would; then what
+        # the settings or --ambient declare, which the analysis puts on top.
         namespaces = [o for o in objects if o.kind == "Namespace"]
+        in_files: dict[str, IstioObject] = {}
         for obj in sorted(namespaces, key=lambda o: o.origin.from_settings):
             self.namespace_objects.setdefault(obj.name, []).append(obj)
-            self.labels.setdefault(obj.name, {}).update(obj.labels)
+            if obj.origin.from_settings:
+                self.labels.setdefault(obj.name, {}).update(obj.labels)
+                continue
+            earlier = in_files.get(obj.name)
+            if earlier is not None and dict(earlier.labels) != dict(obj.labels):
+                self.rivals.append((obj, earlier))
+            in_files[obj.name] = obj
+            self.labels[obj.name] = dict(obj.labels)
         self.ambient = frozenset(ns for ns, labels in self.labels.items() if labels.get(DATAPLANE_MODE) == AMBIENT)
         self.gateways: dict[tuple[str, str], IstioObject] = {}
         self.gateway_classes: dict[str, IstioObject] = {}
@@ -269,7 +279,16 @@ class DataPlanes:
     # --- what the files say wrong -------------------------------------------------------------------------------
 
     def problems(self) -> list[Finding]:
-        found = []
+        found = [
+            warning(
+                "ambient.duplicate-namespace",
+                obj.origin.key,
+                f"a second Namespace {obj.name} beside {earlier.origin.key}, with other labels "
+                f"({labels_text(obj.labels)} against {labels_text(earlier.labels)}); the cluster holds one, so the "
+                "analysis reads this one's, the later document's. Export the namespace once.",
+            )
+            for obj, earlier in self.rivals
+        ]
         for namespace, objects in self.namespace_objects.items():
             for obj in objects:
                 if obj.origin.from_settings:

@@ -222,3 +222,19 @@ def test_a_namespace_labelled_for_ambient_and_sidecar_injection_is_warned_about(
     assert message.startswith("namespace default is labelled for ambient and for sidecar injection (istio-injection:")
     disabled = edited(ENROLLED, 0, lambda ns: ns["metadata"]["labels"].update({"istio-injection": "disabled"}))
     assert findings(disabled) == []
+
+
+def test_two_documents_of_one_namespace_are_not_merged_silently():
+    """The cluster holds one Namespace: the later document's labels are read, and the second is named."""
+    second = """
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: default, labels: {istio.io/use-waypoint: none}}
+"""
+    assert view_of(ENROLLED + second).planes.ambient == frozenset()
+    assert [(code, key) for code, key, _ in findings(ENROLLED + second)] == [
+        ("ambient.duplicate-namespace", "f.yaml[3]")
+    ]
+    same = ENROLLED + "---\n" + ENROLLED.split("---")[0]
+    assert view_of(same).planes.ambient == {"default"} and findings(same) == []
