@@ -408,8 +408,8 @@ def _analyze(args: argparse.Namespace) -> int:
     moved, unknown = dataplane.what_if(args.ambient, objects)
     what_if = bool(args.ambient) or any(o.kind == "Namespace" and o.origin.from_settings for o in objects)
     findings += unknown + analysis.analyze(objects + moved, callers, root_namespace, every_verdict=what_if)
-    if args.ambient:
-        name += f" with {', '.join(args.ambient)} in ambient"
+    if moved:  # a name --ambient refused is not said to be in ambient
+        name += f" with {', '.join(o.name for o in moved)} in ambient"
     status = _report(name, findings, args.json)
     return 2 if loaded.unreadable or unknown else status
 
@@ -618,8 +618,9 @@ def build_parser() -> argparse.ArgumentParser:
         "would, then runs the mesh analysis over the valid ones together. With --stack, adds what the stack would "
         "apply, so you see the cluster as it will be after `pulumi up`. With --ambient (or a stack's "
         "gke-mtls:mesh.ambient), says for each policy of those namespaces whether ztunnel and the waypoint leave it "
-        "unchanged, or it stops matching, drops all traffic, is ignored, or needs a waypoint. Exit 1 when an error "
-        "stands, 2 when a file cannot be read or --ambient names a namespace the input does not hold.",
+        "unchanged, or it stops matching, drops all traffic, denies more, is ignored or taken as PERMISSIVE, or "
+        "needs a waypoint. Exit 1 when an error stands, 2 when a file cannot be read or --ambient names a namespace "
+        "the input does not hold.",
     )
     a.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or folders")
     a.add_argument("--stack", help="also apply Pulumi.<stack>.yaml's mesh, its callers and its edge backend")

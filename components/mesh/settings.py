@@ -21,7 +21,7 @@ from components.core.names import (
     word,
 )
 from components.core.settings import Omittable, SettingsModel, config_key
-from components.mesh.istio_api import PRINCIPAL, Action, Mode
+from components.mesh.istio_api import PRINCIPAL, TARGET_GROUPS, Action, Mode
 
 # From PERMISSIVE to STRICT: `observe` stays PERMISSIVE and records, in a dry-run policy, every request STRICT would
 # refuse; `enforce` is STRICT.
@@ -56,14 +56,7 @@ def caller_key(index: int) -> str:
 
 EDGE_BACKEND_KEY = f"{KEY}.edgeBackend"
 AMBIENT_KEY = f"{KEY}.ambient"
-# The group of each kind a policy may be bound to (istiod's webhook: "targetRef must be to one of ...").
-TargetKind = Literal["Service", "Gateway", "GatewayClass", "ServiceEntry"]
-TARGET_GROUPS = {
-    "Service": ("", "core"),
-    "Gateway": ("gateway.networking.k8s.io",),
-    "GatewayClass": ("gateway.networking.k8s.io",),
-    "ServiceEntry": ("networking.istio.io",),
-}
+TargetKind = Literal["Service", "Gateway", "GatewayClass", "ServiceEntry"]  # TARGET_GROUPS's kinds
 
 
 class WorkloadPolicy(SettingsModel):
@@ -107,12 +100,14 @@ class WorkloadPolicy(SettingsModel):
 
 
 class PolicyTarget(SettingsModel):
-    """What a policy is bound to instead of pods (Istio's `targetRefs`): in an ambient namespace, a Service its
-    waypoint serves or the waypoint's Gateway; elsewhere, a gateway."""
+    """What a policy is bound to instead of pods (Istio's `targetRefs`), which sidecars and ztunnel ignore: a Service
+    or ServiceEntry of a namespace of `ambient` with a `waypoint`, that waypoint's Gateway, or another gateway of the
+    Gateway API; from the root namespace, GatewayClass istio-waypoint."""
 
     kind: TargetKind = Field(
-        description="Service (enforced by the waypoint the Service uses), Gateway (that gateway or waypoint), "
-        "GatewayClass (every gateway of the class; from the root namespace only) or ServiceEntry.",
+        description="Service or ServiceEntry (enforced by the waypoint it uses: its namespace needs one in "
+        "`ambient`), Gateway (that gateway or waypoint: the stack checks the waypoint it declares, and the edge "
+        "backend's gateway) or GatewayClass (istio-waypoint: every waypoint; from the root namespace only).",
         examples=["Service"],
     )
     name: ResourceName = Field(description="Its name, in the policy's namespace.", examples=["productpage"])

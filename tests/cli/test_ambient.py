@@ -1,6 +1,7 @@
 """`analyze --ambient NAMESPACE` and `analyze --stack` of a stack with `gke-mtls:mesh.ambient`: the what-if before a
-namespace moves to ambient, a verdict per policy (unchanged, stops matching, drops all traffic, ignored, needs a
-waypoint). The files in tests/cli/ambient/ are the README's worked example ("Moving a namespace to ambient")."""
+namespace moves to ambient, a verdict per policy (unchanged, stops matching, drops all traffic, denies more,
+ignored, taken as PERMISSIVE, needs a waypoint). The files in tests/cli/ambient/ are the README's worked example
+("Moving a namespace to ambient")."""
 
 from __future__ import annotations
 
@@ -37,11 +38,11 @@ def test_the_what_if_gives_every_policy_of_the_namespace_a_verdict(capsys):
     assert [[*line.split(": ", 2)[:2], line.rsplit(" [", 1)[1]] for line in out[1:-1]] == [
         ["warning", f"{SIDECARS}[0]", "ambient.sidecar-injection]"],
         ["note", f"{SIDECARS}[1]", "ambient.unchanged]"],
-        ["warning", f"{SIDECARS}[2]", "ambient.ignored]"],
+        ["error", f"{SIDECARS}[2]", "ambient.ignored]"],
         ["error", f"{SIDECARS}[3].spec.rules[0]", "ambient.drops-all-traffic]"],
         ["note", f"{SIDECARS}[4]", "ambient.unchanged]"],
     ]
-    assert out[-1] == f"{SIDECARS} with shop in ambient: 1 error(s), 2 warning(s), 3 note(s)"
+    assert out[-1] == f"{SIDECARS} with shop in ambient: 2 error(s), 1 warning(s), 3 note(s)"
 
 
 def test_the_moved_namespace_is_ready(capsys):
@@ -53,10 +54,12 @@ def test_the_moved_namespace_is_ready(capsys):
 
 def test_a_namespace_the_input_does_not_hold_exits_2_with_the_closest_name(capsys):
     assert main(["analyze", str(SIDECARS), "--ambient", "shopp"]) == 2
+    out = lines(capsys)
     assert (
         "error: --ambient shopp: no object of the files (or of the stack) is in namespace shopp, so moving it to "
         "ambient changes nothing: did you mean 'shop'? [ambient.namespace]"
-    ) in lines(capsys)
+    ) in out
+    assert out[-1] == f"{SIDECARS}: 1 error(s), 0 warning(s), 1 note(s)"  # not "with shopp in ambient"
 
 
 def test_a_flag_value_that_is_no_namespace_name_is_a_usage_error(capsys):
@@ -71,7 +74,7 @@ def test_the_what_if_in_json_has_the_report_shape(capsys):
     document = json.loads(capsys.readouterr().out)
     jsonschema.validate(document, SCHEMA)
     assert document["name"] == f"{SIDECARS} with shop in ambient"
-    assert (document["errors"], document["warnings"], document["notes"]) == (1, 2, 3)
+    assert (document["errors"], document["warnings"], document["notes"]) == (2, 1, 3)
     [drops] = [f for f in document["findings"] if f["code"] == "ambient.drops-all-traffic"]
     assert drops["key"] == f"{SIDECARS}[3].spec.rules[0]" and drops["message"].startswith("drops all traffic: ")
 
@@ -115,8 +118,9 @@ def test_a_stack_that_marks_its_namespace_ambient_gets_a_verdict_for_each_of_its
     ]
     assert verdicts[2] == (
         "note: gke-mtls:mesh.authorization[0]: unchanged: enforced by waypoint default/waypoint (Service httpbin) with "
-        "the callers' own identities and every attribute; sidecars and clients outside the mesh do not go through a "
-        "waypoint (istio/istio#51445) and are not checked by it. [ambient.unchanged]"
+        "the callers' own identities and every attribute; sidecars, clients outside the mesh and gateways (unless "
+        "istio.io/ingress-use-waypoint says so) do not go through a waypoint (istio/istio#51445) and are not checked "
+        "by it. [ambient.unchanged]"
     )
 
 

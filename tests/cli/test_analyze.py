@@ -210,7 +210,8 @@ def test_import_names_each_policy_it_cannot_express_and_exits_1(tmp_path, capsys
 
 def test_import_keeps_a_policy_bound_by_target_refs(tmp_path, capsys):
     """The settings bind a policy to a waypoint's Service or a gateway (`targetRefs`), as istio.io's waypoint tasks
-    do; the deprecated single `targetRef` is read as one of them."""
+    do; the deprecated single `targetRef` is read as one of them. Without the Namespace that says default is ambient,
+    the block cannot say who enforces the Service's policy; with it, `ambient` carries its waypoint."""
     waypoint = {
         "apiVersion": "security.istio.io/v1",
         "kind": "AuthorizationPolicy",
@@ -228,12 +229,29 @@ def test_import_keeps_a_policy_bound_by_target_refs(tmp_path, capsys):
         "spec": {"targetRef": {"kind": "Gateway", "group": "gateway.networking.k8s.io", "name": "gw"}},
     }
     dump = write_list(tmp_path / "cluster.yaml", [waypoint, gateway])
-    assert main(["import", dump]) == 0
-    block = yaml.safe_load(capsys.readouterr().out)["gke-mtls:mesh"]
+    assert main(["import", dump]) == 1  # the block does not say that default is ambient, with its waypoint
+    captured = capsys.readouterr()
+    assert "error: gke-mtls:mesh.authorization[0].targetRefs: it is bound to Service productpage" in captured.err
+    block = yaml.safe_load(captured.out)["gke-mtls:mesh"]
     assert [(p["name"], p["targetRefs"]) for p in block["authorization"]] == [
         ("productpage-viewer", [{"kind": "Service", "name": "productpage"}]),
         ("at-the-gateway", [{"kind": "Gateway", "name": "gw"}]),
     ]
+    enrolled = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": "default",
+            "labels": {"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "waypoint"},
+        },
+    }
+    dump = write_list(tmp_path / "with-namespaces.yaml", [enrolled, waypoint, gateway])
+    assert main(["import", dump]) == 0
+    captured = capsys.readouterr()
+    assert yaml.safe_load(captured.out)["gke-mtls:mesh"]["ambient"] == {"default": {"waypoint": "waypoint"}}
+    assert "warning: gke-mtls:mesh.authorization[1].targetRefs[0]: the stack declares no Gateway shop/gw" in (
+        captured.err
+    )
 
 
 KUBECTL_GET = CLUSTER / "kubectl-get.yaml"

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from components.core.findings import Finding, error, warning
 from components.core.load_balancer import FRONT_END_RANGES
+from components.mesh.analysis import ztunnel
 from components.mesh.analysis.authorization import Decision, action_of, decide
 from components.mesh.analysis.callers import HEALTH_CHECKS, LOAD_BALANCER
 from components.mesh.analysis.transport import Arrival, MeshView, describe
@@ -41,9 +42,10 @@ def caller_findings(arrivals: Sequence[Arrival], view: MeshView) -> list[Finding
                 and action_of(decision.by[0]) == "ALLOW"
             ):
                 hint = (
-                    f"Allow the waypoint's identity {request.principal} in that policy, and check the caller at the "
-                    "waypoint instead: bind a policy that names it to the waypoint with targetRefs (its Service or "
-                    "Gateway), where the caller's own identity is seen (istio.io, Use Layer 4 security policy)."
+                    f"Allow the waypoint's identity {request.principal} in that policy "
+                    f"({ztunnel.AUTO_ALLOW_WAYPOINT}), and check the caller at the waypoint instead: bind a policy "
+                    "that names it to the waypoint with targetRefs (its Service or Gateway), where the caller's own "
+                    "identity is seen (istio.io, Use Layer 4 security policy)."
                 )
             found.append(
                 error(

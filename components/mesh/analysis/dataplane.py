@@ -18,9 +18,10 @@ pilot/pkg/serviceregistry/ambient/waypoints.go of istio/istio @86c9f01fd):
   pilot/pkg/config/kube/gatewaycommon), and ztunnel sees that identity: "waypoint proxies do not impersonate src
   identity" (istio.io "Use Layer 4 security policy").
 
-Only callers captured by ztunnel go through a waypoint; sidecars and clients outside the mesh reach the destination's
-ztunnel directly (istio.io's ambient data-plane page; istio/istio#51445). The analysis takes calls as made to a
-Service, so a waypoint serves them when it takes service traffic.
+Callers captured by ztunnel go through a waypoint; sidecars and clients outside the mesh reach the destination's
+ztunnel directly (istio.io's ambient data-plane page; istio/istio#51445), and so does a gateway unless the Service, or
+its namespace, is labelled `istio.io/ingress-use-waypoint: "true"`. The analysis takes calls as made to a Service, so
+a waypoint serves them when it takes service traffic.
 """
 
 from __future__ import annotations
@@ -31,24 +32,29 @@ from dataclasses import dataclass
 
 from components.core.findings import Finding, closest, error, quoted, warning
 from components.core.names import label_value_problem
-from components.mesh.interchange.istio_objects import IstioObject, Origin, listed
+from components.mesh.interchange.istio_objects import IstioObject, Origin, go_bool, labels_text, listed
+from components.mesh.istio_api import (
+    AGENTGATEWAY_WAYPOINT_CLASS,
+    AMBIENT,
+    DATAPLANE_MODE,
+    DEFAULT_TRUST_DOMAIN,
+    GATEWAY_API_GROUP,
+    HBONE_PORT,
+    INGRESS_USE_WAYPOINT,
+    NO_WAYPOINT,
+    OUT_OF_AMBIENT,
+    SERVICE_ACCOUNT_ANNOTATION,
+    TRAFFIC_TYPES,
+    USE_WAYPOINT,
+    USE_WAYPOINT_NAMESPACE,
+    WAYPOINT_CLASS,
+    WAYPOINT_FOR,
+    Identity,
+)
 
-DATAPLANE_MODE = "istio.io/dataplane-mode"
-AMBIENT = "ambient"
-OUT_OF_AMBIENT = "none"
-USE_WAYPOINT = "istio.io/use-waypoint"
-USE_WAYPOINT_NAMESPACE = "istio.io/use-waypoint-namespace"
-NO_WAYPOINT = "none"
-WAYPOINT_FOR = "istio.io/waypoint-for"
-TRAFFIC_TYPES = ("service", "workload", "all", "none")
 SERVICE_TRAFFIC = ("service", "all")
-SERVICE_ACCOUNT_ANNOTATION = "gateway.istio.io/service-account"
-WAYPOINT_CLASS = "istio-waypoint"
-WAYPOINT_CLASSES = (WAYPOINT_CLASS, "istio-agentgateway-waypoint")  # their deployments are named as the Gateway
-K8S_GATEWAY_API = "gateway.networking.k8s.io"
+WAYPOINT_CLASSES = (WAYPOINT_CLASS, AGENTGATEWAY_WAYPOINT_CLASS)  # their deployments are named as the Gateway
 INJECTION_LABELS = {"istio-injection": "enabled", "istio.io/rev": None}  # None: any value injects
-DEFAULT_TRUST_DOMAIN = "cluster.local"
-HBONE_PORT = 15008
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,7 @@ class Waypoint:
         return f"waypoint {self.namespace}/{self.name}"
 
     def principal(self, trust_domain: str = DEFAULT_TRUST_DOMAIN) -> str:
-        return f"{trust_domain}/ns/{self.namespace}/sa/{self.service_account}"
+        return Identity(trust_domain, self.namespace, self.service_account).principal
 
 
 @dataclass(frozen=True)
@@ -103,16 +109,32 @@ class DataPlanes:
         self.services = services
         self.namespace_objects: dict[str, list[IstioObject]] = {}
         self.labels: dict[str, dict[str, str]] = {}
-        # Files first, then what the settings or --ambient declare, which the analysis puts on top.
+        self.rivals: list[tuple[IstioObject, IstioObject]] = []  # (a Namespace of the files, an earlier one)
+        # Files first, the later of two same-named documents winning, as `kubectl apply` of both would; then what
+        # the settings or --ambient declare, which the analysis puts on top.
         namespaces = [o for o in objects if o.kind == "Namespace"]
+        in_files: dict[str, IstioObject] = {}
         for obj in sorted(namespaces, key=lambda o: o.origin.from_settings):
             self.namespace_objects.setdefault(obj.name, []).append(obj)
-            self.labels.setdefault(obj.name, {}).update(obj.labels)
+            if obj.origin.from_settings:
+                self.labels.setdefault(obj.name, {}).update(obj.labels)
+                continue
+            earlier = in_files.get(obj.name)
+            if earlier is not None and dict(earlier.labels) != dict(obj.labels):
+                self.rivals.append((obj, earlier))
+            in_files[obj.name] = obj
+            self.labels[obj.name] = dict(obj.labels)
         self.ambient = frozenset(ns for ns, labels in self.labels.items() if labels.get(DATAPLANE_MODE) == AMBIENT)
         self.gateways: dict[tuple[str, str], IstioObject] = {}
+        self.gateway_classes: dict[str, IstioObject] = {}
+        self.service_entries: dict[tuple[str, str], IstioObject] = {}
         for obj in objects:
-            if obj.kind == "Gateway" and obj.api_version.startswith(K8S_GATEWAY_API):
+            if obj.kind == "Gateway" and obj.api_version.startswith(GATEWAY_API_GROUP):
                 self.gateways.setdefault((obj.namespace, obj.name), obj)
+            elif obj.kind == "GatewayClass":
+                self.gateway_classes.setdefault(obj.name, obj)
+            elif obj.kind == "ServiceEntry":
+                self.service_entries.setdefault((obj.namespace, obj.name), obj)
 
     @functools.cached_property
     def gateway_accounts(self) -> frozenset[tuple[str, str]]:
@@ -124,6 +146,16 @@ class DataPlanes:
         """Pods running as this service account are ztunnel's, so their calls go through the waypoints in their way."""
         return namespace in self.ambient and (namespace, service_account) not in self.gateway_accounts
 
+    def waypoint_for(self, caller: Identity, namespace: str, labels: frozenset[tuple[str, str]]) -> Waypoint | None:
+        """The waypoint the calls of `caller` to the pods labelled `labels` go through: ztunnel's callers take the
+        Service's waypoint; a gateway takes it only where `ingress_in_path` says; anything else reaches ztunnel
+        directly."""
+        if self.captured(caller.namespace, caller.service_account):
+            return self.in_path(namespace, labels)
+        if (caller.namespace, caller.service_account) in self.gateway_accounts:
+            return self.ingress_in_path(namespace, labels)
+        return None
+
     @functools.cache  # noqa: B019 - one analysis, then dropped
     def waypoint(self, namespace: str, name: str) -> Waypoint | None:
         gateway = self.gateways.get((namespace, name))
@@ -131,10 +163,13 @@ class DataPlanes:
             return None
         gateway_class = _gateway_class(gateway)
         default = name if gateway_class in WAYPOINT_CLASSES else f"{name}-{gateway_class}"
+        # The Gateway's label, else its GatewayClass's, else service (pilot/pkg/serviceregistry/ambient/waypoints.go).
+        klass = self.gateway_classes.get(gateway_class)
+        traffic = klass.labels.get(WAYPOINT_FOR, "service") if klass is not None else "service"
         return Waypoint(
             namespace,
             name,
-            gateway.labels.get(WAYPOINT_FOR, "service"),
+            gateway.labels.get(WAYPOINT_FOR, traffic),
             gateway.annotations.get(SERVICE_ACCOUNT_ANNOTATION) or default,
             gateway,
         )
@@ -173,9 +208,12 @@ class DataPlanes:
             )
         return found
 
-    def service_named(self, namespace: str, name: str) -> Binding:
-        """The waypoint of the Service `name`, which the files may not hold: then its namespace's."""
-        service = next((s for s in self.services if (s.namespace, s.name) == (namespace, name)), None)
+    def service_named(self, namespace: str, name: str, kind: str = "Service") -> Binding:
+        """The waypoint of the Service (or ServiceEntry) `name`, which the files may not hold: then its namespace's."""
+        if kind == "ServiceEntry":
+            service = self.service_entries.get((namespace, name))
+        else:
+            service = next((s for s in self.services if (s.namespace, s.name) == (namespace, name)), None)
         if service is not None:
             return self.service_waypoint(service)
         found = self.namespace_binding(namespace)
@@ -195,6 +233,34 @@ class DataPlanes:
             return self.namespace_binding(namespace).waypoint if self._takes_services(namespace) else None
         return next((w for s in fronting if (w := self.service_waypoint(s).waypoint) is not None), None)
 
+    @functools.cache  # noqa: B019 - one analysis, then dropped
+    def ingress_in_path(self, namespace: str, labels: frozenset[tuple[str, str]]) -> Waypoint | None:
+        """The waypoint a gateway's calls to the pods labelled `labels` go through: that of a Service of theirs (the
+        namespace's when no Service is known) labelled, or in a namespace labelled, `istio.io/ingress-use-waypoint:
+        "true"` (`findServiceWaypoint`, pilot/pkg/xds/endpoints/endpoint_builder.go; ENABLE_INGRESS_WAYPOINT_ROUTING,
+        on by default, pilot/pkg/features/ambient.go)."""
+        if namespace not in self.ambient:
+            return None
+        pods = dict(labels)
+        fronting = [s for s in self.services if s.namespace == namespace and _selects(s.selector, pods)]
+        if not fronting:
+            waypoint = self.namespace_binding(namespace).waypoint if self._takes_services(namespace) else None
+            return waypoint if self._ingress_uses_waypoint({}, namespace) else None
+        return next(
+            (
+                w
+                for s in fronting
+                if self._ingress_uses_waypoint(s.labels, namespace) and (w := self.service_waypoint(s).waypoint)
+            ),
+            None,
+        )
+
+    def _ingress_uses_waypoint(self, labels: Mapping[str, str], namespace: str) -> bool:
+        """`ingressUseWaypointFromLabels` (pilot/pkg/serviceregistry/ambient/services.go): the Service's label, else
+        its namespace's, read as Go's ParseBool reads it."""
+        value = labels.get(INGRESS_USE_WAYPOINT, self.labels.get(namespace, {}).get(INGRESS_USE_WAYPOINT))
+        return value is not None and go_bool(value) is True
+
     def _takes_services(self, namespace: str) -> bool:
         waypoint = self.namespace_binding(namespace).waypoint
         return waypoint is not None and waypoint.traffic in SERVICE_TRAFFIC
@@ -213,14 +279,24 @@ class DataPlanes:
     # --- what the files say wrong -------------------------------------------------------------------------------
 
     def problems(self) -> list[Finding]:
-        found = []
+        found = [
+            warning(
+                "ambient.duplicate-namespace",
+                obj.origin.key,
+                f"a second Namespace {obj.name} beside {earlier.origin.key}, with other labels "
+                f"({labels_text(obj.labels)} against {labels_text(earlier.labels)}); the cluster holds one, so the "
+                "analysis reads this one's, the later document's. Export the namespace once.",
+            )
+            for obj, earlier in self.rivals
+        ]
         for namespace, objects in self.namespace_objects.items():
             for obj in objects:
                 if obj.origin.from_settings:
                     continue
                 found += _label_problems(obj, namespace)
             found += self._injection(namespace, objects)
-        for obj in [*self.services, *(o for os in self.namespace_objects.values() for o in os)]:
+        in_namespaces = (o for os in self.namespace_objects.values() for o in os)
+        for obj in [*self.services, *self.service_entries.values(), *in_namespaces]:
             namespace = obj.name if obj.kind == "Namespace" else obj.namespace
             bound = self.binding(obj.labels, namespace)
             if bound is not None and bound.waypoint is None and bound.why:
@@ -280,7 +356,7 @@ def _label_problems(obj: IstioObject, namespace: str) -> list[Finding]:
 
 def _dangling(obj: IstioObject, namespace: str, why: str, gateways: Mapping[tuple[str, str], IstioObject]) -> Finding:
     name = obj.labels[USE_WAYPOINT]
-    what = f"namespace {namespace}" if obj.kind == "Namespace" else f"Service {obj.namespace}/{obj.name}"
+    what = f"namespace {namespace}" if obj.kind == "Namespace" else f"{obj.kind} {obj.namespace}/{obj.name}"
     if "/" in name or name.startswith("#") or label_value_problem(name):
         fix = (
             f"Kubernetes takes no {quoted(name)} as a label value: write the Gateway's name, with "

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.core.findings import Finding, error, note
+from components.mesh.analysis import ztunnel
 from components.mesh.analysis.authorization import action_of
 from components.mesh.analysis.modes import ANY_PORT
 from components.mesh.analysis.transport import PLAINTEXT, Arrival, MeshView, host_of
@@ -139,7 +140,9 @@ class Exposure:
                 )
         return found
 
-    def of(self, policy: IstioObject, ports: set[str] | None) -> list[_Point]:
+    def of(self, policy: IstioObject, ports: set[str] | None, ambient: bool | None = None) -> list[_Point]:
+        """The points of the places `policy` covers that take plaintext; with `ambient`, only those whose pods
+        ztunnel serves (True) or those it does not (False)."""
         if policy.selector:
             namespaces = (
                 sorted(self.peers.namespaces() | {policy.namespace})
@@ -160,6 +163,8 @@ class Exposure:
             places = [p for ns in sorted(everywhere) for p in self.places(ns)]
         else:
             places = self.places(policy.namespace)
+        if ambient is not None:
+            places = [p for p in places if self.view.ambient_pods(p.namespace, p.labels) == ambient]
         exposed = []
         for place in places:
             at = place.modes if ports is None else {p: place.modes.get(p, place.modes[ANY_PORT]) for p in sorted(ports)}
@@ -187,59 +192,84 @@ def plaintext_exposure(
     objects: Iterable[IstioObject], exposure: Exposure, arrivals: Sequence[Arrival]
 ) -> list[Finding]:
     """Where plaintext is only some of the requests (PERMISSIVE, a gateway), identity fields let it through or shut
-    it out (ISTIO-SECURITY-2021-004); where every request is plaintext, they cannot work at all (Kiali's KIA0105)."""
+    it out (ISTIO-SECURITY-2021-004); where every request is plaintext, they cannot work at all (Kiali's KIA0105).
+    For the pods ztunnel serves, the rules are what ztunnel enforces of them (ztunnel.py): a rule it never matches
+    says nothing there, and one it reads without its HTTP part is judged as it reads it."""
     plaintext_targets = {(a.caller.namespace, a.request.port) for a in arrivals if a.plaintext}
+    view = exposure.view
     found = []
     for policy in objects:
-        action = action_of(policy)
         if policy.kind != "AuthorizationPolicy" or policy.dry_run or policy.targets_gateways:
             continue
-        fail_closed: list[str] = []
-        fail_closed_ports: set[str] | None = set()
-        needing: list[list[str]] = []  # ALLOW rules that match only a request with an identity
-        open_rules: list[set[str] | None] = []  # ALLOW rules that may match plaintext: their ports
-        for i, rule in enumerate(policy.spec.get("rules") or ()):
-            if not isinstance(rule, dict):
-                continue
-            use = _mtls_fields(rule, action)
-            ports = _rule_ports(rule)
-            if use.bypass:
-                exposed = exposure.of(policy, ports)
-                some = [p.text for p in exposed if not p.plaintext_only]
-                if some:
-                    found.append(_bypass(policy, i, action, use.bypass, some))
-                only = [p.plaintext_only for p in exposed if p.plaintext_only]
-                if only:
-                    found.append(_rule_without_identity(policy, i, action, use.bypass, only))
-            if use.closed:
-                fail_closed += use.closed
-                fail_closed_ports = None if ports is None or fail_closed_ports is None else fail_closed_ports | ports
-                if action == "DENY":
-                    only = [p.plaintext_only for p in exposure.of(policy, ports) if p.plaintext_only]
-                    if only:
-                        found.append(_rule_without_identity(policy, i, action, use.closed, only))
-            if action == "ALLOW":
-                if use.needs_identity:
-                    needing.append(use.closed)
-                else:
-                    open_rules.append(ports)
-        if not fail_closed:
+        written = [(i, rule) for i, rule in enumerate(policy.spec.get("rules") or ()) if isinstance(rule, dict)]
+        reaches_ambient = bool(view.planes.ambient) and (
+            policy.namespace == view.root_namespace or policy.namespace in view.planes.ambient
+        )
+        if not reaches_ambient:
+            found += _policy_exposure(policy, written, exposure, None, plaintext_targets)
             continue
-        exposed = exposure.of(policy, fail_closed_ports)
-        if needing:
-            dead = [
-                p.plaintext_only
-                for p in exposed
-                if p.plaintext_only and not any(_applies(ports, p.port) for ports in open_rules)
-            ]
-            if dead:
-                found.append(_allow_without_identity(policy, sorted({f for fs in needing for f in fs}), dead))
-        some = [p.text for p in exposed if not p.plaintext_only]
-        # Known plaintext callers there are checked one by one (mesh.caller-denied) instead.
-        known = {port for ns, port in plaintext_targets if ns == policy.namespace}
-        checked = bool(known) if fail_closed_ports is None else fail_closed_ports <= known
-        if some and not checked:
-            found.append(_fail_closed(policy, action, sorted(set(fail_closed)), some))
+        found += _policy_exposure(policy, written, exposure, False, plaintext_targets)
+        converted = ztunnel.at_ztunnel(policy)
+        if converted.enforced is not None:
+            kept = [(r.index, dict(r.rule)) for r in converted.rules if r.rule is not None]
+            found += _policy_exposure(policy, kept, exposure, True, plaintext_targets)
+    return found
+
+
+def _policy_exposure(
+    policy: IstioObject,
+    rules: Sequence[tuple[int, dict[str, Any]]],
+    exposure: Exposure,
+    ambient: bool | None,
+    plaintext_targets: set[tuple[str, str]],
+) -> list[Finding]:
+    """The findings of one policy's rules over the places `ambient` picks (`Exposure.of`)."""
+    action = action_of(policy)
+    found = []
+    fail_closed: list[str] = []
+    fail_closed_ports: set[str] | None = set()
+    needing: list[list[str]] = []  # ALLOW rules that match only a request with an identity
+    open_rules: list[set[str] | None] = []  # ALLOW rules that may match plaintext: their ports
+    for i, rule in rules:
+        use = _mtls_fields(rule, action)
+        ports = _rule_ports(rule)
+        if use.bypass:
+            exposed = exposure.of(policy, ports, ambient)
+            some = [p.text for p in exposed if not p.plaintext_only]
+            if some:
+                found.append(_bypass(policy, i, action, use.bypass, some))
+            only = [p.plaintext_only for p in exposed if p.plaintext_only]
+            if only:
+                found.append(_rule_without_identity(policy, i, action, use.bypass, only))
+        if use.closed:
+            fail_closed += use.closed
+            fail_closed_ports = None if ports is None or fail_closed_ports is None else fail_closed_ports | ports
+            if action == "DENY":
+                only = [p.plaintext_only for p in exposure.of(policy, ports, ambient) if p.plaintext_only]
+                if only:
+                    found.append(_rule_without_identity(policy, i, action, use.closed, only))
+        if action == "ALLOW":
+            if use.needs_identity:
+                needing.append(use.closed)
+            else:
+                open_rules.append(ports)
+    if not fail_closed:
+        return found
+    exposed = exposure.of(policy, fail_closed_ports, ambient)
+    if needing:
+        dead = [
+            p.plaintext_only
+            for p in exposed
+            if p.plaintext_only and not any(_applies(ports, p.port) for ports in open_rules)
+        ]
+        if dead:
+            found.append(_allow_without_identity(policy, sorted({f for fs in needing for f in fs}), dead))
+    some = [p.text for p in exposed if not p.plaintext_only]
+    # Known plaintext callers there are checked one by one (mesh.caller-denied) instead.
+    known = {port for ns, port in plaintext_targets if ns == policy.namespace}
+    checked = bool(known) if fail_closed_ports is None else fail_closed_ports <= known
+    if some and not checked:
+        found.append(_fail_closed(policy, action, sorted(set(fail_closed)), some))
     return found
 
 

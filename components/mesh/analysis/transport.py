@@ -20,8 +20,9 @@ the mesh reaches them over HBONE, which is mTLS: ztunnel between ambient pods, w
 reads none), and a sidecar through its HBONE endpoint (`supportTunnel`, pilot/pkg/xds/endpoints/endpoint_builder.go;
 what a DestinationRule's TLS does there is not modelled). An ambient client's calls to a Service with a waypoint go
 through the waypoint, which applies the policies bound to it by `targetRefs` with the client's identity, then reaches
-ztunnel with its own; sidecars and clients outside the mesh go straight to ztunnel, which applies the selector and
-namespace policies as it reads them (`ztunnel.py`) and refuses plaintext only at STRICT.
+ztunnel with its own; so do a gateway's where the Service asks for it (`istio.io/ingress-use-waypoint`, `dataplane.py`).
+Sidecars and clients outside the mesh go straight to ztunnel, which applies the selector and namespace policies as it
+reads them (`ztunnel.py`) and refuses plaintext only at STRICT.
 
 Facts: ../shared/reference/istio-mesh-mtls.md section 2.3 (corrected 2026-12-06).
 """
@@ -36,16 +37,21 @@ from dataclasses import dataclass
 from components.mesh.analysis import ztunnel
 from components.mesh.analysis.authorization import AuthorizationPolicies, Decision, Request, decide
 from components.mesh.analysis.callers import Caller
-from components.mesh.analysis.dataplane import DEFAULT_TRUST_DOMAIN, DataPlanes, Waypoint
+from components.mesh.analysis.dataplane import DataPlanes, Waypoint
 from components.mesh.analysis.modes import PeerAuthentications
 from components.mesh.interchange.istio_objects import IstioObject, by_age, listed
+from components.mesh.istio_api import (
+    DEFAULT_TRUST_DOMAIN,
+    GATEWAY_API_GROUP,
+    GATEWAY_NAME_LABEL,
+    TARGET_GROUPS,
+    WAYPOINT_CLASS,
+    identity_of,
+)
 
 PLAINTEXT = "plaintext"
 MTLS = "Istio mTLS"
 OWN_TLS = "TLS of its own"  # SIMPLE or MUTUAL: not an Istio identity; never judged here
-K8S_GATEWAY = "gateway.networking.k8s.io"
-# The label Istio puts on the pods it deploys for a Kubernetes Gateway (Gateway API).
-GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 CLUSTER_DOMAIN = "svc.cluster.local"
 _ANY_SERVICE = "*any-service*"  # stands for a service of the namespace that no known Service names
 
@@ -82,7 +88,7 @@ class Topology:
         for obj in objects:
             if obj.kind == "Service" and obj.selector:
                 self.services.append(obj)
-            elif obj.kind == "Gateway" and obj.api_version.startswith(K8S_GATEWAY):
+            elif obj.kind == "Gateway" and obj.api_version.startswith(GATEWAY_API_GROUP):
                 self.gateways.append((obj.namespace, {GATEWAY_NAME_LABEL: obj.name}, obj))
             elif obj.kind == "Gateway" and obj.selector:
                 # An Istio Gateway selects gateway pods in every namespace (PILOT_SCOPE_GATEWAY_TO_NAMESPACE is off
@@ -325,13 +331,13 @@ class Arrival:
 
 
 def client_namespace(principal: str | None) -> str | None:
-    parts = (principal or "").split("/")
-    return parts[2] if len(parts) == 5 and parts[1] == "ns" else None
+    identity = identity_of(principal)
+    return identity.namespace if identity is not None else None
 
 
 def trust_domain(principal: str | None) -> str:
-    parts = (principal or "").split("/")
-    return parts[0] if len(parts) == 5 and parts[1] == "ns" else DEFAULT_TRUST_DOMAIN
+    identity = identity_of(principal)
+    return identity.trust_domain if identity is not None else DEFAULT_TRUST_DOMAIN
 
 
 def _first_refusal(decisions: Sequence[Decision]) -> Decision:
@@ -419,22 +425,25 @@ class MeshView:
         return Sent(MTLS, "a sidecar sends HBONE (mTLS) to an ambient pod")
 
     def waypoint_policies(self, waypoint: Waypoint, namespace: str, labels: Mapping[str, str]) -> list[IstioObject]:
-        """The policies a waypoint applies to calls to the pods labelled `labels`: bound to the waypoint's Gateway, to
-        a Service of those pods that uses it, or, from the root namespace, to the waypoint's GatewayClass."""
+        """The policies a waypoint applies to calls to the pods labelled `labels` (`ShouldAttachPolicy`,
+        pilot/pkg/model/policyattachment.go): bound to the waypoint's Gateway, to a Service of those pods that uses
+        it, or, from the root namespace, to GatewayClass istio-waypoint. A waypoint of another class (agentgateway)
+        gets no AuthorizationPolicy from istiod."""
+        if str(waypoint.gateway.spec.get("gatewayClassName") or "") != WAYPOINT_CLASS:
+            return []
         services = {
             s.name for s in self.topology.services_of(namespace, labels) if self.planes.service_waypoint(s).waypoint
         }
-        gateway_class = str(waypoint.gateway.spec.get("gatewayClassName") or "")
         bound = {
             ("Gateway", waypoint.namespace, waypoint.name),
-            ("GatewayClass", self.root_namespace, gateway_class),
+            ("GatewayClass", self.root_namespace, WAYPOINT_CLASS),
             *(("Service", namespace, name) for name in services),
         }
         return [
             policy
             for policy in self.attached
             if any(
-                (kind, policy.namespace, name) in bound and (kind != "Service" or group in ("", "core"))
+                (kind, policy.namespace, name) in bound and group in TARGET_GROUPS[kind]
                 for group, kind, name in target_refs(policy)
             )
         ]
@@ -448,7 +457,7 @@ class MeshView:
             for policy in self.attached
             if policy.namespace == namespace
             and any(
-                kind == "Service" and group in ("", "core") and name not in known
+                kind == "Service" and group in TARGET_GROUPS["Service"] and name not in known
                 for group, kind, name in target_refs(policy)
             )
         ]
@@ -465,11 +474,11 @@ class MeshView:
         namespace, labels, port = caller.namespace, caller.selector, request.port
         mode = self.peers.at(namespace, labels).at(port)
         waypoint = None
-        if caller.sidecar:  # in the mesh: a sidecar, or ztunnel when its namespace is ambient
-            client = client_namespace(request.principal)
-            sent = self.sent_by_sidecar(client, namespace, labels, port)
-            if client in self.planes.ambient and sent.form == MTLS:
-                waypoint = self.planes.in_path(namespace, frozenset(labels.items()))
+        if caller.sidecar:  # in the mesh: a sidecar, a gateway, or ztunnel when its namespace is ambient
+            identity = identity_of(request.principal)
+            sent = self.sent_by_sidecar(client_namespace(request.principal), namespace, labels, port)
+            if identity is not None and sent.form == MTLS:
+                waypoint = self.planes.waypoint_for(identity, namespace, frozenset(labels.items()))
         else:
             sent = Sent(PLAINTEXT, "from outside the mesh, straight to ztunnel")
         arriving = request if sent.form == MTLS else dataclasses.replace(request, principal=None)

@@ -14,9 +14,9 @@
   matches and neither does its rule. `trustDomains` and `notTrustDomains` are not passed on at all, in either action,
   and without a status condition.
 - A PeerAuthentication counts only where it makes a port STRICT: istiod sends ztunnel a DENY of requests without an
-  identity there (`istio_converted_static_strict`, or the workload's port-level policy), so DISABLE is PERMISSIVE;
-  the composition (port over workload over namespace over mesh, UNSET inheriting, the oldest rival winning, a
-  root-namespace policy with a selector ignored) is the sidecars' (istio/istio#61023 asks to change the last).
+  identity there (`istio_converted_static_strict`, or the workload's converted port-level policy), composed its own
+  way: `ztunnel_modes` of modes.py. A root-namespace policy with a selector is ignored, as by the sidecars
+  (istio/istio#61023 asks to change that).
 """
 
 from __future__ import annotations
@@ -48,6 +48,12 @@ HTTP_OPERATION_FIELDS = ("hosts", "notHosts", "methods", "notMethods", "paths", 
 UNSENT_SOURCE_FIELDS = ("trustDomains", "notTrustDomains")  # `handleRule` copies no trust domain into a match
 SUPPORTED_ACTIONS = ("ALLOW", "DENY")
 DRY_RUN_FLAG = "AMBIENT_ENABLE_DRY_RUN_AUTHORIZATION_POLICY"
+# With it, istiod gives ztunnel an ALLOW of each waypoint's identity for the workloads behind it
+# (`implicitWaypointPolicy`, pilot/pkg/serviceregistry/ambient/policies.go); off by default (features/ambient.go).
+AUTO_ALLOW_WAYPOINT = (
+    "istiod adds that ALLOW itself for every workload behind a waypoint when it runs with "
+    "PILOT_AUTO_ALLOW_WAYPOINT_POLICY=true, off by default"
+)
 
 KEPT = "kept"  # ztunnel matches the rule as a sidecar would
 LEFT_OUT = "left out"  # an ALLOW rule with an HTTP attribute: it matches nothing
@@ -79,10 +85,6 @@ class PolicyAtZtunnel:
     enforced: IstioObject | None
     skipped: str
     rules: tuple[RuleAtZtunnel, ...]
-
-    @property
-    def changed(self) -> bool:
-        return self.enforced is None or any(r.fate != KEPT for r in self.rules)
 
 
 def _entries(rule: Mapping[str, Any], part: str, inner: str) -> list[Mapping[str, Any]] | None:

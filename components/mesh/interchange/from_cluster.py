@@ -10,8 +10,15 @@ from typing import Any
 from components.core.findings import Finding, error, warning
 from components.mesh.analysis.modes import mode_of, port_modes
 from components.mesh.interchange.istio_objects import DRY_RUN, IstioObject, by_age
+from components.mesh.istio_api import (
+    AMBIENT,
+    DATAPLANE_MODE,
+    NO_WAYPOINT,
+    TARGET_GROUPS,
+    USE_WAYPOINT,
+    USE_WAYPOINT_NAMESPACE,
+)
 from components.mesh.rendering.manifests import MESH_WIDE_ISTIO_MUTUAL_NAME
-from components.mesh.settings import TARGET_GROUPS
 
 MESH_WIDE_ISTIO_MUTUAL = {"host": "*.local", "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}}
 # The AuthorizationPolicy fields the settings carry; anything else in a spec cannot be expressed.
@@ -39,6 +46,7 @@ def _have(fields: list[str]) -> str:
 
 def mesh_settings(objects: Iterable[IstioObject], root_namespace: str) -> tuple[dict[str, Any], list[Finding]]:
     """The settings (keys as users write them) and a finding for everything left out or changed."""
+    objects = list(objects)
     settings: dict[str, Any] = {"rootNamespace": root_namespace, "mode": "UNSET"}
     namespaces: dict[str, str] = {}
     workloads: list[dict[str, Any]] = []
@@ -85,7 +93,43 @@ def mesh_settings(objects: Iterable[IstioObject], root_namespace: str) -> tuple[
     ):
         if value:
             settings[key] = value
+    named = {
+        *namespaces,
+        *deny_by_default,
+        *(w["namespace"] for w in workloads),
+        *(p["namespace"] for p in authorization),
+    }
+    ambient = _ambient(objects, named, found)
+    if ambient:
+        settings["ambient"] = ambient
     return settings, found
+
+
+def _ambient(objects: Iterable[IstioObject], named: set[str], found: list[Finding]) -> dict[str, Any]:
+    """`ambient` from the Namespaces of the input (`kubectl get namespaces -o yaml`) that the block names: those
+    labelled `istio.io/dataplane-mode: ambient`, with the waypoint `istio.io/use-waypoint` names. The settings declare
+    a waypoint of the namespace's own only."""
+    ambient: dict[str, Any] = {}
+    for obj in objects:
+        if obj.kind != "Namespace" or obj.name not in named or obj.labels.get(DATAPLANE_MODE) != AMBIENT:
+            continue
+        entry: dict[str, Any] = {}
+        waypoint = obj.labels.get(USE_WAYPOINT)
+        elsewhere = obj.labels.get(USE_WAYPOINT_NAMESPACE, obj.name) != obj.name
+        if waypoint is not None and waypoint != NO_WAYPOINT and elsewhere:
+            found.append(
+                warning(
+                    "import.skipped",
+                    obj.origin.key,
+                    f"namespace {obj.name}'s waypoint {waypoint} is in namespace {obj.labels[USE_WAYPOINT_NAMESPACE]}, "
+                    f"which gke-mtls:mesh.ambient cannot name: {obj.name} is imported without it, so the policies "
+                    "bound to its Services are refused until it is set.",
+                )
+            )
+        elif waypoint is not None and waypoint != NO_WAYPOINT:
+            entry["waypoint"] = waypoint
+        ambient[obj.name] = entry
+    return ambient
 
 
 def _peer_authentication(

@@ -22,14 +22,17 @@ KINDS = ("PeerAuthentication", "AuthorizationPolicy", "DestinationRule")
 GROUPS = ("security.istio.io", "networking.istio.io")
 # What places the policies, read from the same files without being analysed: the Services in front of workloads
 # (DestinationRules name their hosts), the Gateways whose pods no PeerAuthentication applies to (the Gateway API's
-# are also waypoints), and the Namespaces whose labels say which data plane their pods run. The core group is ""
-# (apiVersion `v1`).
+# are also waypoints, and their GatewayClass may say what traffic they take), the Namespaces whose labels say which
+# data plane their pods run, and the ServiceEntries a policy may be bound to. The core group is "" (apiVersion `v1`).
 CONTEXT = {
     ("", "Service"),
     ("", "Namespace"),
     ("networking.istio.io", "Gateway"),
+    ("networking.istio.io", "ServiceEntry"),
     ("gateway.networking.k8s.io", "Gateway"),
+    ("gateway.networking.k8s.io", "GatewayClass"),
 }
+CLUSTER_SCOPED = ("Namespace", "GatewayClass")
 DRY_RUN = "istio.io/dry-run"
 # Go's strconv.ParseBool, which istiod parses the dry-run annotation with (pilot/pkg/security/authz/builder).
 GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
@@ -142,8 +145,8 @@ def is_context(document: Mapping[str, Any]) -> bool:
 
 
 def context_problem(document: Mapping[str, Any]) -> str | None:
-    """Why a Service, Gateway or Namespace cannot place policies as it is (the analysis reads these fields only; no
-    schema of theirs is checked), or None. A Namespace needs only its name, and labels that are a mapping."""
+    """Why a context object cannot place policies as it is (the analysis reads these fields only; no schema of theirs
+    is checked), or None. A Namespace needs only its name, and labels that are a mapping."""
     metadata = document.get("metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
     spec = document.get("spec")
@@ -176,7 +179,7 @@ def from_document(document: Mapping[str, Any], key: str, position: int) -> Istio
     metadata = document.get("metadata") or {}
     annotations = metadata.get("annotations") or {}
     labels = metadata.get("labels") or {}
-    cluster_scoped = document["kind"] == "Namespace"  # it is its own namespace, as far as the analysis asks
+    cluster_scoped = document["kind"] in CLUSTER_SCOPED  # its own namespace, as far as the analysis asks
     return IstioObject(
         str(document["kind"]),
         str(metadata.get("name", "") if cluster_scoped else metadata.get("namespace") or DEFAULT_NAMESPACE),

@@ -7,14 +7,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.core.manifest import ISTIO_NETWORKING, ISTIO_SECURITY, Manifest
-from components.mesh.analysis.dataplane import (
+from components.mesh.interchange.istio_objects import DRY_RUN, IstioObject, Origin
+from components.mesh.istio_api import (
     AMBIENT,
     DATAPLANE_MODE,
+    GATEWAY_API_GROUP,
     HBONE_PORT,
     USE_WAYPOINT,
     WAYPOINT_CLASS,
 )
-from components.mesh.interchange.istio_objects import DRY_RUN, IstioObject, Origin
 from components.mesh.settings import (
     AMBIENT_KEY,
     EDGE_BACKEND_KEY,
@@ -28,7 +29,7 @@ from components.mesh.settings import (
 from components.mesh.validation.syntax import port_problem
 
 MESH_WIDE_ISTIO_MUTUAL_NAME = "mesh-wide-istio-mutual"
-WAYPOINT_API = "gateway.networking.k8s.io/v1"
+WAYPOINT_API = f"{GATEWAY_API_GROUP}/v1"
 OBSERVE_NAME = "plaintext-observe"
 
 

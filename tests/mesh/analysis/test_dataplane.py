@@ -130,8 +130,13 @@ def test_the_docs_namespace_slash_name_form_is_no_label_value():
 
 
 def test_a_service_label_comes_before_the_namespace_and_none_opts_out():
+    """`GetUseWaypoint` (pilot/pkg/serviceregistry/ambient/waypoints.go): `none` is no Gateway's name but the opt-out,
+    so it is no reference to nothing either."""
     text = edited(ENROLLED, 2, lambda s: s["metadata"].update({"labels": {"istio.io/use-waypoint": "none"}}))
-    assert view_of(text).planes.in_path("default", frozenset({("app", "productpage")})) is None
+    planes = view_of(text).planes
+    assert planes.in_path("default", frozenset({("app", "productpage")})) is None
+    assert planes.service_named("default", "productpage").why == ""
+    assert findings(text) == []
     assert view_of(ENROLLED).planes.in_path("default", frozenset({("app", "reviews")})) is not None  # the namespace's
 
 
@@ -150,6 +155,36 @@ def test_a_waypoint_for_workloads_only_takes_no_service_traffic():
             "of service, workload, all, none (service is the default).",
         )
     ]
+
+
+def test_the_gateway_class_says_what_traffic_its_waypoints_take_unless_the_gateway_does():
+    """waypoints.go:430-444: the Gateway's istio.io/waypoint-for, else its GatewayClass's, else service."""
+    klass = """
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: istio-waypoint, labels: {istio.io/waypoint-for: workload}}
+spec: {controllerName: istio.io/mesh-controller}
+"""
+    assert view_of(ENROLLED + klass).planes.in_path("default", frozenset({("app", "productpage")})) is None
+    own = edited(ENROLLED + klass, 1, lambda g: g["metadata"].update({"labels": {"istio.io/waypoint-for": "service"}}))
+    assert view_of(own).planes.in_path("default", frozenset({("app", "productpage")})) is not None
+
+
+def test_a_service_entry_uses_its_own_label_then_its_namespaces():
+    """policies.go:122-137 (`fetchWaypointForService` of the ServiceEntry): unlabelled in an unlabelled namespace, it
+    has no waypoint."""
+    entry = """
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: default, labels: {istio.io/use-waypoint: none}}
+spec: {hosts: [ext.example.com], ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS}
+"""
+    assert view_of(ENROLLED + entry).planes.service_named("default", "ext", "ServiceEntry").waypoint is None
+    assert view_of(ENROLLED).planes.service_named("default", "ext", "ServiceEntry").waypoint is not None
+    unlabelled = edited(ENROLLED, 0, lambda n: n["metadata"]["labels"].pop("istio.io/use-waypoint"))
+    assert view_of(unlabelled).planes.service_named("default", "ext", "ServiceEntry").waypoint is None
 
 
 def test_a_waypoint_of_another_namespace_needs_its_listener_to_let_the_namespace_attach():
@@ -187,3 +222,19 @@ def test_a_namespace_labelled_for_ambient_and_sidecar_injection_is_warned_about(
     assert message.startswith("namespace default is labelled for ambient and for sidecar injection (istio-injection:")
     disabled = edited(ENROLLED, 0, lambda ns: ns["metadata"]["labels"].update({"istio-injection": "disabled"}))
     assert findings(disabled) == []
+
+
+def test_two_documents_of_one_namespace_are_not_merged_silently():
+    """The cluster holds one Namespace: the later document's labels are read, and the second is named."""
+    second = """
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: default, labels: {istio.io/use-waypoint: none}}
+"""
+    assert view_of(ENROLLED + second).planes.ambient == frozenset()
+    assert [(code, key) for code, key, _ in findings(ENROLLED + second)] == [
+        ("ambient.duplicate-namespace", "f.yaml[3]")
+    ]
+    same = ENROLLED + "---\n" + ENROLLED.split("---")[0]
+    assert view_of(same).planes.ambient == {"default"} and findings(same) == []

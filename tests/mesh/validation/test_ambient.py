@@ -81,17 +81,45 @@ def test_disable_in_an_ambient_namespace_is_refused_at_its_key():
         ("config.ambient", f"{KEY}.workloads[0].ports.9090"),
     ]
     assert problems(raw)[0][2] == (
-        "default runs ambient (gke-mtls:mesh.ambient.default), where ztunnel ignores DISABLE: it takes it as "
-        "PERMISSIVE, so callers in the mesh keep sending mTLS and plaintext still gets in (istio.io, Use Layer 4 "
-        "security policy). Use PERMISSIVE, or take default out of gke-mtls:mesh.ambient to run it without mTLS."
+        "default runs ambient (gke-mtls:mesh.ambient.default), where ztunnel takes DISABLE as PERMISSIVE: istiod sends "
+        "ztunnel policies that refuse connections without an identity only where a port is STRICT "
+        "(`convertedSelectorPeerAuthentications`, pilot/pkg/serviceregistry/ambient/authorization.go:106-136), so "
+        "callers in the mesh keep sending mTLS over HBONE, and plaintext from outside the mesh still gets in. Use "
+        "PERMISSIVE, or take default out of gke-mtls:mesh.ambient to run it without mTLS."
     )
     assert problems(changed(namespaces={"default": "PERMISSIVE"})) == []
+
+
+def test_a_disable_port_that_ztunnel_keeps_strict_is_refused_as_ignored():
+    """pilot/pkg/serviceregistry/ambient/authorization.go:175-195: under the mesh's STRICT, a workload without a mode
+    of its own is an exception only for a PERMISSIVE port."""
+    legacy = {"namespace": "default", "selector": {"app": "legacy"}, "ports": {"9090": "DISABLE"}}
+    [(code, key, message)] = problems(changed(workloads=[legacy]))
+    assert (code, key) == ("config.ambient", f"{KEY}.workloads[0].ports.9090")
+    assert message.startswith(
+        "default runs ambient (gke-mtls:mesh.ambient.default), where ztunnel ignores this DISABLE"
+    )
+    assert message.endswith(
+        "so the port stays STRICT and ztunnel refuses plaintext to it. Use PERMISSIVE for port 9090."
+    )
+    assert problems(changed(workloads=[{**legacy, "ports": {"9090": "PERMISSIVE"}}])) == []
+
+
+def test_a_strict_port_istiod_would_leave_out_is_refused_naming_the_namespace_key():
+    """authorization.go:281-285: with the mesh STRICT and the namespace unset, a workload's STRICT port under its own
+    PERMISSIVE is skipped, and 134-136 dropped the static STRICT for the workload."""
+    admin = {"namespace": "default", "selector": {"app": "admin"}, "mode": "PERMISSIVE", "ports": {"8443": "STRICT"}}
+    [(code, key, message)] = problems(changed(workloads=[admin]))
+    assert (code, key) == ("config.ambient", f"{KEY}.workloads[0].ports.8443")
+    assert message.endswith("which the sidecars refused. Set gke-mtls:mesh.namespaces.default: STRICT.")
+    assert problems(changed(workloads=[admin], namespaces={"default": "STRICT"})) == []
 
 
 def test_a_mesh_wide_disable_is_refused_where_an_ambient_namespace_inherits_it():
     assert [k for _, k, _ in problems(changed(mode="DISABLE"))] == [f"{KEY}.mode"]
     assert problems(changed(mode="DISABLE", namespaces={"default": "STRICT"})) == []
-    assert problems(changed(mode="DISABLE", ambient={})) == []  # no ambient namespace: the sidecars' DISABLE
+    # No ambient namespace: the sidecars' DISABLE.
+    assert problems(changed(mode="DISABLE", ambient={}, authorization=[])) == []
 
 
 def test_an_l7_rule_of_a_selector_policy_is_refused_naming_the_rule_and_the_attributes():
@@ -125,6 +153,71 @@ def test_a_target_ref_to_a_service_needs_the_namespaces_waypoint():
     [(code, key, message)] = problems(changed(ambient={"default": {}}))
     assert (code, key) == ("config.ambient", f"{KEY}.authorization[0].targetRefs")
     assert message.endswith("nothing would. Set gke-mtls:mesh.ambient.default.waypoint to the waypoint that serves it.")
+
+
+def test_a_service_bound_policy_outside_ambient_is_refused_since_sidecars_ignore_it():
+    """pilot/pkg/model/policyattachment.go `ShouldAttachPolicy`: a sidecar ignores any policy with targetRefs, and
+    only a waypoint applies one bound to a Service (istio/istio#57315: such a policy then allows everything)."""
+    [(code, key, message)] = problems(changed(ambient={}))
+    assert (code, key) == ("config.ambient", f"{KEY}.authorization[0].targetRefs")
+    assert message == (
+        "it is bound to Service productpage, which only a waypoint enforces, and default is not in "
+        "gke-mtls:mesh.ambient: its sidecars ignore a policy bound by targetRefs (`ShouldAttachPolicy`, "
+        "pilot/pkg/model/policyattachment.go), so nothing would enforce it and the requests it should refuse get "
+        "through (istio/istio#57315). Bind it to the pods with `selector`, or mark default ambient with its waypoint "
+        "(gke-mtls:mesh.ambient.default.waypoint)."
+    )
+    entry = {**AMBIENT_SHOP["authorization"][0], "targetRefs": [{"kind": "ServiceEntry", "name": "ext"}]}
+    assert [k for _, k, _ in problems(changed(authorization=[entry], ambient={"default": {}}))] == [
+        f"{KEY}.authorization[0].targetRefs"
+    ]
+    assert problems(changed(authorization=[entry])) == []
+
+
+def test_a_gateway_the_stack_does_not_declare_is_refused_as_a_typo_of_its_waypoint_and_warned_about_otherwise():
+    """A policy bound to a Gateway applies to the pods labelled with its name (`ShouldAttachPolicy`): the waypoint
+    the settings declare, the edge backend's gateway, or an ingress gateway the stack does not manage."""
+    policy = {**AMBIENT_SHOP["authorization"][0], "targetRefs": [{"kind": "Gateway", "name": "waypont"}]}
+    mesh, _ = parse(MeshSettings, changed(authorization=[policy]), KEY)
+    assert mesh is not None
+    [typo] = check(mesh)
+    assert (typo.severity.value, typo.key) == ("error", f"{KEY}.authorization[0].targetRefs[0]")
+    assert typo.message.endswith("nothing would enforce it (istio/istio#57315). Did you mean 'waypoint'?")
+    ingress = {**policy, "targetRefs": [{"kind": "Gateway", "name": "bookinfo-gateway"}]}
+    mesh, _ = parse(MeshSettings, changed(authorization=[ingress]), KEY)
+    assert mesh is not None
+    [unknown] = check(mesh)
+    assert (unknown.severity.value, unknown.code) == ("warning", "config.ambient")
+    assert unknown.message.startswith(
+        "the stack declares no Gateway default/bookinfo-gateway: neither the waypoint of "
+        "gke-mtls:mesh.ambient.default.waypoint nor the edge backend's gateway (its pods labelled "
+        "gateway.networking.k8s.io/gateway-name: bookinfo-gateway) is one"
+    )
+    backend = {
+        "istioIngressGateway": True,
+        "namespace": "default",
+        "selector": {"gateway.networking.k8s.io/gateway-name": "bookinfo-gateway"},
+        "port": 80,
+    }
+    assert problems(changed(authorization=[ingress], edgeBackend=backend)) == []
+    assert problems(changed(authorization=[{**policy, "targetRefs": [{"kind": "Gateway", "name": "waypoint"}]}])) == []
+
+
+NAMED = {"default": "STRICT"}  # another key names the ambient namespace
+
+
+def test_a_gateway_class_binding_must_name_istio_waypoint():
+    """policyattachment.go:176-181: only constants.WaypointGatewayClassName binds by GatewayClass."""
+    root = {**AMBIENT_SHOP["authorization"][0], "namespace": "istio-system"}
+    other = {**root, "targetRefs": [{"kind": "GatewayClass", "name": "istio"}]}
+    assert [(c, k) for c, k, _ in problems(changed(authorization=[other], namespaces=NAMED))] == [
+        ("config.ambient", f"{KEY}.authorization[0].targetRefs[0]")
+    ]
+    waypoints = {**root, "targetRefs": [{"kind": "GatewayClass", "name": "istio-waypoint"}]}
+    assert problems(changed(authorization=[waypoints], namespaces=NAMED)) == []
+    mesh, _ = parse(MeshSettings, changed(authorization=[waypoints], ambient={"default": {}}, namespaces=NAMED), KEY)
+    assert mesh is not None
+    assert [(f.severity.value, f.key) for f in check(mesh)] == [("warning", f"{KEY}.authorization[0].targetRefs[0]")]
 
 
 def test_target_refs_are_checked_as_istio_checks_them():
