@@ -2,9 +2,11 @@
 
     python bench/child.py program CONFIG.json RESULT.json [DUMP.json]
     python bench/child.py floor RESOURCES.json RESULT.json
+    python bench/child.py preflight CONFIG.json RESULT.json
 
 Both first import the same Pulumi SDK modules, so the timed part is evaluation: what a preview pays on top of
-starting Python and loading the providers' SDKs.
+starting Python and loading the providers' SDKs. `preflight` times the settings preflight alone, as a run pays it
+(Istio's schemas loaded cold).
 """
 
 from __future__ import annotations
@@ -55,6 +57,17 @@ def main() -> None:
             Path(sys.argv[4]).write_text(
                 json.dumps({"resources": resources, "invokes": [[i.token, i.args] for i in recording.invokes]})
             )
+    elif mode == "preflight":
+        from components.stack import preflight
+
+        config = json.loads(source.read_text())
+        started = time.perf_counter()
+        stack_settings, findings = preflight.check_stack(config, ROOT, "bench")
+        seconds = time.perf_counter() - started
+        if stack_settings is None:
+            raise SystemExit(f"the preflight failed: {[str(f) for f in findings]}")
+        result.write_text(json.dumps({"seconds": seconds, "resources": 0}))
+        return
     else:
         os.environ["BENCH_FLOOR_RESOURCES"] = str(source)
         started = time.perf_counter()
