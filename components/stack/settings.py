@@ -91,13 +91,15 @@ def namespace_values(config: Mapping[str, str]) -> tuple[dict[str, Any], list[Fi
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
-    todo = [(value, 0)]
+    """Whether anything sits more than `limit` levels deep. Only containers are visited: a non-empty one at `limit`
+    holds something deeper."""
+    todo = [(value, 0)] if isinstance(value, (dict, list)) else []
     while todo:
         node, depth = todo.pop()
-        if depth > limit:
+        if depth >= limit and node:
             return True
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        todo += [(child, depth + 1) for child in children]
+        children = node.values() if isinstance(node, dict) else node
+        todo += [(child, depth + 1) for child in children if isinstance(child, (dict, list))]
     return False
 
 

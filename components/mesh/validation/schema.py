@@ -3,6 +3,11 @@ schema, with unknown fields refused, and every `x-kubernetes-validations` CEL ru
 Rust's cel-interpreter, some 50 times faster than a pure Python CEL), then istiod's validating webhook
 (`webhook.py`).
 
+What the API server answers about an object's body (every field but apiVersion, kind and metadata) is a function of
+that body alone, so each distinct body gets it once (`_Version.body_errors`). The structural check starts with
+jsonschema and compiles fastjsonschema's faster check for a kind once it has seen enough distinct bodies of that
+kind: compiling DestinationRule's schema costs more than checking a handful of them.
+
 Messages follow the API server's wording ("Unsupported value", "Required value", the rule's own message).
 """
 
@@ -10,14 +15,17 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib.machinery
+import importlib.util
 import os
+import pickle
 import re
+import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cel
 import fastjsonschema
 import jsonschema
 import yaml
@@ -43,11 +51,39 @@ def crds_path() -> Path:
     return Path(os.environ.get(CRDS_ENV) or DEFAULT_CRDS)
 
 
-@dataclass(frozen=True)
+# Distinct bodies of one kind checked by jsonschema before fastjsonschema's check is compiled for that kind.
+COMPILE_AFTER = 32
+# Bodies whose answer is kept, per kind; past this many the kept answers are dropped and kept afresh.
+KEPT_BODIES = 20_000
+
+
+@dataclass
 class _Version:
     schema: dict[str, Any]  # as published, for the CEL rules
     strict: dict[str, Any]  # unknown fields refused, for jsonschema
     status_subresource: bool = False  # the API server then ignores `status` on create and update
+    checked: int = field(default=0, compare=False)  # bodies checked so far
+    answers: dict[bytes, tuple[tuple[str, ...], bool]] = field(default_factory=dict, compare=False)
+
+    def body_errors(self, body: dict[str, Any]) -> tuple[tuple[str, ...], bool]:
+        """The API server's errors about a body: its structural errors (then True), or else those of its CEL rules
+        (False). Both read the body and nothing else, so the answer is kept under the body's pickle, which tells apart
+        whatever the checks can tell apart: every type (1, 1.0, True, "1"; a list and a tuple), value and key order.
+        Equal bytes are an equal body, so a kept answer is the one a new check would give."""
+        try:
+            key: bytes | None = pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, ValueError, AttributeError, RecursionError):
+            key = None  # not a plain body (or nested past pickle's recursion): checked every time
+        if key is not None and (kept := self.answers.get(key)) is not None:
+            return kept
+        structural = self.structural_errors(body)
+        # Like the API server, the CEL rules run on a structurally valid object only.
+        answer = (tuple(structural), True) if structural else (tuple(_rule_errors(self.rules, body, "")), False)
+        if key is not None:
+            if len(self.answers) >= KEPT_BODIES:
+                self.answers.clear()
+            self.answers[key] = answer
+        return answer
 
     @functools.cached_property
     def rules(self) -> dict[str, Any]:
@@ -64,11 +100,17 @@ class _Version:
         return fastjsonschema.compile(self.strict)
 
     def structural_errors(self, body: Any) -> list[str]:
-        try:
-            self.accepts(body)
-        except fastjsonschema.JsonSchemaException:
-            return sorted(_k8s_message(e) for e in self.validator.iter_errors(body))
-        return []
+        """jsonschema's errors, in the API server's words. fastjsonschema only answers "accepted" sooner (it agrees
+        with jsonschema on these schemas: the Istio fixtures pass through both)."""
+        self.checked += 1
+        if self.checked > COMPILE_AFTER:
+            try:
+                self.accepts(body)
+            except fastjsonschema.JsonSchemaException:
+                pass
+            else:
+                return []
+        return sorted(_k8s_message(e) for e in self.validator.iter_errors(body))
 
 
 def _strict(schema: Any) -> Any:
@@ -140,10 +182,10 @@ class IstioSchemas:
         # ignores it on create and update, whatever it holds.
         ignored = ("apiVersion", "kind", "metadata", *(("status",) if version.status_subresource else ()))
         body = {k: v for k, v in document.items() if k not in ignored}
-        structural = version.structural_errors(body)
-        if structural:  # like the API server, rules run on a structurally valid object only
-            return webhook.Verdict(_metadata_errors(document.get("metadata")) + structural)
-        errors = _metadata_errors(document.get("metadata")) + list(_rule_errors(version.rules, body, ""))
+        found, structural = version.body_errors(body)
+        errors = _metadata_errors(document.get("metadata")) + list(found)
+        if structural:  # istiod's webhook sees only what the API server let through
+            return webhook.Verdict(errors)
         verdict = webhook.check(document)
         return webhook.Verdict(errors + verdict.errors, verdict.warnings)
 
@@ -250,8 +292,27 @@ def _k8s_message(error: jsonschema.ValidationError) -> str:
 
 
 @functools.cache
+def _cel() -> Any:
+    """The `cel` package's compiled evaluator (its `cel.cel` extension) without the package's `__init__`, which also
+    imports the package's interactive command line (typer, rich, prompt_toolkit: some 0.2 s that no check uses). The
+    evaluator is the same either way; another layout of the package gets the whole package."""
+    package = importlib.util.find_spec("cel")
+    locations = package.submodule_search_locations if package is not None else None
+    spec = importlib.machinery.PathFinder.find_spec("cel.cel", list(locations)) if locations else None
+    if spec is None or not isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
+        import cel
+
+        return cel
+    if "cel.cel" not in sys.modules:  # a later `import cel` then finds this module instead of loading it again
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["cel.cel"] = module
+    return sys.modules["cel.cel"]
+
+
+@functools.cache
 def _program(rule: str) -> Any:
-    return cel.compile(rule)
+    return _cel().compile(rule)
 
 
 def _with_rules(schema: Any) -> dict[str, Any] | None:
