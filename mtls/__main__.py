@@ -341,7 +341,7 @@ def _validate(args: argparse.Namespace) -> int:
         verdict = schemas.admit(document.body)
         body = document.body if isinstance(document.body, dict) else {}
         metadata = body.get("metadata")
-        title = f"{body.get('kind', '?')} {metadata.get('name', '?') if isinstance(metadata, dict) else '?'}"
+        title = f"{body.get('kind', '?')} {_namespaced(metadata)}"
         skipped = schemas.skipped(document.body)
         if skipped is not None:  # a GitOps folder's Services and Deployments: a cluster accepts them
             every.append(note("validate.skipped", document.key, f"{title}: not checked: {skipped}."))
@@ -365,6 +365,13 @@ def _validate(args: argparse.Namespace) -> int:
     if args.json:
         _print_json("validate", every)
     return 2 if unreadable else 1 if failed else 0
+
+
+def _namespaced(metadata: Any) -> str:
+    """`namespace/name`, so that two objects of one name (every namespace's `default`) can be told apart."""
+    metadata = metadata if isinstance(metadata, dict) else {}
+    name, namespace = metadata.get("name", "?"), metadata.get("namespace")
+    return f"{namespace}/{name}" if namespace else f"{name} (no namespace)"
 
 
 def _load_cluster(paths: list[str]) -> Any:
