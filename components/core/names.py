@@ -18,7 +18,6 @@ from pydantic_core import CoreSchema, core_schema
 DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS1123_SUBDOMAIN = rf"{DNS1123_LABEL}(\.{DNS1123_LABEL})*"
 SYNTAX_KEY = "x-syntax"  # where a JSON Schema carries a syntax's explanation
-NUL_IN_PATH = "a path cannot hold a NUL character; fix the path."
 
 
 @dataclass(frozen=True)

@@ -161,10 +161,11 @@ def test_validate_still_refuses_a_misspelt_istio_kind(tmp_path, capsys):
     assert main(["validate", str(tmp_path)]) == 1
     assert capsys.readouterr().out.splitlines()[0] == (
         f"{tmp_path}/typo.yaml[0] PeerAuthentications shop/p: apiVersion 'security.istio.io/v1' kind "
-        "'PeerAuthentications' is not served by these CRDs (did you mean PeerAuthentication?) (known: networking.istio.io/v1 "
-        "DestinationRule, networking.istio.io/v1alpha3 DestinationRule, networking.istio.io/v1beta1 DestinationRule, "
-        "security.istio.io/v1 AuthorizationPolicy, security.istio.io/v1 PeerAuthentication, security.istio.io/v1beta1 "
-        "AuthorizationPolicy, security.istio.io/v1beta1 PeerAuthentication)"
+        "'PeerAuthentications' is not served by these CRDs (did you mean PeerAuthentication?) (known: "
+        "networking.istio.io/v1 DestinationRule, networking.istio.io/v1alpha3 DestinationRule, "
+        "networking.istio.io/v1beta1 DestinationRule, security.istio.io/v1 AuthorizationPolicy, security.istio.io/v1 "
+        "PeerAuthentication, security.istio.io/v1beta1 AuthorizationPolicy, security.istio.io/v1beta1 "
+        "PeerAuthentication)"
     )
 
 
