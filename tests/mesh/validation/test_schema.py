@@ -229,3 +229,49 @@ def test_fastjsonschema_accepts_exactly_what_jsonschema_accepts(document):
     except istio_schema.fastjsonschema.JsonSchemaException:
         compiled = False
     assert compiled == (list(version.validator.iter_errors(body)) == [])
+
+
+# --- each CRD parsed when first needed ----------------------------------------------------------------------------
+
+
+def test_a_kind_read_alone_is_the_kind_read_with_the_whole_file():
+    """Asking for PeerAuthentication parses its CRD only; the answer is the one reading every CRD gives."""
+    alone = fresh()
+    peer = alone.version("security.istio.io/v1", "PeerAuthentication")
+    assert [crd.__dict__.get("document") is not None for crd in alone._crds] == [False, False, True]
+    read_whole = fresh().versions[("security.istio.io/v1", "PeerAuthentication")]
+    assert peer is not None
+    assert (peer.schema, peer.strict) == (read_whole.schema, read_whole.strict)
+    assert alone.versions[("security.istio.io/v1", "PeerAuthentication")] is peer  # one object: its answers kept
+
+
+def crd_file(tmp_path: Path, *documents: str) -> istio_schema.IstioSchemas:
+    path = tmp_path / "crds.yaml"
+    path.write_text("\n---\n".join(documents))
+    return istio_schema._load.__wrapped__(str(path))
+
+
+def peer_authentication_crd(modes: list[str], layout: str = "block") -> str:
+    names = "  names:\n    kind: PeerAuthentication\n" if layout == "block" else "  names: {kind: PeerAuthentication}\n"
+    return (
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: x\n"
+        f"spec:\n  group: security.istio.io\n{names}  versions:\n  - name: v1\n    served: true\n    schema:\n"
+        "      openAPIV3Schema:\n        type: object\n        properties:\n          spec:\n            type: object\n"
+        "            properties:\n              mode:\n                type: string\n"
+        f"                enum: {modes}\n"
+    )
+
+
+@pytest.mark.parametrize("layout", ["block", "flow"])
+def test_a_kind_defined_twice_is_the_later_definition_however_the_file_is_laid_out(tmp_path, layout):
+    schemas = crd_file(tmp_path, peer_authentication_crd(["A"], layout), peer_authentication_crd(["B"], layout))
+    document = {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": {"name": "x"}}
+    assert schemas.validate({**document, "spec": {"mode": "B"}}) == []
+    assert schemas.validate({**document, "spec": {"mode": "A"}}) == [
+        'spec.mode: Unsupported value: "A": supported values: "B"'
+    ]
+
+
+def test_a_file_without_crds_says_so_when_it_is_read(tmp_path):
+    with pytest.raises(istio_schema.CrdsMissingError, match="holds no CustomResourceDefinition"):
+        crd_file(tmp_path, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
