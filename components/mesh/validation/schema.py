@@ -150,6 +150,7 @@ class IstioSchemas:
     def __init__(self, crds: list[_Crd]):
         self._crds = crds
         self._parsed: dict[tuple[str, str], _Version] = {}
+        self._found: dict[tuple[str, str], _Version | None] = {}
 
     @functools.cached_property
     def versions(self) -> dict[tuple[str, str], _Version]:
@@ -157,6 +158,12 @@ class IstioSchemas:
         return _versions(self._crds, self._parsed)
 
     def version(self, api_version: str, kind: str) -> _Version | None:
+        key = (api_version, kind)
+        if key not in self._found:
+            self._found[key] = self._lookup(api_version, kind)
+        return self._found[key]
+
+    def _lookup(self, api_version: str, kind: str) -> _Version | None:
         group = api_version.rpartition("/")[0]
         named = [crd for crd in self._crds if crd.hint in ((group, kind), None)]
         if "versions" in self.__dict__ or any(crd.hint is None for crd in named):
