@@ -1,10 +1,13 @@
 """The Google Cloud SDK's generated API messages on this machine: the ground truth for GCP field names and enums.
 
 The generated modules are read with `ast`, never imported, and never inside a test: CPython 3.11's `ast.parse`
-keeps its recursion count in state shared by the whole interpreter, and on a module as large as compute v1's
-messages (4 MB) it failed one run in five with "SystemError: AST constructor recursion depth mismatch", deep in a
-test's stack. A fresh interpreter with nothing else running reads each module once (`python -m tests.cloud_sdk
-FILE`) and hands back a plain index of its classes as JSON, which the tests then look fields and enums up in.
+keeps its recursion count in state shared by the whole interpreter, and a finalizer that runs during a parse (an
+asyncio future logging an exception nobody read: 3.11 formats the traceback with ast.parse) leaves it off, so that
+the parse fails with "SystemError: AST constructor recursion depth mismatch". Parsing compute v1's messages (4 MB)
+takes long enough to meet one in a test run often. A fresh interpreter with nothing else running reads each module
+once (`python -m tests.cloud_sdk FILE`) and hands back a plain index of its classes as JSON, which the tests then
+look fields and enums up in. (tests/project/test_architecture.py parses the project's own modules with the cycle
+collector paused, for the same reason.)
 """
 
 from __future__ import annotations

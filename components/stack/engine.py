@@ -241,6 +241,7 @@ class _WorkerLoops:
 
     def start(self) -> None:
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(_unread_exception)
         asyncio.set_event_loop(loop)
         with self.lock:
             self.loops.append(loop)
@@ -248,6 +249,13 @@ class _WorkerLoops:
     def close(self) -> None:
         for loop in self.loops:
             loop.close()
+
+
+def _unread_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """What the SDK's futures hold when a run fails (the failure itself is recorded). asyncio's default handler would
+    log each with its traceback when the future is collected, and on CPython 3.11 formatting a traceback runs
+    ast.parse, whose recursion count the whole interpreter shares: a collection during another ast.parse (pytest
+    rewriting a module as it is imported) then breaks that parse ("AST constructor recursion depth mismatch")."""
 
 
 class _LogCollector(logging.Handler):
@@ -271,6 +279,7 @@ def run_under_mocks(
     logger.addHandler(_LogCollector(recording))
     mock = _Mocks(cloud)
     loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_unread_exception)
     worker_loops = _WorkerLoops()
     loop.set_default_executor(ThreadPoolExecutor(initializer=worker_loops.start))
     asyncio.set_event_loop(loop)
