@@ -5,7 +5,8 @@
     python bench/child.py preflight CONFIG.json RESULT.json
 
 Both first import the same Pulumi SDK modules, so the timed part is evaluation: what a preview pays on top of
-starting Python and loading the providers' SDKs. `preflight` times the settings preflight alone, as a run pays it
+starting Python and loading the providers' SDKs (with the mock engine's cheaper stack capture, which sends the same
+frames as the SDK's). `preflight` times the settings preflight alone, as a run pays it
 (Istio's schemas loaded cold). Each reports its wall time and its CPU time, which another process on the machine
 moves less.
 """
