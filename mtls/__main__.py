@@ -2,6 +2,8 @@
 
 Only `plan` loads Pulumi. Istio's schemas load where Istio objects are checked: `validate`, `analyze`,
 `import`, and the stack commands of a stack with a mesh (its generated objects get the cluster's verdict).
+Each command imports what it uses when it runs, so that `--help` and the light commands start quickly
+(tests/cli/test_light_commands.py pins what each loads).
 """
 
 from __future__ import annotations
@@ -12,22 +14,35 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from components.core.findings import Finding, Severity, error, errors, note, warning
-from components.edge import certificates, client_check, pem
-from components.stack import istio_resources, preflight
-from components.stack.settings import StackSettings
+from components.edge.roles import ROLES
 from mtls import offline, stack_files
+
+if TYPE_CHECKING:
+    from components.edge import pem
+    from components.stack.settings import StackSettings
+
+
+def _project_root(args: argparse.Namespace) -> Path:
+    """Where the stack files are: the project the Pulumi CLI would find from the current directory (or -C)."""
+    if args.project_root is not None:
+        return Path(args.project_root)
+    return stack_files.find_project(Path(args.cwd or "."))
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from mtls import plan
+    from mtls import plan, shared_stacks
 
-    root = Path(args.project_root)
-    config = stack_files.read_stack_config(root, args.stack)
+    root = _project_root(args)
+    stack_file = stack_files.read_stack(root, args.stack)
+    config = stack_file.config
+    notes = shared_stacks.findings(root, args.stack)
+    if stack_file.environments:  # a key the file lacks may be there: said before the program stops on it
+        notes += [f for f in _stack_findings(args)[1] if f.code == "stack.environment"]
+    for finding in notes:
+        print(f"{finding.severity.value}: {finding}", file=sys.stderr)
     project = config.get("gcp:project") or offline.Placeholders.project
     placeholders = offline.Placeholders(
         backend_name=args.backend_name, backend_scheme=args.backend_scheme, project=project
@@ -46,9 +61,15 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _stack_findings(args: argparse.Namespace) -> tuple[StackSettings | None, list[Finding]]:
-    root = Path(args.project_root)
-    config = stack_files.read_stack_config(root, args.stack)
-    return preflight.check_stack(config, root, args.stack)
+    """The stack's settings and findings; a key its file lacks but a Pulumi ESC environment may hold is said in one
+    line (StackFileError)."""
+    root = _project_root(args)
+    stack_file = stack_files.read_stack(root, args.stack)
+
+    from components.stack import preflight  # after the stack file: a file that cannot be read fails fast
+
+    stack_settings, findings = preflight.check_stack(stack_file.config, root, args.stack)
+    return stack_settings, stack_files.environment_findings(stack_file, findings)
 
 
 def _report(name: str, findings: list[Finding], as_json: bool = False) -> int:
@@ -72,12 +93,17 @@ def _print_json(name: str, findings: list[Finding]) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    _, findings = _stack_findings(args)
+    from mtls import shared_stacks
+
+    stack_settings, findings = _stack_findings(args)
+    if stack_settings is not None:
+        findings += shared_stacks.findings(_project_root(args), args.stack, stack_settings)
     return _report(args.stack, findings, args.json)
 
 
 def _migration(args: argparse.Namespace) -> int:
     from components.mesh.analysis import migration
+    from components.stack import istio_resources
 
     stack_settings, findings = _stack_findings(args)
     if stack_settings is None:
@@ -92,7 +118,7 @@ def _migration(args: argparse.Namespace) -> int:
         )
         return 2
     if args.prometheus is None:
-        project = stack_files.read_stack_config(Path(args.project_root), args.stack).get("gcp:project", "PROJECT_ID")
+        project = stack_files.read_stack_config(_project_root(args), args.stack).get("gcp:project", "PROJECT_ID")
         print(migration.instructions(chosen, args.stack, project))
         return 0
     samples, problems = migration.read_result(args.prometheus)
@@ -105,12 +131,16 @@ def _migration(args: argparse.Namespace) -> int:
 
 
 def _read(path: str) -> tuple[list[pem.LoadedCertificate], list[Finding]]:
+    from components.edge import pem
+
     return pem.read_pem_file(path, path, code="cert.file")
 
 
 def _cert(args: argparse.Namespace) -> int:
     if args.role == MESH_CA:
         return _mesh_ca(args)
+    from components.edge import certificates, pem
+
     now = dt.datetime.now(dt.UTC)
     failed = unreadable = False
     every: list[Finding] = []
@@ -177,7 +207,7 @@ def _edge_stack(args: argparse.Namespace) -> StackSettings | None:
 
 
 def _rotation(args: argparse.Namespace) -> int:
-    from components.edge import rotation
+    from components.edge import certificates, rotation
 
     stack_settings = _edge_stack(args)
     if stack_settings is None or stack_settings.edge is None:
@@ -190,7 +220,7 @@ def _rotation(args: argparse.Namespace) -> int:
             print(f"error: {problem.message} [{problem.code}]", file=sys.stderr)
         return 2
     clients = [rotation.Client(c.source, c.certificates + presented) for c in clients]
-    trusts, _ = certificates.load_rotation(edge, Path(args.project_root))
+    trusts, _ = certificates.load_rotation(edge, _project_root(args))
     phases = rotation.phases_ahead(edge)
     judged = rotation.verdicts(clients, trusts, phases, dt.datetime.now(dt.UTC))
     labels = [
@@ -219,14 +249,14 @@ def _rotation(args: argparse.Namespace) -> int:
 
 
 def _expiry(args: argparse.Namespace) -> int:
-    from components.edge import expiry
+    from components.edge import certificates, expiry
 
     stack_settings = _edge_stack(args)
     if stack_settings is None or stack_settings.edge is None:
         return 2
     edge = stack_settings.edge
     now = dt.datetime.now(dt.UTC)
-    trusts, _ = certificates.load_rotation(edge, Path(args.project_root))
+    trusts, _ = certificates.load_rotation(edge, _project_root(args))
     server = stack_settings.server_certificate.chain if stack_settings.server_certificate is not None else ()
     found: list[Finding] = []
     for held in expiry.held(trusts.values(), server, now):
@@ -250,6 +280,8 @@ def _load_group(paths: list[str], problems: list[Finding]) -> tuple[pem.LoadedCe
 
 
 def _client(args: argparse.Namespace) -> int:
+    from components.edge import certificates, client_check
+
     problems: list[Finding] = []
     if args.stack:
         stack_settings, findings = _stack_findings(args)
@@ -291,14 +323,17 @@ def _client(args: argparse.Namespace) -> int:
     return 1 if reasons else 0
 
 
-class _PlainDumper(yaml.SafeDumper):
-    """Writes a value shared by two rules twice, not as a YAML anchor and alias that readers trip over."""
-
-    def ignore_aliases(self, data: object) -> bool:
-        return True
-
-
 def _render(args: argparse.Namespace) -> int:
+    import yaml
+
+    from components.stack import istio_resources
+
+    class _PlainDumper(yaml.SafeDumper):
+        """Writes a value shared by two rules twice, not as a YAML anchor and alias that readers trip over."""
+
+        def ignore_aliases(self, data: object) -> bool:
+            return True
+
     stack_settings, findings = _stack_findings(args)
     for finding in findings:
         print(f"{finding.severity.value}: {finding}", file=sys.stderr)
@@ -341,7 +376,7 @@ def _validate(args: argparse.Namespace) -> int:
         verdict = schemas.admit(document.body)
         body = document.body if isinstance(document.body, dict) else {}
         metadata = body.get("metadata")
-        title = f"{body.get('kind', '?')} {metadata.get('name', '?') if isinstance(metadata, dict) else '?'}"
+        title = f"{body.get('kind', '?')} {_namespaced(metadata)}"
         skipped = schemas.skipped(document.body)
         if skipped is not None:  # a GitOps folder's Services and Deployments: a cluster accepts them
             every.append(note("validate.skipped", document.key, f"{title}: not checked: {skipped}."))
@@ -367,6 +402,13 @@ def _validate(args: argparse.Namespace) -> int:
     return 2 if unreadable else 1 if failed else 0
 
 
+def _namespaced(metadata: Any) -> str:
+    """`namespace/name`, so that two objects of one name (every namespace's `default`) can be told apart."""
+    metadata = metadata if isinstance(metadata, dict) else {}
+    name, namespace = metadata.get("name", "?"), metadata.get("namespace")
+    return f"{namespace}/{name}" if namespace else f"{name} (no namespace)"
+
+
 def _load_cluster(paths: list[str]) -> Any:
     """The Istio objects of YAML files or folders (`cluster_files.Loaded`), or None when Istio's CRDs are missing
     (said on standard error)."""
@@ -383,6 +425,7 @@ def _load_cluster(paths: list[str]) -> Any:
 def _analyze(args: argparse.Namespace) -> int:
     from components.mesh.analysis import dataplane
     from components.mesh.analysis import engine as analysis
+    from components.stack import istio_resources
     from mtls import cluster_files
 
     loaded = _load_cluster(args.paths)
@@ -415,9 +458,13 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    import yaml
+
     from components.core.settings import parse
     from components.mesh import settings as mesh_settings
     from components.mesh.interchange import from_cluster
+    from components.stack import preflight
+    from components.stack.settings import StackSettings
     from mtls import cluster_files
 
     loaded = _load_cluster(args.paths)
@@ -502,6 +549,17 @@ def _version() -> str:
         return str(tomllib.loads((offline.PROJECT_ROOT / "pyproject.toml").read_text())["project"]["version"])
 
 
+class _VersionAction(argparse.Action):
+    """`--version`, looked up only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show program's version number and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(f"{parser.prog} {_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mtls",
@@ -509,8 +567,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES + CONVENTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    parser.add_argument("--project-root", default=str(offline.PROJECT_ROOT), help=argparse.SUPPRESS)
+    parser.add_argument("--version", action=_VersionAction)
+    parser.add_argument(
+        "-C",
+        "--cwd",
+        metavar="DIR",
+        help="look for the Pulumi project (Pulumi.yaml) from DIR instead of the current directory, as pulumi -C does",
+    )
+    parser.add_argument("--project-root", help=argparse.SUPPRESS)  # the project's directory itself (tests)
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = _command(commands, "plan", help="print what a stack would create (the real program under the mock engine)")
@@ -540,7 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument(
         "--role",
         required=True,
-        choices=[*certificates.ROLES, MESH_CA],
+        choices=[*ROLES, MESH_CA],
         help="the trust config list the files are meant for; mesh-ca: FILE is an Istio cacerts folder",
     )
     k.add_argument(

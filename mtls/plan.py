@@ -36,7 +36,10 @@ def _lines(value: Any, path: str) -> list[str]:
         if all(not isinstance(v, (dict, list)) for v in value):
             return [f"{path}: [{', '.join(_scalar(v) for v in value)}]"]
         return [line for i, v in enumerate(value) for line in _lines(v, f"{path}[{i}]")]
-    return [f"{path}: {_scalar(value)}"]
+    first, *rest = _scalar(value).split("\n")
+    # A multi-line value (a log filter, a query) goes on below its first line, indented under it, so that the
+    # lines of the tree around it stay unbroken.
+    return [f"{path}: {first}", *(" " * (len(path) + 2) + line for line in rest)]
 
 
 def _scalar(value: Any) -> str:

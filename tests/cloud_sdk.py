@@ -1,20 +1,40 @@
-"""The Google Cloud SDK's generated API messages on this machine: the ground truth for GCP field names and enums."""
+"""The Google Cloud SDK's generated API messages on this machine: the ground truth for GCP field names and enums.
+
+The generated modules are read with `ast`, never imported, and never inside a test: CPython 3.11's `ast.parse`
+keeps its recursion count in state shared by the whole interpreter, and a finalizer that runs during a parse (an
+asyncio future logging an exception nobody read: 3.11 formats the traceback with ast.parse) leaves it off, so that
+the parse fails with "SystemError: AST constructor recursion depth mismatch". Parsing compute v1's messages (4 MB)
+takes long enough to meet one in a test run often. A fresh interpreter with nothing else running reads each module
+once (`python -m tests.cloud_sdk FILE`) and hands back a plain index of its classes as JSON, which the tests then
+look fields and enums up in. (tests/project/test_architecture.py parses the project's own modules with the cycle
+collector paused, for the same reason.)
+"""
 
 from __future__ import annotations
 
-import ast
 import functools
+import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 CANDIDATES = [Path("/usr/lib/google-cloud-sdk"), Path("/usr/share/google-cloud-sdk")]
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+GAPIC_TYPES = Path(__file__).parent / "edge" / "google_types" / "network_security_v1_authz_policy.py.txt"
+
+# One class of the index: the names its body assigns, each with the call that makes it (`StringField`, ...; None
+# when not a call) and the class that call names (its first argument, as text); and its annotated fields
+# (proto-plus: `name: T = proto.Field(proto.MESSAGE, message=...)`), each with its `message` or `enum` keyword,
+# written as text ("text") or as a name of the enclosing scope ("name"); None when not a call.
+ClassIndex = dict[str, Any]
 
 
 def _sdk_root() -> Path:
+    import pytest
+
     gcloud = shutil.which("gcloud")
     found = [Path(gcloud).resolve().parent.parent] if gcloud else []
     for root in [*found, *CANDIDATES]:
@@ -23,35 +43,54 @@ def _sdk_root() -> Path:
     pytest.fail("the Google Cloud SDK is not installed here; install google-cloud-cli (Debian) for these checks")
 
 
-@functools.cache
-def message_fields(api: str, version: str, message: str) -> set[str]:
-    """The field names of one generated message, read from its source without importing the SDK."""
-    path = _sdk_root() / "lib/googlecloudsdk/generated_clients/apis" / api / version / f"{api}_{version}_messages.py"
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.ClassDef) and node.name == message:
-            return {
-                t.id for n in node.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
-            } - {"__module__"}
-    raise AssertionError(f"{message} is not in {path}")
+def _messages_module(api: str, version: str) -> Path:
+    return _sdk_root() / "lib/googlecloudsdk/generated_clients/apis" / api / version / f"{api}_{version}_messages.py"
 
 
 @functools.cache
-def _classes(api: str, version: str) -> dict[str, ast.ClassDef]:
-    """Every message and enum class of an API version, by name; nested ones also as `Outer.Inner`."""
-    return _classes_in(
-        _sdk_root() / "lib/googlecloudsdk/generated_clients/apis" / api / version / f"{api}_{version}_messages.py"
+def _classes_in(path: Path) -> dict[str, ClassIndex]:
+    """The index of a generated module's classes, by name; nested ones also as `Outer.Inner`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.cloud_sdk", str(path)], cwd=PROJECT_ROOT, capture_output=True, text=True
     )
+    if done.returncode != 0:
+        raise AssertionError(f"could not read {path}:\n{done.stderr[-2000:]}")
+    classes: dict[str, ClassIndex] = json.loads(done.stdout)
+    return classes
 
 
-def _classes_in(path: Path) -> dict[str, ast.ClassDef]:
-    """The classes a generated module defines, nested ones also as `Outer.Inner`, read without importing it."""
-    found: dict[str, ast.ClassDef] = {}
+def index(path: Path) -> dict[str, ClassIndex]:
+    """Run in its own interpreter (see the module's docstring): every class of the module at `path`, read with ast."""
+    import ast
+
+    found: dict[str, ClassIndex] = {}
+
+    def written(node: ast.expr) -> list[str] | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return ["text", node.value]
+        if isinstance(node, ast.Name):
+            return ["name", node.id]
+        return None
 
     def collect(node: ast.ClassDef, prefix: str) -> None:
-        found[prefix + node.name] = node
+        assigns, annotated = [], []
         for inner in node.body:
             if isinstance(inner, ast.ClassDef):
                 collect(inner, f"{prefix}{node.name}.")
+            elif isinstance(inner, ast.Assign):
+                call = inner.value if isinstance(inner.value, ast.Call) else None
+                kind = getattr(call.func, "attr", "") if call else None  # None: not a call
+                first = call.args[0] if call and call.args else None
+                named = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+                for target in inner.targets:
+                    if isinstance(target, ast.Name):
+                        assigns.append([target.id, kind, named])
+            elif isinstance(inner, ast.AnnAssign) and isinstance(inner.target, ast.Name):
+                keywords = None  # not a call
+                if isinstance(inner.value, ast.Call):
+                    keywords = {k.arg: written(k.value) for k in inner.value.keywords if k.arg in ("message", "enum")}
+                annotated.append([inner.target.id, keywords])
+        found[prefix + node.name] = {"assigns": assigns, "annotated": annotated}
 
     for node in ast.parse(path.read_text()).body:
         if isinstance(node, ast.ClassDef):
@@ -59,20 +98,28 @@ def _classes_in(path: Path) -> dict[str, ast.ClassDef]:
     return found
 
 
+def _classes(api: str, version: str) -> dict[str, ClassIndex]:
+    return _classes_in(_messages_module(api, version))
+
+
+def message_fields(api: str, version: str, message: str) -> set[str]:
+    """The field names of one generated message."""
+    classes = _classes(api, version)
+    if message not in classes:
+        raise AssertionError(f"{message} is not in {_messages_module(api, version)}")
+    return _constants(classes[message]) - {"__module__"}
+
+
 def _fields(api: str, version: str, message: str) -> dict[str, tuple[str, str | None]]:
     """field name -> (MessageField / EnumField / StringField ..., the class it names, qualified)."""
     classes = _classes(api, version)
     fields: dict[str, tuple[str, str | None]] = {}
-    for node in classes[message].body:
-        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)):
+    for name, kind, named in classes[message]["assigns"]:
+        if kind is None:
             continue
-        kind = getattr(node.value.func, "attr", "")
-        named = node.value.args[0].value if node.value.args and isinstance(node.value.args[0], ast.Constant) else None
         if isinstance(named, str):  # a nested class first, as the SDK resolves it
             named = f"{message}.{named}" if f"{message}.{named}" in classes else named
-        for target in node.targets:
-            if isinstance(target, ast.Name):
-                fields[target.id] = (kind, named if isinstance(named, str) else None)
+        fields[name] = (kind, named)
     return fields
 
 
@@ -80,9 +127,9 @@ def enum_values(api: str, version: str, enum: str) -> set[str]:
     return _constants(_classes(api, version)[enum])
 
 
-def _constants(node: ast.ClassDef) -> set[str]:
-    """The names an enum class assigns."""
-    return {t.id for n in node.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+def _constants(cls: ClassIndex) -> set[str]:
+    """The names a class body assigns: an enum's values, a message's fields."""
+    return {name for name, _, _ in cls["assigns"]}
 
 
 def unknown_inputs(
@@ -120,11 +167,7 @@ def unknown_inputs(
     return problems
 
 
-GAPIC_TYPES = Path(__file__).parent / "edge" / "google_types" / "network_security_v1_authz_policy.py.txt"
-
-
-@functools.cache
-def _gapic_classes() -> dict[str, ast.ClassDef]:
+def _gapic_classes() -> dict[str, ClassIndex]:
     """The generated proto-plus classes of networksecurity v1 AuthzPolicy, by qualified name."""
     return _classes_in(GAPIC_TYPES)
 
@@ -132,25 +175,25 @@ def _gapic_classes() -> dict[str, ast.ClassDef]:
 def _gapic_fields(message: str) -> dict[str, tuple[str, str | None]]:
     """snake_case field -> ("message" | "enum" | "scalar", the qualified class it names)."""
     fields: dict[str, tuple[str, str | None]] = {}
-    for node in _gapic_classes()[message].body:
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(node.value, ast.Call):
-            keywords = {
-                k.arg: _type_name(k.value, message) for k in node.value.keywords if k.arg in ("message", "enum")
-            }
-            kind = "message" if "message" in keywords else "enum" if "enum" in keywords else "scalar"
-            fields[node.target.id] = (kind, keywords.get("message") or keywords.get("enum"))
+    for name, keywords in _gapic_classes()[message]["annotated"]:
+        if keywords is None:
+            continue  # not a proto.Field call
+        named = {k: _type_name(v, message) for k, v in keywords.items()}
+        kind = "message" if "message" in named else "enum" if "enum" in named else "scalar"
+        fields[name] = (kind, named.get("message") or named.get("enum"))
     return fields
 
 
-def _type_name(node: ast.expr, message: str) -> str | None:
+def _type_name(written: list[str] | None, message: str) -> str | None:
     """`message="AuthzPolicy.AuthzRule"`, or `message=AuthzRule` (a class of the enclosing scope)."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.Name):
-        scopes = message.split(".")
-        candidates = [".".join([*scopes[:i], node.id]) for i in range(len(scopes), -1, -1)]
-        return next((c for c in candidates if c in _gapic_classes()), node.id)
-    return None
+    if written is None:
+        return None
+    form, text = written
+    if form == "text":
+        return text
+    scopes = message.split(".")
+    candidates = [".".join([*scopes[:i], text]) for i in range(len(scopes), -1, -1)]
+    return next((c for c in candidates if c in _gapic_classes()), text)
 
 
 def gapic_unknown_inputs(message: str, inputs: Any, at: str = "") -> list[str]:
@@ -174,3 +217,7 @@ def gapic_unknown_inputs(message: str, inputs: Any, at: str = "") -> list[str]:
             allowed = _constants(_gapic_classes()[named])
             problems += [f"{where}: {v!r} is not one of {sorted(allowed)}" for v in [value] if v not in allowed]
     return problems
+
+
+if __name__ == "__main__":
+    print(json.dumps(index(Path(sys.argv[1]))))

@@ -18,10 +18,17 @@ from components.core.findings import quoted
 from components.core.names import Port, Syntax, is_host_label
 from components.core.settings import Omittable, SettingsModel
 
-# The path is also excluded in the mesh guard's `notPaths`: there braces are a path template, `*` a wildcard that
-# could exempt every path, and Envoy matches the path without its query.
+# Compute's health checks take a request path that "must comply with RFC3986" (compute v1 HTTPHealthCheck and its
+# HTTPS and HTTP/2 kin): segments of pchar (unreserved, sub-delims, ':' and '@') or %XX escapes. The path is also
+# excluded in the mesh guard's `notPaths`, where `*` (a sub-delim) is a wildcard that could exempt every path, so it
+# is refused too; so is a query ('?'), which Envoy's path match leaves out.
 RequestPath = Annotated[
-    str, Syntax(r"/[^\s{}*?]*", "a path starts with / and has no spaces, braces, '*' or query ('?')")
+    str,
+    Syntax(
+        r"/(?:[A-Za-z0-9\-._~!$&'()+,;=:@/]|%[0-9A-Fa-f]{2})*",
+        "a path starts with / and holds only what RFC 3986 allows in a path: ASCII letters, digits, "
+        "-._~!$&'()+,;=:@ and /, or a %XX escape of two hex digits; no spaces, braces, '*' or query ('?')",
+    ),
 ]
 # Istio's exact (`/charge`) and prefix (`/api/*`) forms: the two that a load balancer's path match can mirror.
 CLIENT_PATH = Syntax(
@@ -51,7 +58,7 @@ class HealthCheck(SettingsModel):
         15, description="Seconds between probes.", examples=[15]
     )
     timeout_sec: Annotated[int, Field(ge=1, le=300)] = Field(
-        5, description="Seconds before a probe fails.", examples=[5]
+        5, description="Seconds before a probe fails; at most checkIntervalSec.", examples=[5]
     )
     healthy_threshold: Annotated[int, Field(ge=1, le=10)] = Field(
         1, description="Successes to become healthy.", examples=[1]
@@ -59,6 +66,18 @@ class HealthCheck(SettingsModel):
     unhealthy_threshold: Annotated[int, Field(ge=1, le=10)] = Field(
         2, description="Failures to become unhealthy.", examples=[2]
     )
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> HealthCheck:
+        # compute v1 HealthCheck: "It is invalid for timeoutSec to have greater value than checkIntervalSec."
+        if self.timeout_sec > self.check_interval_sec:
+            raise PydanticCustomError(
+                "config.range",
+                f"is {self.timeout_sec}, longer than checkIntervalSec ({self.check_interval_sec}), which Compute "
+                "refuses for a health check. Make timeoutSec at most checkIntervalSec.",
+                {"at": ".timeoutSec"},
+            )
+        return self
 
 
 def _client_uri(uri: str) -> str:
@@ -121,6 +140,10 @@ def load_balancer_paths(path: str) -> list[dict[str, str]]:
     return [{"exact": path}, {"prefix": path + "?"}]
 
 
+def _once_each(methods: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(methods))
+
+
 ClientUri = Annotated[str, AfterValidator(_client_uri)]
 ClientDnsName = Annotated[str, AfterValidator(_client_dns_name)]
 ClientPath = Annotated[str, CLIENT_PATH, AfterValidator(_client_path)]
@@ -142,8 +165,11 @@ class AllowedClient(SettingsModel):
     paths: Annotated[tuple[ClientPath, ...], Field(max_length=MAX_PATHS)] = Field(
         (), description="Paths it may call: exact, or a prefix ending in *; default: every path.", examples=[["/api/*"]]
     )
-    methods: tuple[Method, ...] = Field(
-        (), description="HTTP methods it may use; default: every method.", examples=[["GET", "POST"]]
+    # A set, written as a list: a repeat is dropped, so that the policies stay within Google's 10 methods.
+    methods: Annotated[tuple[Method, ...], AfterValidator(_once_each)] = Field(
+        (),
+        description="HTTP methods it may use (each counts once); default: every method.",
+        examples=[["GET", "POST"]],
     )
 
     @model_validator(mode="after")

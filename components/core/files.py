@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from components.core.names import NUL_IN_PATH
+NUL_IN_PATH = "a path cannot hold a NUL character; fix the path."
 
 
 class UnreadableFileError(Exception):

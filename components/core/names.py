@@ -18,7 +18,6 @@ from pydantic_core import CoreSchema, core_schema
 DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS1123_SUBDOMAIN = rf"{DNS1123_LABEL}(\.{DNS1123_LABEL})*"
 SYNTAX_KEY = "x-syntax"  # where a JSON Schema carries a syntax's explanation
-NUL_IN_PATH = "a path cannot hold a NUL character; fix the path."
 
 
 @dataclass(frozen=True)
@@ -78,8 +77,15 @@ STACK_REFERENCE = Syntax(
     "a stack reference is <organization>/<project>/<stack> (or <stack> for the current project)",
 )
 
+# Resource Manager's rule for a project ID (6 to 30 lowercase ASCII letters, digits or hyphens, starting with a letter,
+# no trailing hyphen), or a project number; Monitoring names a channel projects/[PROJECT_ID_OR_NUMBER]/... and refuses
+# an alert policy whose channel has any other project segment. The channel's id is the server's; any is taken.
+PROJECT_ID = r"[a-z][-a-z0-9]{4,28}[a-z0-9]"
+PROJECT_NUMBER = r"[1-9][0-9]{0,18}"
 NOTIFICATION_CHANNEL = Syntax(
-    r"projects/[^/]+/notificationChannels/[^/]+", "a channel is projects/<project>/notificationChannels/<id>"
+    rf"projects/({PROJECT_ID}|{PROJECT_NUMBER})/notificationChannels/[^/]+",
+    "a channel is projects/<project>/notificationChannels/<id>, where <project> is a project ID (6 to 30 lowercase "
+    "letters, digits or hyphens, starting with a letter and not ending with a hyphen) or a project number",
 )
 
 Namespace = Annotated[str, NAMESPACE_NAME]

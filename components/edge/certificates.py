@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -21,7 +22,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from components.core.findings import Finding, Severity
 from components.edge.pem import LoadedCertificate, Violation, read_certificate
-from components.edge.settings import KEY, EdgeSettings
+from components.edge.roles import ALLOWLISTED, ANCHOR, INTERMEDIATE
+
+if TYPE_CHECKING:
+    from components.edge.settings import EdgeSettings
 
 RSA_KEY_BITS = (2048, 4096)
 EC_CURVES = ("secp256r1", "secp384r1")  # P-256, P-384
@@ -33,9 +37,6 @@ MAX_CHAIN_DEPTH = 10  # root and leaf included
 MAX_TRUST_STORE_CERTIFICATES = 200
 MAX_INTERMEDIATES = 100
 MAX_ALLOWLISTED = 500
-
-ANCHOR, INTERMEDIATE, ALLOWLISTED = "anchor", "intermediate", "allowlisted"
-ROLES = (ANCHOR, INTERMEDIATE, ALLOWLISTED)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ def deployed_phase(edge: EdgeSettings) -> str:
 def load_rotation(edge: EdgeSettings, root: Path) -> tuple[dict[str, TrustConfig], list[Finding]]:
     """The trust config of each phase, in order: before the rotation (the current anchors), `add` (both), `remove`
     (the new ones alone); only `before` without a rotation."""
+    from components.edge.settings import KEY  # the settings (pydantic) only where a stack is read: not for `cert`
+
     findings: list[Finding] = []
 
     def group(alias: str, paths: tuple[str, ...]) -> tuple[LoadedCertificate, ...]:
@@ -451,6 +454,8 @@ def _unchained(anchors: list[LoadedCertificate], intermediates: list[LoadedCerti
 
 
 def _quota_findings(anchors: list, intermediates: list, allowlisted: list) -> list[Finding]:
+    from components.edge.settings import KEY
+
     key = KEY
     limits = [
         (

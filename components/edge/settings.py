@@ -22,7 +22,6 @@ from components.core.names import (
     word,
 )
 from components.core.settings import Omittable, SettingsModel, child_key, config_key
-from components.edge.pem import read_certificate
 
 KEY = config_key("edge")
 BACKEND_KEY = config_key("backend")
@@ -41,6 +40,8 @@ def _one_certificate(path: str, info: ValidationInfo) -> str:
     wrong file is reported together with every other problem of the run."""
     root = (info.context or {}).get("project_root")
     if root is not None:
+        from components.edge.pem import read_certificate  # cryptography, only when a stack's files are read
+
         _, problems = read_certificate(path, "", Path(root))
         if problems:
             raise PydanticCustomError(problems[0].code, problems[0].message)

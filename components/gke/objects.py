@@ -21,6 +21,15 @@ BACKEND_CONFIG_ANNOTATION = "cloud.google.com/backend-config"
 BACKENDS_ANNOTATION = "ingress.kubernetes.io/backends"
 
 
+def created_objects(s: GkeBackendSettings) -> list[tuple[str, str, str]]:
+    """The Kubernetes objects the GKE side creates, as (kind, namespace, name): a patched Service is the
+    application's own, not created here."""
+    made = [("Service", s.namespace, s.service)] if s.create_service else []
+    if s.standalone_neg is None:
+        made += [("BackendConfig", s.namespace, s.backend_config_name), ("Ingress", s.namespace, s.anchor_name)]
+    return made
+
+
 def backend_config_spec(s: GkeBackendSettings) -> dict[str, Any]:
     h = s.health_check
     health: dict[str, Any] = {

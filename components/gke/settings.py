@@ -11,10 +11,10 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from components.core.edge_backend import CHAIN_VERIFIED, DNS_SANS, SPIFFE_ID, URI_SANS, AllowedClient, HealthCheck
+from components.core.files import NUL_IN_PATH
 from components.core.findings import Finding, error, note, quoted
 from components.core.load_balancer import CAPABILITIES, FRONT_END_RANGES, HeaderPlace, LoadBalancerType
 from components.core.names import (
-    NUL_IN_PATH,
     Labels,
     Namespace,
     NegName,

@@ -8,8 +8,11 @@ An SDK upgrade that changes these internals breaks this module alone.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import pathlib
 import runpy
+import sys
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +24,9 @@ import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks, rpc
+from pulumi.runtime import resource as runtime_resource
 from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.proto import source_pb2
 
 from components.core.findings import Finding, Severity, errors
 from components.stack import preflight, settings
@@ -241,6 +246,7 @@ class _WorkerLoops:
 
     def start(self) -> None:
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(_unread_exception)
         asyncio.set_event_loop(loop)
         with self.lock:
             self.loops.append(loop)
@@ -248,6 +254,59 @@ class _WorkerLoops:
     def close(self) -> None:
         for loop in self.loops:
             loop.close()
+
+
+def stack_trace() -> source_pb2.StackTrace:
+    """The SDK's `_get_stack_trace` (pulumi 3.272's runtime/resource.py), the same message computed without its
+    costs: it builds a `traceback` summary of every frame (a file check and a source line read for each) and a
+    pathlib URI for each frame it sends, for every registration, so a registration deeper in the program costs more.
+    Here the frames are walked directly and each file's URI made once. The mock engine uses it for its runs (offline
+    plans, tests, the benchmark's program and floor alike); tests/stack/test_engine.py holds it equal to the SDK's."""
+    if getattr(sys, "tracebacklimit", None) is not None:  # the SDK's summary would be cut short: let it
+        return _sdk_stack_trace()
+    stack = []
+    frame: Any = sys._getframe()  # this function stands where the SDK's own frame would
+    while frame is not None:
+        stack.append((frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))
+        frame = frame.f_back
+    stack.reverse()
+    # As the SDK: the third `__init__` from the top is the concrete resource's; the frames below it are sent.
+    inits = 0
+    for i in range(len(stack) - 1, -1, -1):
+        if stack[i][2] == "__init__":
+            inits += 1
+            if inits == 3:
+                break
+    if i < 1:
+        return source_pb2.StackTrace()
+    return source_pb2.StackTrace(
+        frames=[source_pb2.StackFrame(pc=_position(name, line)) for name, line, _ in reversed(stack[:i])]
+    )
+
+
+_sdk_stack_trace = runtime_resource._get_stack_trace
+
+
+def _position(filename: str, line: int | None) -> source_pb2.SourcePosition | None:
+    if filename == "" or line is None:
+        return None
+    uri = _uri(filename)
+    return None if uri is None else source_pb2.SourcePosition(uri=uri, line=line)
+
+
+@functools.lru_cache(maxsize=4096)
+def _uri(filename: str) -> str | None:
+    try:
+        return pathlib.Path(filename).as_uri()
+    except ValueError:  # a relative path: no position, as in the SDK
+        return None
+
+
+def _unread_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """What the SDK's futures hold when a run fails (the failure itself is recorded). asyncio's default handler would
+    log each with its traceback when the future is collected, and on CPython 3.11 formatting a traceback runs
+    ast.parse, whose recursion count the whole interpreter shares: a collection during another ast.parse (pytest
+    rewriting a module as it is imported) then breaks that parse ("AST constructor recursion depth mismatch")."""
 
 
 class _LogCollector(logging.Handler):
@@ -271,9 +330,11 @@ def run_under_mocks(
     logger.addHandler(_LogCollector(recording))
     mock = _Mocks(cloud)
     loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_unread_exception)
     worker_loops = _WorkerLoops()
     loop.set_default_executor(ThreadPoolExecutor(initializer=worker_loops.start))
     asyncio.set_event_loop(loop)
+    runtime_resource._get_stack_trace = stack_trace
     try:
         pulumi.runtime.set_mocks(
             mock,
@@ -304,4 +365,5 @@ def run_under_mocks(
         asyncio.set_event_loop(None)
         loop.close()
         logger.handlers.clear()
+        runtime_resource._get_stack_trace = _sdk_stack_trace
     return recording

@@ -21,6 +21,13 @@ def check_stack(
     config: Mapping[str, str], project_root: Path, stack: str, now: dt.datetime | None = None
 ) -> tuple[settings.StackSettings | None, list[Finding]]:
     """Settings (None when any error stands) and every finding of the run, errors and warnings."""
+    with cycle_collection_paused():
+        return _check_stack(config, project_root, stack, now)
+
+
+def _check_stack(
+    config: Mapping[str, str], project_root: Path, stack: str, now: dt.datetime | None
+) -> tuple[settings.StackSettings | None, list[Finding]]:
     stack_settings, findings = settings.parse_stack(config, project_root)
     if stack_settings is None:
         return None, findings

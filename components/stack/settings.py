@@ -12,17 +12,19 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from components.core.findings import Finding, error, errors
 from components.core.settings import CONFIG_NAMESPACE, Omittable, SettingsModel, config_key, parse
 from components.edge import settings as edge_settings
-from components.edge.certificates import TrustConfig, load_trust_config
-from components.edge.server_certificate import SelfManagedCertificate, load_self_managed
 from components.gke import settings as gke_settings
 from components.mesh import settings as mesh_settings
+
+if TYPE_CHECKING:
+    from components.edge.certificates import TrustConfig
+    from components.edge.server_certificate import SelfManagedCertificate
 
 
 class StackConfig(SettingsModel):
@@ -91,13 +93,15 @@ def namespace_values(config: Mapping[str, str]) -> tuple[dict[str, Any], list[Fi
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
-    todo = [(value, 0)]
+    """Whether anything sits more than `limit` levels deep. Only containers are visited: a non-empty one at `limit`
+    holds something deeper."""
+    todo = [(value, 0)] if isinstance(value, (dict, list)) else []
     while todo:
         node, depth = todo.pop()
-        if depth > limit:
+        if depth >= limit and node:
             return True
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        todo += [(child, depth + 1) for child in children]
+        children = node.values() if isinstance(node, dict) else node
+        todo += [(child, depth + 1) for child in children if isinstance(child, (dict, list))]
     return False
 
 
@@ -115,6 +119,10 @@ def parse_stack(config: Mapping[str, str], project_root: Path) -> tuple[StackSet
         findings += edge_settings.check_backend(backend)
     if edge is not None:
         findings += edge_settings.check(edge)
+        # cryptography, only where a stack's files are read: not for `docs`
+        from components.edge.certificates import load_trust_config
+        from components.edge.server_certificate import load_self_managed
+
         trust, found = load_trust_config(edge, project_root)
         findings += found
         server_certificate, found = load_self_managed(edge, project_root)

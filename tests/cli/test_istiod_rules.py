@@ -205,7 +205,8 @@ def test_check_refuses_a_health_check_path_with_braces_that_the_mesh_guard_would
 
     assert check(tmp_path, capsys, "app-dev", edit) == [
         "error: gke-mtls:gkeBackend.healthCheck.requestPath: '/health/{id}' is not valid: a path starts with / and "
-        "has no spaces, braces, '*' or query ('?'). [config.syntax]",
+        "holds only what RFC 3986 allows in a path: ASCII letters, digits, -._~!$&'()+,;=:@ and /, or a %XX escape "
+        "of two hex digits; no spaces, braces, '*' or query ('?'). [config.syntax]",
         "x: 1 error(s), 0 warning(s)",
     ]
 

@@ -36,9 +36,20 @@ def test_the_schema_is_a_valid_json_schema():
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
 
 
-def test_check(capsys):
-    status, document = run_json(capsys, ["check", "--stack", "dev", "--json"])
-    assert (status, document["name"], document["findings"]) == (0, "dev", [])
+def test_check(capsys, committed_project):
+    status, document = run_json(
+        capsys, ["--project-root", str(committed_project), "check", "--stack", "prod", "--json"]
+    )
+    assert (status, document["name"], document["findings"]) == (0, "prod", [])
+
+
+def test_check_lists_the_notes_about_other_stacks_too(capsys, committed_project):
+    status, document = run_json(capsys, ["--project-root", str(committed_project), "check", "--stack", "dev", "--json"])
+    assert status == 0
+    assert [(f["severity"], f["code"], f["key"]) for f in document["findings"]] == [
+        ("note", "stack.shared-domain", "gke-mtls:edge.domains[0]"),
+        ("note", "stack.shared-objects", "gke-mtls:cluster.context"),
+    ]
 
 
 def test_cert(tmp_path, capsys):

@@ -31,9 +31,9 @@ def test_rendered_manifests_pass_validate(tmp_path, capsys):
     assert main(["render", "--stack", "prod", "--output", str(out)]) == 0
     assert main(["validate", str(out)]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        f"{out}[0] PeerAuthentication default: ok",
-        f"{out}[1] AuthorizationPolicy httpbin-policy: ok",
-        f"{out}[2] AuthorizationPolicy allow-nothing: ok",
+        f"{out}[0] PeerAuthentication istio-system/default: ok",
+        f"{out}[1] AuthorizationPolicy default/httpbin-policy: ok",
+        f"{out}[2] AuthorizationPolicy default/allow-nothing: ok",
     ]
 
 
@@ -46,9 +46,9 @@ def test_validate_prints_the_api_servers_and_istiods_errors_and_exits_1(tmp_path
     )
     assert main(["validate", str(bad)]) == 1
     assert capsys.readouterr().out.splitlines() == [
-        f'{bad}[0] PeerAuthentication web: spec: Invalid value: "object": portLevelMtls requires selector; '
+        f'{bad}[0] PeerAuthentication shop/web: spec: Invalid value: "object": portLevelMtls requires selector; '
         "mesh/namespace peer authentication cannot have port level mTLS",
-        f"{bad}[1] AuthorizationPolicy ok: ok",
+        f"{bad}[1] AuthorizationPolicy shop/ok: ok",
     ]
 
 
@@ -100,10 +100,10 @@ def test_validate_opens_a_kubectl_list_and_prints_istiods_warnings(tmp_path, cap
     assert main(["validate", str(folder)]) == 1
     dump = folder / "dump.yaml"
     assert capsys.readouterr().out.splitlines() == [
-        f"{dump}[0].items[0] AuthorizationPolicy no-admin: ok",
+        f"{dump}[0].items[0] AuthorizationPolicy shop/no-admin: ok",
         "  warning: configured AuthorizationPolicy will deny all traffic to TCP ports under its scope due to the use "
         "of only HTTP attributes in a DENY rule; it is recommended to explicitly specify the port",
-        f"{dump}[0].items[1] AuthorizationPolicy bad: invalid policy bad.shop: bad CIDR range (10.0.0.0/33): "
+        f"{dump}[0].items[1] AuthorizationPolicy shop/bad: invalid policy bad.shop: bad CIDR range (10.0.0.0/33): "
         'netip.ParsePrefix("10.0.0.0/33"): prefix length out of range',
     ]
 
@@ -131,18 +131,18 @@ def test_validate_skips_the_other_kinds_of_a_gitops_folder_with_a_note_and_exits
     assert main(["validate", str(tmp_path)]) == 0
     hint = "point GKE_MTLS_ISTIO_CRDS at Istio's crd-all.gen.yaml to check it"
     assert capsys.readouterr().out.splitlines() == [
-        f"{tmp_path}/deployment.yaml[0] Deployment web: not checked (not an Istio object)",
-        f"{tmp_path}/policy.yaml[0] AuthorizationPolicy web: ok",
-        f"{tmp_path}/routing.yaml[0] VirtualService web: not checked (these CRDs do not define "
+        f"{tmp_path}/deployment.yaml[0] Deployment shop/web: not checked (not an Istio object)",
+        f"{tmp_path}/policy.yaml[0] AuthorizationPolicy shop/web: ok",
+        f"{tmp_path}/routing.yaml[0] VirtualService shop/web: not checked (these CRDs do not define "
         f"networking.istio.io/v1 VirtualService; {hint})",
-        f"{tmp_path}/routing.yaml[1] Gateway web: not checked (these CRDs do not define networking.istio.io/v1 "
+        f"{tmp_path}/routing.yaml[1] Gateway shop/web: not checked (these CRDs do not define networking.istio.io/v1 "
         f"Gateway; {hint})",
-        f"{tmp_path}/service.yaml[0] Service web: not checked (not an Istio object)",
+        f"{tmp_path}/service.yaml[0] Service shop/web: not checked (not an Istio object)",
     ]
     assert main(["validate", "--json", str(tmp_path)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [f["code"] for f in report["findings"]] == ["validate.skipped"] * 4
-    assert report["findings"][0]["message"] == "Deployment web: not checked: not an Istio object."
+    assert report["findings"][0]["message"] == "Deployment shop/web: not checked: not an Istio object."
 
 
 def test_validate_of_an_input_without_any_istio_object_says_nothing_was_validated(tmp_path, capsys):
@@ -160,9 +160,28 @@ def test_validate_still_refuses_a_misspelt_istio_kind(tmp_path, capsys):
     )
     assert main(["validate", str(tmp_path)]) == 1
     assert capsys.readouterr().out.splitlines()[0] == (
-        f"{tmp_path}/typo.yaml[0] PeerAuthentications p: apiVersion 'security.istio.io/v1' kind 'PeerAuthentications' "
-        "is not served by these CRDs (did you mean PeerAuthentication?) (known: networking.istio.io/v1 "
-        "DestinationRule, networking.istio.io/v1alpha3 DestinationRule, networking.istio.io/v1beta1 DestinationRule, "
-        "security.istio.io/v1 AuthorizationPolicy, security.istio.io/v1 PeerAuthentication, security.istio.io/v1beta1 "
-        "AuthorizationPolicy, security.istio.io/v1beta1 PeerAuthentication)"
+        f"{tmp_path}/typo.yaml[0] PeerAuthentications shop/p: apiVersion 'security.istio.io/v1' kind "
+        "'PeerAuthentications' is not served by these CRDs (did you mean PeerAuthentication?) (known: "
+        "networking.istio.io/v1 DestinationRule, networking.istio.io/v1alpha3 DestinationRule, "
+        "networking.istio.io/v1beta1 DestinationRule, security.istio.io/v1 AuthorizationPolicy, security.istio.io/v1 "
+        "PeerAuthentication, security.istio.io/v1beta1 AuthorizationPolicy, security.istio.io/v1beta1 "
+        "PeerAuthentication)"
     )
+
+
+def test_validate_names_each_object_by_namespace_and_name(tmp_path, capsys):
+    """Every namespace's mesh policy is called `default`: the namespace tells them apart."""
+    two = tmp_path / "defaults.yaml"
+    two.write_text(
+        "".join(
+            f"---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {{name: default{ns}}}\n"
+            "spec: {mtls: {mode: STRICT}}\n"
+            for ns in (", namespace: shop", ", namespace: legacy", "")
+        )
+    )
+    assert main(["validate", str(two)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{two}[0] PeerAuthentication shop/default: ok",
+        f"{two}[1] PeerAuthentication legacy/default: ok",
+        f"{two}[2] PeerAuthentication default (no namespace): ok",
+    ]

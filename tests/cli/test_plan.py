@@ -93,3 +93,20 @@ def test_plan_shows_the_configured_gcp_project(capsys):
     assert "GCP project: acme-dev." in out.splitlines()[1]
     assert "placeholder-project" not in out
     assert "projects/acme-dev/locations/global/trustConfigs/edge-trust-config" in out
+
+
+def test_a_multi_line_value_continues_indented_under_its_first_line(capsys):
+    assert main(["plan", "--stack", "dev"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index("pulumi:pulumi:Stack gke-mtls-dev")
+    tree = lines[start + 1 : lines.index("", start)]
+    assert [line for line in tree if not line.startswith(("├", "└", "│", " "))] == []  # the tree stays unbroken
+    metric = tree.index("│   └── + gcp:logging/metric:Metric edge-monitoring-rejected-clients  (deleteBeforeReplace)")
+    assert tree[metric + 2 : metric + 5] == [
+        '│           filter: resource.type="http_load_balancer"',
+        '│                   resource.labels.forwarding_rule_name="edge-https-rule"',
+        '│                   jsonPayload.statusDetails=~"^client_cert_"',
+    ]
+    assert lines[lines.index('  rejectedClientsLogQuery: resource.type="http_load_balancer"') + 1] == (
+        '                           resource.labels.forwarding_rule_name="edge-https-rule"'
+    )

@@ -170,3 +170,43 @@ def test_for_a_regional_load_balancer_the_url_map_rules_for_headers_apply_too():
     ]
     assert parsed(standaloneNeg="web-mtls", headers=headers)[1] == []  # the global one's backend service takes them
     assert parsed(headers=headers)[1] == []  # the classic path's backend service takes them
+
+
+# --- what Compute takes for a health check (compute v1 HealthCheck) ------------------------------------------------
+
+
+def test_a_health_check_timeout_longer_than_its_interval_is_refused():
+    """compute v1 HealthCheck: "It is invalid for timeoutSec to have greater value than checkIntervalSec"."""
+    settings, findings = parsed(healthCheck={"checkIntervalSec": 5, "timeoutSec": 6})
+    assert settings is None
+    assert [str(f) for f in findings] == [
+        f"{KEY}.healthCheck.timeoutSec: is 6, longer than checkIntervalSec (5), which Compute refuses for a health "
+        "check. Make timeoutSec at most checkIntervalSec. [config.range]"
+    ]
+    assert parsed(healthCheck={"checkIntervalSec": 5, "timeoutSec": 5})[0] is not None
+
+
+@pytest.mark.parametrize("path", ["/a^b", "/a|b", "/é", "/a%zz", "/a%4", "/a b", "/a\\b", "/a`b", "/a#b", "/a[b]"])
+def test_a_health_check_path_must_comply_with_rfc_3986(path):
+    """compute v1 HTTP(S)/HTTP2 health checks: the request path "Must comply with RFC3986"."""
+    _, findings = parsed(healthCheck={"requestPath": path})
+    assert [str(f) for f in findings] == [
+        f"{KEY}.healthCheck.requestPath: {path!r} is not valid: a path starts with / and holds only what RFC 3986 "
+        "allows in a path: ASCII letters, digits, -._~!$&'()+,;=:@ and /, or a %XX escape of two hex digits; no "
+        "spaces, braces, '*' or query ('?'). [config.syntax]"
+    ]
+
+
+@pytest.mark.parametrize("path", ["/", "/healthz", "/a%2Fb/c-d_e.f~g", "/api/v1:check@x;y=1,z+w!$&'()", "//x"])
+def test_rfc_3986_paths_are_taken(path):
+    assert parsed(healthCheck={"requestPath": path})[0] is not None
+
+
+def test_an_allowed_clients_repeated_methods_count_once():
+    """A method list is a set to the load balancer and to Istio; repeats would only count against Google's 10 methods
+    per authorization policy (7 distinct methods are the most a client can list)."""
+    settings, findings = parsed(
+        selector={"app": "web"}, allowedClients=[{**CHECKOUT, "methods": ["GET", "POST", "GET", "GET", "POST"]}]
+    )
+    assert settings is not None, findings
+    assert settings.allowed_clients[0].methods == ("GET", "POST")

@@ -28,19 +28,9 @@ from components.core.names import (
 from components.mesh.validation import schema as istio_schema
 from components.stack import preflight
 from mtls import offline
-from tests.conftest import PROJECT_ROOT, committed_config, engine_config
+from tests.conftest import COMMITTED_STACKS, PROJECT_ROOT, committed_config, engine_config
 
-STACKS = (
-    "dev",
-    "prod",
-    "app-dev",
-    "edge-dev",
-    "platform-dev",
-    "platform-neg-dev",
-    "edge-neg-dev",
-    "platform-regional-dev",
-    "edge-regional-dev",
-)
+STACKS = COMMITTED_STACKS
 COMMITTED = {stack: committed_config(stack) for stack in STACKS}
 K8S_VERSION = kubernetes_validate.latest_version()
 SCHEMAS = istio_schema.IstioSchemas.load()
@@ -196,9 +186,11 @@ def _kubernetes_problems(resource: Any, objects: set[tuple[str, str, str]]) -> l
         except kubernetes_validate.ValidationError as exc:
             found.append(f"{what}: {exc.message}")
     if kind == "BackendConfig":
-        for header in (inputs.get("spec") or {}).get("customRequestHeaders", {}).get("headers", []):
+        spec = inputs.get("spec") or {}
+        for header in spec.get("customRequestHeaders", {}).get("headers", []):
             if not _rfc7230_field(header):
                 found.append(f"{what}: header {header[:40]!r} is not an RFC 7230 field")
+        found += [f"{what}: {p}" for p in _health_check_problems(spec.get("healthCheck") or {}, "requestPath")]
     return found
 
 
@@ -220,7 +212,42 @@ def _gcp_problems(resource: Any) -> list[str]:
     for added in (inputs.get("headerAction") or {}).get("requestHeadersToAdds") or []:
         if not _rfc7230_field(f"{added.get('headerName')}:{added.get('headerValue')}"):
             found.append(f"{resource.type}: header {added.get('headerName')!r} is not an RFC 7230 field")
+    if resource.type in ("gcp:compute/healthCheck:HealthCheck", "gcp:compute/regionHealthCheck:RegionHealthCheck"):
+        probes = [inputs[k] for k in ("httpHealthCheck", "httpsHealthCheck", "http2HealthCheck") if k in inputs]
+        found += [f"health check: {p}" for p in _health_check_problems(inputs, None)]
+        found += [f"health check: {p}" for probe in probes for p in _health_check_problems(probe, "requestPath")]
+    if resource.type == "gcp:monitoring/alertPolicy:AlertPolicy":
+        for channel in inputs.get("notificationChannels") or []:
+            if not _CHANNEL.fullmatch(channel):
+                found.append(f"alert policy: notification channel {channel[:60]!r} has no valid project ID or number")
+    if resource.type == "gcp:networksecurity/authzPolicy:AuthzPolicy":
+        operations = [
+            op for rule in inputs.get("httpRules") or [] for op in (rule.get("to") or {}).get("operations", [])
+        ]
+        methods = sum(len(op.get("methods") or []) for op in operations)
+        if methods > 10:
+            found.append(f"authorization policy: {methods} methods; Google's AuthzPolicy takes at most 10")
     return found
+
+
+# Resource Manager's project ID (6 to 30 lowercase ASCII letters, digits or hyphens, starting with a letter, not ending
+# with a hyphen) or a project number: Monitoring's projects/[PROJECT_ID_OR_NUMBER]/notificationChannels/[CHANNEL_ID].
+_CHANNEL = re.compile(r"projects/([a-z][a-z0-9-]{4,28}[a-z0-9]|[1-9][0-9]*)/notificationChannels/[^/]+")
+# RFC 3986's path-abempty: "/" segments of pchar = unreserved / pct-encoded / sub-delims / ":" / "@".
+_PCHAR = r"(?:[A-Za-z0-9._~-]|%[0-9A-Fa-f]{2}|[!$&'()*+,;=]|[:@])"
+_RFC3986_PATH = re.compile(rf"(?:/{_PCHAR}*)+")
+
+
+def _health_check_problems(check: dict, path_key: str | None) -> list[str]:
+    """compute v1 HealthCheck: timeoutSec no greater than checkIntervalSec; a request path that complies with RFC 3986
+    (the same facts for a BackendConfig's health check, which ingress-gce copies into one)."""
+    problems = []
+    timeout, interval = check.get("timeoutSec"), check.get("checkIntervalSec")
+    if timeout is not None and interval is not None and timeout > interval:
+        problems.append(f"timeoutSec {timeout} is greater than checkIntervalSec {interval}")
+    if path_key is not None and path_key in check and not _RFC3986_PATH.fullmatch(str(check[path_key])):
+        problems.append(f"request path {str(check[path_key])[:60]!r} is not an RFC 3986 path")
+    return problems
 
 
 def _rfc7230_field(text: str) -> bool:

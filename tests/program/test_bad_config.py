@@ -315,6 +315,37 @@ CASES: list[tuple[str, Edit, str]] = [
         "gke-mtls:backend.stack: 'acme/gke/platform/dev' is not valid: a stack reference is "
         "<organization>/<project>/<stack> (or <stack> for the current project). [config.syntax]",
     ),
+    *(
+        (
+            f"{section}_channel_of_{why}",
+            edit,
+            f"{key}.notificationChannels[0]: '{channel}' is not valid: a channel is "
+            "projects/<project>/notificationChannels/<id>, where <project> is a project ID (6 to 30 lowercase letters, "
+            "digits or hyphens, starting with a letter and not ending with a hyphen) or a project number. "
+            "[config.syntax]",
+        )
+        for why, channel in [
+            ("uppercase_project", "projects/Acme-Dev/notificationChannels/1"),
+            ("short_project", "projects/acme/notificationChannels/1"),
+            ("project_ending_in_a_hyphen", "projects/acme-dev-/notificationChannels/1"),
+            ("project_starting_with_a_digit", "projects/1acme-dev/notificationChannels/1"),
+            ("non_ascii_project", "projects/ácme-dev/notificationChannels/1"),
+        ]
+        for section, key, edit in [
+            (
+                "edge",
+                "gke-mtls:edge.rejectedClientsAlert",
+                edge(rejectedClientsAlert={"threshold": 1, "notificationChannels": [channel]}),
+            ),
+            (
+                "mesh",
+                "gke-mtls:mesh.plaintextAlert",
+                lambda config, channel=channel: config["gke-mtls:mesh"].update(
+                    plaintextAlert={"notificationChannels": [channel]}, migration={"legacy": "enforce"}
+                ),
+            ),
+        ]
+    ),
 ]
 
 
@@ -330,6 +361,15 @@ def test_bad_config_stops_the_program_with_its_message_and_registers_nothing(run
         "1 error(s) in the stack configuration (listed above); nothing was registered."
     )
     assert recording.resources == []  # not even the StackReference or the edge component
+
+
+@pytest.mark.parametrize("project", ["acme-dev", "a23456", "a" * 30, "123456789012"])
+def test_a_channel_of_a_project_id_or_number_is_accepted(run_stack, dev_config, project):
+    dev_config["gke-mtls:edge"]["rejectedClientsAlert"] = {
+        "threshold": 1,
+        "notificationChannels": [f"projects/{project}/notificationChannels/42"],
+    }
+    assert run_stack(dev_config).error is None
 
 
 def test_the_default_backend_output_beside_a_name_is_accepted(run_stack, dev_config):

@@ -358,6 +358,37 @@ def test_an_export_from_another_version_is_refused_with_its_field(edge_run, plat
     )
 
 
+@pytest.mark.parametrize(
+    "health_check, problem",
+    [
+        (
+            {"checkIntervalSec": 5, "timeoutSec": 10},
+            "healthCheck.timeoutSec: is 10, longer than checkIntervalSec (5), which Compute refuses for a health "
+            "check. Make timeoutSec at most checkIntervalSec.",
+        ),
+        (
+            {"requestPath": "/a|b"},
+            "healthCheck.requestPath: '/a|b' is not valid: a path starts with / and holds only what RFC 3986 allows "
+            "in a path: ASCII letters, digits, -._~!$&'()+,;=:@ and /, or a %XX escape of two hex digits; no spaces, "
+            "braces, '*' or query ('?').",
+        ),
+    ],
+    ids=["timeout-over-interval", "path-not-rfc-3986"],
+)
+def test_an_exported_health_check_compute_would_refuse_stops_the_edge_by_key(
+    edge_run, platform_outputs, health_check, problem
+):
+    """The edge builds its own health check from the export: the same rule holds there, whoever wrote the export."""
+    outputs = copy.deepcopy(platform_outputs)
+    outputs["negBackend"]["healthCheck"].update(health_check)
+    recording = edge_run(outputs=outputs)
+    assert str(recording.error) == (
+        f"gke-mtls:backend.stack: output 'negBackend' of stack 'acme/gke-mtls/platform-neg-dev'.{problem} Update that "
+        "stack's gke-mtls to this version and run `pulumi up` on it."
+    )
+    assert recording.cloud_resources() == []
+
+
 # --- one list, both paths --------------------------------------------------------------------------------------
 
 

@@ -82,13 +82,15 @@ def value_matches(pattern: str, value: str) -> bool:
 
 
 def _one_of(patterns: Any, value: str | None) -> Truth:
-    if value is None:
+    """Whether `value` matches one of the patterns; None when unknown, or when `patterns` is no list (a malformed
+    rule, which the settings checks refuse by its key: the analysis reads it as matching nothing it can tell)."""
+    if value is None or not isinstance(patterns, list):
         return None
     return any(value_matches(str(p), value) for p in patterns if isinstance(p, str))
 
 
 def _in_blocks(blocks: Any, sources: tuple[Network, ...] | None) -> Truth:
-    if sources is None:
+    if sources is None or not isinstance(blocks, list):  # a malformed rule, as in _one_of
         return None
     networks = []
     for block in blocks:

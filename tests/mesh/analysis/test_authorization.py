@@ -118,3 +118,13 @@ def test_service_accounts_may_omit_the_namespace_of_the_policy():
 def test_custom_policies_ask_an_external_service_so_the_outcome_is_open():
     custom = policy("CUSTOM", [{}])
     assert decide([custom], CHECKOUT).allowed is None
+
+
+@pytest.mark.parametrize("field", ["values", "notValues"])
+@pytest.mark.parametrize("written", [5, 5.5, True, "10.0.0.0/8", {"a": 1}])
+@pytest.mark.parametrize("key", ["source.ip", "destination.port", "source.principal", "connection.sni"])
+def test_a_condition_whose_values_are_not_a_list_matches_nothing_it_can_tell(key, field, written):
+    """A malformed rule is the settings checks' to refuse by its key; the analysis reads it without failing."""
+    for action in ("ALLOW", "DENY"):
+        malformed = policy(action, [{"when": [{"key": key, field: written}]}])
+        assert decide([malformed], PLAINTEXT_LB).allowed is None
