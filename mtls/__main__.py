@@ -189,8 +189,8 @@ def _mesh_ca(args: argparse.Namespace) -> int:
     return _report(f"{args.files[0]} (mesh CA)", findings, args.json)
 
 
-def _edge_stack(args: argparse.Namespace) -> StackSettings | None:
-    """The stack's settings when it passes preflight and has an edge; otherwise says why on stderr."""
+def _passing_stack(args: argparse.Namespace) -> StackSettings | None:
+    """The stack's settings when it passes preflight; otherwise its errors on stderr."""
     stack_settings, findings = _stack_findings(args)
     if stack_settings is None:
         for finding in errors(findings):
@@ -199,6 +199,13 @@ def _edge_stack(args: argparse.Namespace) -> StackSettings | None:
             f"error: stack {args.stack!r} does not pass preflight; fix it first (python -m mtls check).",
             file=sys.stderr,
         )
+    return stack_settings
+
+
+def _edge_stack(args: argparse.Namespace) -> StackSettings | None:
+    """The stack's settings when it passes preflight and has an edge; otherwise says why on stderr."""
+    stack_settings = _passing_stack(args)
+    if stack_settings is None:
         return None
     if stack_settings.edge is None:
         print(f"error: stack {args.stack!r} has no gke-mtls:edge, so it holds no certificates.", file=sys.stderr)
@@ -284,14 +291,8 @@ def _client(args: argparse.Namespace) -> int:
 
     problems: list[Finding] = []
     if args.stack:
-        stack_settings, findings = _stack_findings(args)
+        stack_settings = _passing_stack(args)
         if stack_settings is None:
-            for finding in errors(findings):
-                print(f"error: {finding}", file=sys.stderr)
-            print(
-                f"error: stack {args.stack!r} does not pass preflight; fix it first (python -m mtls check).",
-                file=sys.stderr,
-            )
             return 2
         if stack_settings.trust is None:
             print(f"error: stack {args.stack!r} has no gke-mtls:edge, so it has no trust config.", file=sys.stderr)

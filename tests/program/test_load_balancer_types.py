@@ -8,20 +8,8 @@ from __future__ import annotations
 import pytest
 
 from components.gke.headers import CLIENT_CERT_VARIABLES
-from tests.conftest import committed_config
+from tests.conftest import COMMITTED_STACKS, committed_config
 
-# The committed stacks (a fixed list: the tests must not depend on which stack files a user adds).
-STACKS = (
-    "dev",
-    "prod",
-    "app-dev",
-    "edge-dev",
-    "platform-dev",
-    "platform-neg-dev",
-    "edge-neg-dev",
-    "platform-regional-dev",
-    "edge-regional-dev",
-)
 GLOBAL_URL_MAP = "gcp:compute/uRLMap:URLMap"
 GLOBAL_RULE = "gcp:compute/globalForwardingRule:GlobalForwardingRule"
 AUTHZ_POLICY = "gcp:networksecurity/authzPolicy:AuthzPolicy"
@@ -33,7 +21,7 @@ def _verdict_headers(url_map_inputs: dict) -> list[str]:
     return [h["headerName"] for h in added] + list(action.get("requestHeadersToRemoves") or [])
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", COMMITTED_STACKS)
 def test_no_global_url_map_sets_or_removes_a_verdict_header(run_stack, stack):
     recording = run_stack(committed_config(stack), stack=stack)
     assert recording.error is None
@@ -51,7 +39,7 @@ def _principal_policies_on(recording, rule_type: str) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", COMMITTED_STACKS)
 def test_no_authorization_policy_with_principals_targets_a_global_forwarding_rule(run_stack, stack):
     recording = run_stack(committed_config(stack), stack=stack)
     assert _principal_policies_on(recording, GLOBAL_RULE) == []
