@@ -193,8 +193,10 @@ def _disable_behind_headless(view: MeshView) -> list[Finding]:
         if view.peers.at(pa.namespace, pa.selector).policy is not pa:
             continue
         for port, mode in view.peers.at(pa.namespace, pa.selector).all().items():
+            if mode != "DISABLE":
+                continue
             sent = view.sent_by_sidecar(None, pa.namespace, pa.selector, port)
-            if mode == "DISABLE" and sent.form == MTLS and sent.by is not None and sent.by.kind == "Service":
+            if sent.form == MTLS and sent.by is not None and sent.by.kind == "Service":
                 where = "the workload" if port == ANY_PORT else f"port {port}"
                 found.append(
                     error(

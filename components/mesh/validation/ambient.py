@@ -170,6 +170,8 @@ def _declared_gateways(mesh: MeshSettings, namespace: str) -> list[str]:
 def _mode_changes(mesh: MeshSettings) -> list[Finding]:
     """Where ztunnel would enforce another mode than the sidecars, of the PeerAuthentications the stack applies
     (components/mesh/analysis/modes.py, which ports istiod's conversion): each at the key that sets the mode."""
+    if not mesh.ambient:
+        return []
     applied = from_manifests(m for m in manifests(mesh) if m.kind == "PeerAuthentication")
     peers = PeerAuthentications(applied, mesh.root_namespace, frozenset(mesh.ambient))
     found = []
