@@ -47,6 +47,7 @@ REGIONAL_COLLECTIONS = {
     "gcp:compute/regionBackendService:RegionBackendService": "backendServices",
     "gcp:compute/regionHealthCheck:RegionHealthCheck": "healthChecks",
 }
+ADDRESS_TYPES = ("gcp:compute/globalAddress:GlobalAddress", "gcp:compute/address:Address")
 LOCATED_COLLECTIONS = {
     "gcp:certificatemanager/trustConfig:TrustConfig": "trustConfigs",
     "gcp:certificatemanager/certificate:Certificate": "certificates",
@@ -105,16 +106,13 @@ class PlaceholderCloud:
         state = dict(inputs)
         physical = state.get("name") or name
         state.setdefault("name", physical)
-        if typ in COMPUTE_COLLECTIONS:
-            resource_id = f"projects/{p.project}/{COMPUTE_COLLECTIONS[typ]}/{physical}"
+        collection = COMPUTE_COLLECTIONS.get(typ) or (
+            f"regions/{state.get('region')}/{REGIONAL_COLLECTIONS[typ]}" if typ in REGIONAL_COLLECTIONS else None
+        )
+        if collection is not None:
+            resource_id = f"projects/{p.project}/{collection}/{physical}"
             state["selfLink"] = f"https://www.googleapis.com/compute/v1/{resource_id}"
-            if typ == "gcp:compute/globalAddress:GlobalAddress":
-                state["address"] = p.ip_address
-            return resource_id, state
-        if typ in REGIONAL_COLLECTIONS:
-            resource_id = f"projects/{p.project}/regions/{state.get('region')}/{REGIONAL_COLLECTIONS[typ]}/{physical}"
-            state["selfLink"] = f"https://www.googleapis.com/compute/v1/{resource_id}"
-            if typ == "gcp:compute/address:Address":
+            if typ in ADDRESS_TYPES:
                 state["address"] = p.ip_address
             return resource_id, state
         if typ == "kubernetes:core/v1:Service" and "spec" not in state:  # a read of the live Service

@@ -29,23 +29,16 @@ from typing import Any
 
 from components.mesh.analysis.authorization import action_of
 from components.mesh.interchange.istio_objects import IstioObject, listed
+from components.mesh.istio_api import OPERATION_FIELDS, SOURCE_FIELDS
 
-L4_SOURCE_FIELDS = (
-    "principals",
-    "notPrincipals",
-    "namespaces",
-    "notNamespaces",
-    "serviceAccounts",
-    "notServiceAccounts",
-    "ipBlocks",
-    "notIpBlocks",
-)
-L4_OPERATION_FIELDS = ("ports", "notPorts")
 L4_CONDITIONS = ("source.ip", "source.namespace", "source.principal", "destination.ip", "destination.port")
 # `httpSources` and `httpOperations` of authorization.go: what istiod reports as HTTP attributes.
 HTTP_SOURCE_FIELDS = ("remoteIpBlocks", "notRemoteIpBlocks", "requestPrincipals", "notRequestPrincipals")
 HTTP_OPERATION_FIELDS = ("hosts", "notHosts", "methods", "notMethods", "paths", "notPaths")
 UNSENT_SOURCE_FIELDS = ("trustDomains", "notTrustDomains")  # `handleRule` copies no trust domain into a match
+# What ztunnel matches of a source: every field Istio's API has but the HTTP ones and those never sent.
+L4_SOURCE_FIELDS = tuple(f for f in SOURCE_FIELDS if f not in HTTP_SOURCE_FIELDS + UNSENT_SOURCE_FIELDS)
+L4_OPERATION_FIELDS = tuple(f for f in OPERATION_FIELDS if f not in HTTP_OPERATION_FIELDS)
 SUPPORTED_ACTIONS = ("ALLOW", "DENY")
 DRY_RUN_FLAG = "AMBIENT_ENABLE_DRY_RUN_AUTHORIZATION_POLICY"
 # With it, istiod gives ztunnel an ALLOW of each waypoint's identity for the workloads behind it
