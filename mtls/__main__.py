@@ -227,7 +227,7 @@ def _rotation(args: argparse.Namespace) -> int:
             print(f"error: {problem.message} [{problem.code}]", file=sys.stderr)
         return 2
     clients = [rotation.Client(c.source, c.certificates + presented) for c in clients]
-    trusts, _ = certificates.load_rotation(edge, _project_root(args))
+    trusts = stack_settings.trust_phases or {}
     phases = rotation.phases_ahead(edge)
     judged = rotation.verdicts(clients, trusts, phases, dt.datetime.now(dt.UTC))
     labels = [
@@ -256,14 +256,14 @@ def _rotation(args: argparse.Namespace) -> int:
 
 
 def _expiry(args: argparse.Namespace) -> int:
-    from components.edge import certificates, expiry
+    from components.edge import expiry
 
     stack_settings = _edge_stack(args)
     if stack_settings is None or stack_settings.edge is None:
         return 2
     edge = stack_settings.edge
     now = dt.datetime.now(dt.UTC)
-    trusts, _ = certificates.load_rotation(edge, _project_root(args))
+    trusts = stack_settings.trust_phases or {}
     server = stack_settings.server_certificate.chain if stack_settings.server_certificate is not None else ()
     found: list[Finding] = []
     for held in expiry.held(trusts.values(), server, now):

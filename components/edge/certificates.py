@@ -48,14 +48,6 @@ class TrustConfig:
     allowlisted: tuple[LoadedCertificate, ...] = ()
 
 
-def load_trust_config(edge: EdgeSettings, root: Path) -> tuple[TrustConfig | None, list[Finding]]:
-    """The trust config the stack deploys, from the edge's certificate files (the settings checked them already, so
-    this is a second, cheap read): during a rotation, the current and the new CAs (phase add) or the new ones alone
-    (phase remove). None when any file cannot be used."""
-    phases, findings = load_rotation(edge, root)
-    return (None if findings else phases[deployed_phase(edge)]), findings
-
-
 BEFORE = "before"  # the trust config without a rotation, or before it started
 
 

@@ -39,9 +39,8 @@ def _check_stack(
         findings += certificates.check_trust_config(
             trust.anchors, trust.intermediates, trust.allowlisted, now, edge.expiry_warning_days
         )
-    if edge is not None and edge.trust_rotation is not None:
-        phases, _ = certificates.load_rotation(edge, project_root)  # read whole once the settings passed
-        findings += rotation.preflight(edge, phases, project_root, now)
+    if edge is not None and edge.trust_rotation is not None and stack_settings.trust_phases:
+        findings += rotation.preflight(edge, stack_settings.trust_phases, project_root, now)
     if edge is not None and stack_settings.server_certificate is not None:
         findings += server_certificate.check_self_managed(
             stack_settings.server_certificate, edge.domains, now, edge.expiry_warning_days

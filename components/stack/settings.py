@@ -51,11 +51,20 @@ class StackSettings:
 
     backend: edge_settings.BackendSettings | None
     edge: edge_settings.EdgeSettings | None
-    trust: TrustConfig | None
+    trust_phases: Mapping[str, TrustConfig] | None  # the trust config of each rotation phase still to deploy
     cluster: gke_settings.ClusterSettings | None
     mesh: mesh_settings.MeshSettings | None
     gke_backend: gke_settings.GkeBackendSettings | None
     server_certificate: SelfManagedCertificate | None = None  # edge.certificate.source selfManaged
+
+    @property
+    def trust(self) -> TrustConfig | None:
+        """The trust config this stack deploys: that of the rotation phase its file sets."""
+        if self.edge is None or not self.trust_phases:
+            return None
+        from components.edge.certificates import deployed_phase
+
+        return self.trust_phases[deployed_phase(self.edge)]
 
 
 MAX_NESTING = 32  # the deepest setting is a handful of levels; deeper input is a mistake, and recursion has limits
@@ -114,16 +123,17 @@ def parse_stack(config: Mapping[str, str], project_root: Path) -> tuple[StackSet
     backend, edge = sections.get("backend"), sections.get("edge")
     cluster, mesh, gke_backend = sections.get("cluster"), sections.get("mesh"), sections.get("gkeBackend")
     # The rules that relate keys of one section run once that section has parsed.
-    trust = server_certificate = None
+    trust_phases = server_certificate = None
     if backend is not None:
         findings += edge_settings.check_backend(backend)
     if edge is not None:
         findings += edge_settings.check(edge)
         # cryptography, only where a stack's files are read: not for `docs`
-        from components.edge.certificates import load_trust_config
+        from components.edge.certificates import load_rotation
         from components.edge.server_certificate import load_self_managed
 
-        trust, found = load_trust_config(edge, project_root)
+        phases, found = load_rotation(edge, project_root)
+        trust_phases = None if found else phases
         findings += found
         server_certificate, found = load_self_managed(edge, project_root)
         findings += found
@@ -138,7 +148,7 @@ def parse_stack(config: Mapping[str, str], project_root: Path) -> tuple[StackSet
         findings += _allowed_clients_in_the_mesh(gke_backend, mesh, "mesh" in values)
     if errors(findings):
         return None, findings
-    return StackSettings(backend, edge, trust, cluster, mesh, gke_backend, server_certificate), findings
+    return StackSettings(backend, edge, trust_phases, cluster, mesh, gke_backend, server_certificate), findings
 
 
 def _parse_sections(values: dict[str, Any], project_root: Path) -> tuple[dict[str, Any], list[Finding]]:
